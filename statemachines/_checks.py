@@ -1,0 +1,46 @@
+"""Validators shared by the policy records: each raises one ConfigurationError that names the
+field, shows the value given and says what would be accepted."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from statemachines._errors import ConfigurationError
+
+__all__ = ["check_fraction", "check_int", "check_number", "check_seconds"]
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_number(field: str, value: Any, *, minimum: float, strict: bool = False) -> None:
+    """A finite real number >= minimum (> minimum when strict)."""
+    bad = not _is_number(value) or not math.isfinite(value)
+    bad = bad or (value <= minimum if strict else value < minimum)
+    if bad:
+        relation = ">" if strict else ">="
+        raise ConfigurationError(
+            f"{field} must be a finite number {relation} {minimum:g}, got {value!r}"
+        )
+
+
+def check_seconds(field: str, value: Any) -> None:
+    """A finite duration in seconds, > 0."""
+    if not _is_number(value) or not math.isfinite(value) or value <= 0:
+        raise ConfigurationError(f"{field} must be a finite number of seconds > 0, got {value!r}")
+
+
+def check_fraction(field: str, value: Any, *, allow_zero: bool = False) -> None:
+    """A number in (0, 1], or [0, 1] with allow_zero."""
+    low_ok = value >= 0 if allow_zero else value > 0
+    if not _is_number(value) or not math.isfinite(value) or not (low_ok and value <= 1):
+        interval = "[0, 1]" if allow_zero else "(0, 1]"
+        raise ConfigurationError(f"{field} must be a number in {interval}, got {value!r}")
+
+
+def check_int(field: str, value: Any, *, minimum: int) -> None:
+    """An int (not a bool) >= minimum."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ConfigurationError(f"{field} must be an int >= {minimum}, got {value!r}")

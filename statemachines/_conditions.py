@@ -1,0 +1,435 @@
+"""Transition conditions: small composable objects over one read-only context.
+
+A condition is any callable ``(ConditionContext) -> FailoverReason | bool | None``. A
+FailoverReason means "holds, for this reason"; ``True`` means "holds, for the transition's own
+reason"; ``False``/``None`` means "does not hold". The built-in factories return objects that
+compose with ``|`` (the first that holds), ``&`` (both hold; the first reason wins) and ``~``.
+
+The context is the machine itself seen through the read-only ``ConditionContext`` protocol:
+building a frozen copy on every recorded outcome would allocate on the hot path. A condition
+must not keep the context; copy the values it needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+
+import attrs
+
+from statemachines._checks import check_fraction, check_int, check_seconds
+from statemachines._errors import ConfigurationError
+from statemachines._states import FailoverReason, Outcome, State, Stimulus
+
+if TYPE_CHECKING:
+    from statemachines._policy import BreakerPolicy
+
+__all__ = [
+    "Condition",
+    "ConditionContext",
+    "ConditionFn",
+    "Verdict",
+    "consecutive_failures",
+    "deadline_passed",
+    "failure_rate",
+    "health_check_passed",
+    "health_checks_failed",
+    "probes_failed",
+    "probes_succeeded",
+    "signalled",
+    "slow_call_rate",
+    "timed_out",
+]
+
+Verdict: TypeAlias = FailoverReason | bool | None
+
+
+class ConditionContext(Protocol):
+    """What a condition may read: the machine at the moment of the stimulus."""
+
+    @property
+    def policy(self) -> BreakerPolicy: ...
+    @property
+    def state(self) -> State: ...
+    @property
+    def stimulus(self) -> Stimulus: ...
+    @property
+    def now(self) -> float: ...
+    @property
+    def entered_at(self) -> float: ...
+    @property
+    def deadline(self) -> float | None: ...
+    @property
+    def calls(self) -> int: ...
+    @property
+    def failures(self) -> int: ...
+    @property
+    def slow_calls(self) -> int: ...
+    @property
+    def failure_rate(self) -> float: ...
+    @property
+    def slow_call_rate(self) -> float: ...
+    @property
+    def consecutive_failures(self) -> int: ...
+    @property
+    def consecutive_successes(self) -> int: ...
+    @property
+    def outcome(self) -> Outcome | None: ...
+    @property
+    def signal(self) -> FailoverReason | None: ...
+    @property
+    def retry_after(self) -> float | None: ...
+    @property
+    def probes_admitted(self) -> int: ...
+    @property
+    def probes_succeeded(self) -> int: ...
+    @property
+    def probes_failed(self) -> int: ...
+    @property
+    def health_check_passed(self) -> bool | None: ...
+    @property
+    def consecutive_health_failures(self) -> int: ...
+
+
+ConditionFn: TypeAlias = Callable[[ConditionContext], Verdict]
+
+
+def as_condition(fn: ConditionFn, *, field: str = "condition") -> Condition:
+    """Wrap a plain callable so that it composes; Conditions pass through."""
+    if isinstance(fn, Condition):
+        return fn
+    if not callable(fn):
+        raise ConfigurationError(
+            f"{field} must be a callable taking the condition context, such as "
+            f"consecutive_failures(3) or `lambda ctx: ctx.calls > 5`; got {fn!r}"
+        )
+    return _Callable(fn)
+
+
+class Condition:
+    """Base of the composable conditions."""
+
+    __slots__ = ()
+
+    def __call__(self, ctx: ConditionContext) -> Verdict:
+        raise NotImplementedError
+
+    def required_signal(self) -> FailoverReason | None:
+        """A signal without which this condition cannot hold, if there is one."""
+        return None
+
+    def inline(self) -> tuple[str, FailoverReason] | None:
+        """A Python expression over ``ctx`` that is true exactly when this holds, and the reason
+        it then gives; None when the condition cannot be written so (plain callables)."""
+        return None
+
+    def compiled(self) -> ConditionFn:
+        """The fastest callable equivalent to this condition (used by the machine)."""
+        return self.__call__
+
+    def __or__(self, other: ConditionFn) -> Condition:
+        return _AnyOf((*_parts(self, _AnyOf), *_parts(as_condition(other), _AnyOf)))
+
+    def __ror__(self, other: ConditionFn) -> Condition:
+        return as_condition(other) | self
+
+    def __and__(self, other: ConditionFn) -> Condition:
+        return _AllOf((*_parts(self, _AllOf), *_parts(as_condition(other), _AllOf)))
+
+    def __rand__(self, other: ConditionFn) -> Condition:
+        return as_condition(other) & self
+
+    def __invert__(self) -> Condition:
+        return _Not(self)
+
+
+def _parts(cond: Condition, kind: type[_AnyOf] | type[_AllOf]) -> tuple[Condition, ...]:
+    return cond.parts if isinstance(cond, kind) else (cond,)
+
+
+@attrs.frozen(repr=False)
+class _Callable(Condition):
+    fn: ConditionFn
+
+    def __call__(self, ctx: ConditionContext) -> Verdict:
+        return self.fn(ctx)
+
+    def __repr__(self) -> str:
+        return getattr(self.fn, "__name__", repr(self.fn))
+
+
+@attrs.frozen(repr=False)
+class _AnyOf(Condition):
+    parts: tuple[Condition, ...]
+
+    def __call__(self, ctx: ConditionContext) -> Verdict:
+        for part in self.parts:
+            verdict = part(ctx)
+            if verdict:
+                return verdict
+        return None
+
+    def __repr__(self) -> str:
+        return " | ".join(map(repr, self.parts))
+
+    def compiled(self) -> ConditionFn:
+        """One generated function testing every part in order, when every part inlines:
+        a composed trip rule costs one call instead of one per part."""
+        inlined = [p.inline() for p in self.parts]
+        if any(i is None for i in inlined):
+            return self.__call__
+        lines = ["def compiled(ctx):"]
+        for expr, reason in filter(None, inlined):
+            lines.append(f"    if {expr}: return R.{reason.name}")
+        lines.append("    return None")
+        namespace: dict[str, Any] = {"R": FailoverReason}
+        exec("\n".join(lines), namespace)
+        fn: ConditionFn = namespace["compiled"]
+        return fn
+
+
+@attrs.frozen(repr=False)
+class _AllOf(Condition):
+    parts: tuple[Condition, ...]
+
+    def __call__(self, ctx: ConditionContext) -> Verdict:
+        first: Verdict = True
+        for part in self.parts:
+            verdict = part(ctx)
+            if not verdict:
+                return None
+            if first is True:
+                first = verdict
+        return first
+
+    def required_signal(self) -> FailoverReason | None:
+        return next(filter(None, (p.required_signal() for p in self.parts)), None)
+
+    def __repr__(self) -> str:
+        return " & ".join(f"({p!r})" if isinstance(p, _AnyOf) else repr(p) for p in self.parts)
+
+
+@attrs.frozen(repr=False)
+class _Not(Condition):
+    inner: Condition
+
+    def __call__(self, ctx: ConditionContext) -> Verdict:
+        return not self.inner(ctx)
+
+    def __repr__(self) -> str:
+        return f"~{self.inner!r}"
+
+
+@attrs.frozen(repr=False)
+class _ConsecutiveFailures(Condition):
+    count: int
+
+    def __call__(self, ctx: ConditionContext) -> Verdict:
+        if ctx.consecutive_failures >= self.count:
+            return FailoverReason.CONSECUTIVE_FAILURES
+        return None
+
+    def __repr__(self) -> str:
+        return f"consecutive_failures({self.count})"
+
+    def inline(self) -> tuple[str, FailoverReason]:
+        return f"ctx.consecutive_failures >= {self.count!r}", FailoverReason.CONSECUTIVE_FAILURES
+
+
+@attrs.frozen(repr=False)
+class _FailureRate(Condition):
+    threshold: float
+    min_calls: int
+
+    def __call__(self, ctx: ConditionContext) -> Verdict:
+        calls = ctx.calls
+        if calls >= self.min_calls and calls and ctx.failures >= self.threshold * calls:
+            return FailoverReason.ERROR_RATE
+        return None
+
+    def __repr__(self) -> str:
+        return f"failure_rate({self.threshold:g}, min_calls={self.min_calls})"
+
+    def inline(self) -> tuple[str, FailoverReason]:
+        return (
+            f"ctx.calls >= {self.min_calls!r} and ctx.failures >= {self.threshold!r} * ctx.calls",
+            FailoverReason.ERROR_RATE,
+        )
+
+
+@attrs.frozen(repr=False)
+class _SlowCallRate(Condition):
+    threshold: float
+    min_calls: int
+
+    def __call__(self, ctx: ConditionContext) -> Verdict:
+        calls = ctx.calls
+        if calls >= self.min_calls and calls and ctx.slow_calls >= self.threshold * calls:
+            return FailoverReason.SLOW_CALLS
+        return None
+
+    def __repr__(self) -> str:
+        return f"slow_call_rate({self.threshold:g}, min_calls={self.min_calls})"
+
+    def inline(self) -> tuple[str, FailoverReason]:
+        return (
+            f"ctx.calls >= {self.min_calls!r} and ctx.slow_calls >= {self.threshold!r} * ctx.calls",
+            FailoverReason.SLOW_CALLS,
+        )
+
+
+@attrs.frozen(repr=False)
+class _Signalled(Condition):
+    reason: FailoverReason
+
+    def __call__(self, ctx: ConditionContext) -> Verdict:
+        return self.reason if ctx.signal is self.reason else None
+
+    def required_signal(self) -> FailoverReason | None:
+        return self.reason
+
+    def __repr__(self) -> str:
+        return f"signalled({self.reason.name})"
+
+
+@attrs.frozen(repr=False)
+class _HealthChecksFailed(Condition):
+    count: int
+
+    def __call__(self, ctx: ConditionContext) -> Verdict:
+        if ctx.health_check_passed is False and ctx.consecutive_health_failures >= self.count:
+            return FailoverReason.HEALTH_CHECK_FAILED
+        return None
+
+    def __repr__(self) -> str:
+        return f"health_checks_failed({self.count})"
+
+
+@attrs.frozen(repr=False)
+class _HealthCheckPassed(Condition):
+    def __call__(self, ctx: ConditionContext) -> Verdict:
+        return FailoverReason.HEALTH_CHECK_PASSED if ctx.health_check_passed else None
+
+    def __repr__(self) -> str:
+        return "health_check_passed()"
+
+
+@attrs.frozen(repr=False)
+class _DeadlinePassed(Condition):
+    def __call__(self, ctx: ConditionContext) -> Verdict:
+        deadline = ctx.deadline
+        if deadline is not None and ctx.now >= deadline:
+            return FailoverReason.COOLDOWN_ELAPSED
+        return None
+
+    def __repr__(self) -> str:
+        return "deadline_passed()"
+
+
+@attrs.frozen(repr=False)
+class _TimedOut(Condition):
+    seconds: float
+
+    def __call__(self, ctx: ConditionContext) -> Verdict:
+        if ctx.now >= ctx.entered_at + self.seconds:
+            return FailoverReason.PROBE_TIMEOUT
+        return None
+
+    def __repr__(self) -> str:
+        return f"timed_out({self.seconds:g})"
+
+
+@attrs.frozen(repr=False)
+class _ProbesFailed(Condition):
+    threshold: float
+    max_calls: int
+
+    def __call__(self, ctx: ConditionContext) -> Verdict:
+        if ctx.probes_failed >= self.threshold * self.max_calls:
+            return FailoverReason.PROBE_FAILED
+        return None
+
+    def __repr__(self) -> str:
+        return f"probes_failed({self.threshold:g}, max_calls={self.max_calls})"
+
+
+@attrs.frozen(repr=False)
+class _ProbesSucceeded(Condition):
+    threshold: float
+    max_calls: int
+
+    def __call__(self, ctx: ConditionContext) -> Verdict:
+        failed = ctx.probes_failed
+        finished = ctx.probes_succeeded + failed
+        if finished >= self.max_calls and failed < self.threshold * self.max_calls:
+            return FailoverReason.PROBES_SUCCEEDED
+        return None
+
+    def __repr__(self) -> str:
+        return f"probes_succeeded({self.threshold:g}, max_calls={self.max_calls})"
+
+
+def consecutive_failures(count: int) -> Condition:
+    """Holds once ``count`` calls in a row have failed (CONSECUTIVE_FAILURES)."""
+    check_int("consecutive_failures(count)", count, minimum=1)
+    return _ConsecutiveFailures(count)
+
+
+def failure_rate(threshold: float, *, min_calls: int) -> Condition:
+    """Holds when the window has >= min_calls outcomes and their failure rate >= threshold."""
+    check_fraction("failure_rate(threshold)", threshold)
+    check_int("failure_rate(min_calls)", min_calls, minimum=1)
+    return _FailureRate(threshold, min_calls)
+
+
+def slow_call_rate(threshold: float, *, min_calls: int) -> Condition:
+    """Holds when the window has >= min_calls outcomes and their slow rate >= threshold."""
+    check_fraction("slow_call_rate(threshold)", threshold)
+    check_int("slow_call_rate(min_calls)", min_calls, minimum=1)
+    return _SlowCallRate(threshold, min_calls)
+
+
+def signalled(reason: FailoverReason) -> Condition:
+    """Holds when the outcome being recorded carries ``reason`` (RATE_LIMITED, AUTH_FAILED)."""
+    if not isinstance(reason, FailoverReason):
+        raise ConfigurationError(
+            f"signalled(reason) takes a FailoverReason such as FailoverReason.RATE_LIMITED, "
+            f"got {reason!r}"
+        )
+    return _Signalled(reason)
+
+
+def health_checks_failed(count: int) -> Condition:
+    """Holds when a health check just failed and ``count`` have failed in a row."""
+    check_int("health_checks_failed(count)", count, minimum=1)
+    return _HealthChecksFailed(count)
+
+
+def health_check_passed() -> Condition:
+    """Holds when a health check just passed."""
+    return _HealthCheckPassed()
+
+
+def deadline_passed() -> Condition:
+    """Holds once the current state's deadline (OPEN: open_until) has passed."""
+    return _DeadlinePassed()
+
+
+def timed_out(seconds: float) -> Condition:
+    """Holds once ``seconds`` have passed since the current state was entered."""
+    check_seconds("timed_out(seconds)", seconds)
+    return _TimedOut(seconds)
+
+
+def probes_failed(threshold: float, *, max_calls: int) -> Condition:
+    """Holds once enough probes failed that their rate over max_calls reaches threshold."""
+    check_fraction("probes_failed(threshold)", threshold)
+    check_int("probes_failed(max_calls)", max_calls, minimum=1)
+    return _ProbesFailed(threshold, max_calls)
+
+
+def probes_succeeded(threshold: float, *, max_calls: int) -> Condition:
+    """Holds once max_calls probes finished and their failure rate is below threshold."""
+    check_fraction("probes_succeeded(threshold)", threshold)
+    check_int("probes_succeeded(max_calls)", max_calls, minimum=1)
+    return _ProbesSucceeded(threshold, max_calls)

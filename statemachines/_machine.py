@@ -1,0 +1,376 @@
+"""BreakerMachine: the explicit, pure state machine behind one provider.
+
+No I/O and no clock reads: every operation takes ``now``. Not thread-safe by itself: the runtime
+serialises calls into one machine (it holds a lock around each call, never across an await).
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from collections.abc import Callable
+
+import transitions
+
+from statemachines._errors import ConfigurationError, IllegalTransitionError
+from statemachines._events import DetailValue, FailoverEvent
+from statemachines._graph import Edge, graph_for
+from statemachines._policy import BreakerPolicy
+from statemachines._snapshot import MachineSnapshot
+from statemachines._states import (
+    BreakerState,
+    CustomState,
+    FailoverReason,
+    Outcome,
+    ProviderHealth,
+    State,
+    Stimulus,
+)
+
+__all__ = ["BreakerMachine", "EventListener"]
+
+EventListener = Callable[[FailoverEvent], object]
+
+_OUTCOME, _TICK, _HEALTH, _MANUAL = (
+    Stimulus.OUTCOME,
+    Stimulus.TICK,
+    Stimulus.HEALTH_CHECK,
+    (Stimulus.MANUAL),
+)
+_IGNORED = Outcome.IGNORED
+_CLOSED, _OPEN, _HALF_OPEN = BreakerState.CLOSED, BreakerState.OPEN, BreakerState.HALF_OPEN
+
+
+class _Model:
+    """The object the ``transitions`` library moves between states."""
+
+    state: object
+
+
+class BreakerMachine:
+    """One provider's breaker: admission, outcome recording, transitions and their events.
+
+    Args:
+        provider: The provider's name, carried by every event.
+        policy: The policy; ``BreakerPolicy()`` by default.
+        now: The clock's time at creation (the initial state's ``entered_at``).
+        rng: The random source for open-duration jitter. Default: seeded from the provider's name,
+            so that a run is reproducible (I8); give each replica its own for real spreading.
+        on_event: Called with each FailoverEvent as the transition happens, in seq order.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        policy: BreakerPolicy | None = None,
+        *,
+        now: float = 0.0,
+        rng: random.Random | None = None,
+        on_event: EventListener | None = None,
+    ) -> None:
+        if not isinstance(provider, str) or not provider:
+            raise ConfigurationError(f"provider must be a non-empty str, got {provider!r}")
+        if policy is None:
+            policy = BreakerPolicy()
+        elif not isinstance(policy, BreakerPolicy):
+            raise ConfigurationError(
+                f"policy must be a BreakerPolicy, got {policy!r}; "
+                "build one with BreakerPolicy(failure_rate_threshold=..., ...)"
+            )
+        self.provider = provider
+        self.policy = policy
+        self._graph = graph_for(policy)
+        self._rng = rng if rng is not None else random.Random(zlib.crc32(provider.encode()))
+        self._on_event = on_event
+        self._window = policy.window.create()
+        self._max_probes = policy.half_open_max_calls
+        self._node = self._graph.nodes[_CLOSED]
+        self._model = _Model()
+        self._machine = self._graph.build_machine(self._model, _CLOSED, self._enter)
+        self.generation = 0
+        self.seq = 0
+        self.openings = 0
+        self.entered_at = now
+        self.deadline: float | None = None
+        self.last_event: FailoverEvent | None = None
+        self._clear_context(now)
+        self._clear_counts()
+        self.lifetime_calls = self.lifetime_failures = self.lifetime_slow = 0
+        self.lifetime_ignored = self.lifetime_stale = self.lifetime_rejected = 0
+
+    def _clear_context(self, now: float) -> None:
+        self.now = now
+        self.stimulus: Stimulus = _TICK
+        self.outcome: Outcome | None = None
+        self.signal: FailoverReason | None = None
+        self.retry_after: float | None = None
+        self.health_check_passed: bool | None = None
+
+    def _clear_counts(self) -> None:
+        self._window.clear()
+        self.consecutive_failures = self.consecutive_successes = 0
+        self.consecutive_health_failures = 0
+        self.probes_admitted = self.probes_succeeded = self.probes_failed = 0
+
+    # --- the view conditions read -------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """The current state."""
+        return self._node.state
+
+    @property
+    def health(self) -> ProviderHealth:
+        """The current state's ProviderHealth."""
+        return self._node.health
+
+    @property
+    def calls(self) -> int:
+        """Outcomes in the current window."""
+        return self._window.calls
+
+    @property
+    def failures(self) -> int:
+        """Failed outcomes in the current window."""
+        return self._window.failures
+
+    @property
+    def slow_calls(self) -> int:
+        """Slow outcomes in the current window."""
+        return self._window.slow_calls
+
+    @property
+    def failure_rate(self) -> float:
+        """failures / calls in the current window (0.0 when empty)."""
+        calls = self._window.calls
+        return self._window.failures / calls if calls else 0.0
+
+    @property
+    def slow_call_rate(self) -> float:
+        """slow_calls / calls in the current window (0.0 when empty)."""
+        calls = self._window.calls
+        return self._window.slow_calls / calls if calls else 0.0
+
+    @property
+    def probes_in_flight(self) -> int:
+        """Probes admitted in this HALF_OPEN generation and not finished."""
+        return self.probes_admitted - self.probes_succeeded - self.probes_failed
+
+    @property
+    def retry_at(self) -> float | None:
+        """When a rejected call may be retried: OPEN's open_until, HALF_OPEN's decision time,
+        a custom state's deadline; None when only an operator can help (FORCED_OPEN)."""
+        node = self._node
+        if node.admits and not node.probing:
+            return None
+        return self.deadline
+
+    # --- stimuli --------------------------------------------------------------------------------
+
+    def admit(self, now: float) -> int | None:
+        """Ask to make a call at ``now``: its generation if admitted, None if rejected.
+
+        Time-driven transitions of the current state (OPEN -> HALF_OPEN once open_until has
+        passed, HALF_OPEN -> OPEN on probe timeout) are checked first. In HALF_OPEN at most
+        ``half_open_max_calls`` probes are admitted per generation. Pass the generation back to
+        ``record``.
+        """
+        node = self._node
+        if node.tick:
+            self._evaluate_tick(now)
+            node = self._node
+        if node.admits:
+            if node.probing:
+                if self.probes_admitted >= self._max_probes:
+                    self.lifetime_rejected += 1
+                    return None
+                self.probes_admitted += 1
+            return self.generation
+        self.lifetime_rejected += 1
+        return None
+
+    def record(
+        self,
+        generation: int,
+        outcome: Outcome,
+        now: float,
+        signal: FailoverReason | None = None,
+        retry_after: float | None = None,
+    ) -> bool:
+        """Record the outcome of a call admitted in ``generation``; True if it entered the window.
+
+        ``signal`` is what the provider said beside failing (RATE_LIMITED, AUTH_FAILED) and
+        ``retry_after`` its Retry-After in seconds. An outcome of an earlier generation counts in
+        the lifetime figures only (I5); IGNORED releases a probe permit and records nothing.
+        """
+        if generation != self.generation or outcome is _IGNORED:
+            return self._record_aside(generation, outcome)
+        node = self._node
+        failed = outcome.failed
+        self.lifetime_calls += 1
+        if failed:
+            self.lifetime_failures += 1
+        if outcome.slow:
+            self.lifetime_slow += 1
+        if node.records:
+            self._window.record(failed, outcome.slow, now)
+            if failed:
+                self.consecutive_failures += 1
+                self.consecutive_successes = 0
+            else:
+                self.consecutive_successes += 1
+                self.consecutive_failures = 0
+        elif node.probing:
+            if failed:
+                self.probes_failed += 1
+            else:
+                self.probes_succeeded += 1
+        else:
+            return False
+        if node.outcome:
+            self.now, self.stimulus, self.outcome = now, _OUTCOME, outcome
+            self.signal, self.retry_after, self.health_check_passed = signal, retry_after, None
+            self._first(node.outcome, now)
+        return True
+
+    def _record_aside(self, generation: int, outcome: Outcome) -> bool:
+        if outcome is _IGNORED:
+            self.lifetime_ignored += 1
+            if generation == self.generation and self._node.probing and self.probes_in_flight:
+                self.probes_admitted -= 1
+        else:
+            self.lifetime_stale += 1
+            self.lifetime_calls += 1
+            self.lifetime_failures += outcome.failed
+            self.lifetime_slow += outcome.slow
+        return False
+
+    def tick(self, now: float) -> FailoverEvent | None:
+        """Check the time-driven transitions at ``now``; the event if one fired."""
+        if not self._node.tick:
+            return None
+        return self._evaluate_tick(now)
+
+    def _evaluate_tick(self, now: float) -> FailoverEvent | None:
+        self._window.advance(now)
+        self._clear_context(now)
+        return self._first(self._node.tick, now)
+
+    def health_check(self, passed: bool, now: float) -> FailoverEvent | None:
+        """Record an active health check's result; the event if it caused a transition."""
+        self.consecutive_health_failures = 0 if passed else self.consecutive_health_failures + 1
+        self._clear_context(now)
+        self.stimulus, self.health_check_passed = _HEALTH, passed
+        return self._first(self._node.health_checks, now)
+
+    def fire(self, name: str, now: float) -> FailoverEvent:
+        """Fire the MANUAL transition ``name`` (force_open, disable, reset, or a policy's own)."""
+        edge = self._node.manual.get(name)
+        if edge is None:
+            raise IllegalTransitionError(name, self.state.value)
+        self._clear_context(now)
+        self.stimulus = _MANUAL
+        return self._fire(edge, edge.transition.reason, now)
+
+    def force_open(self, now: float) -> FailoverEvent:
+        """Operator: reject every call until a reset (FORCED_OPEN)."""
+        return self.fire("force_open", now)
+
+    def disable(self, now: float) -> FailoverEvent:
+        """Operator: admit every call and record nothing (DISABLED)."""
+        return self.fire("disable", now)
+
+    def reset(self, now: float) -> FailoverEvent:
+        """Operator: back to CLOSED with an empty window."""
+        return self.fire("reset", now)
+
+    # --- transitions ----------------------------------------------------------------------------
+
+    def _first(self, edges: tuple[Edge, ...], now: float) -> FailoverEvent | None:
+        signal = self.signal
+        for edge in edges:
+            if edge.signal is not None and edge.signal is not signal:
+                continue
+            verdict = edge.check(self) if edge.check is not None else True
+            if verdict:
+                reason = verdict if isinstance(verdict, FailoverReason) else edge.transition.reason
+                return self._fire(edge, reason, now)
+        return None
+
+    def _fire(self, edge: Edge, reason: FailoverReason, now: float) -> FailoverEvent:
+        try:
+            self._machine.events[edge.trigger].trigger(
+                self._model, edge=edge, reason=reason, now=now
+            )
+        except transitions.MachineError as exc:  # the tables and the machine disagree: a bug
+            raise IllegalTransitionError(
+                edge.transition.name, self.state.value, edge.transition.dest.value
+            ) from exc
+        assert self.last_event is not None
+        return self.last_event
+
+    def _enter(self, event: transitions.EventData) -> None:
+        edge: Edge = event.kwargs["edge"]
+        reason: FailoverReason = event.kwargs["reason"]
+        now: float = event.kwargs["now"]
+        source, dest = self._node.state, edge.transition.dest
+        details = self._details(edge)
+        self.generation += 1
+        self.seq += 1
+        self._node = self._graph.nodes[dest]
+        self.entered_at = now
+        self.deadline = self._deadline_of(dest, now)
+        details["deadline"] = self.deadline
+        self._clear_counts()
+        self.last_event = FailoverEvent(
+            self.provider, self.seq, source, dest, reason, now, self.generation, details
+        )
+        if self._on_event is not None:
+            self._on_event(self.last_event)
+
+    def _details(self, edge: Edge) -> dict[str, DetailValue]:
+        return {
+            "trigger": edge.transition.name,
+            "calls": self.calls,
+            "failures": self.failures,
+            "slow_calls": self.slow_calls,
+            "consecutive_failures": self.consecutive_failures,
+            "probes_succeeded": self.probes_succeeded,
+            "probes_failed": self.probes_failed,
+            "retry_after": self.retry_after,
+        }
+
+    def _deadline_of(self, dest: State, now: float) -> float | None:
+        if dest is _OPEN:
+            self.openings += 1
+            return now + self.open_duration_for(self.openings, self.retry_after)
+        if dest is _CLOSED:
+            self.openings = 0
+        if dest is _HALF_OPEN:
+            return now + self.policy.max_half_open_duration
+        if isinstance(dest, CustomState) and (dest.duration or self.retry_after):
+            return now + max(dest.duration or 0.0, self.retry_after or 0.0)
+        return None
+
+    def open_duration_for(self, k: int, retry_after: float | None = None) -> float:
+        """How long the k-th consecutive opening lasts: backoff, cap, jitter, then Retry-After.
+
+        ``open_duration * open_backoff ** (k - 1)`` capped at ``max_open_duration``, then lowered
+        by up to ``open_jitter`` of itself (so the cap holds), then raised to any Retry-After.
+        Draws from the machine's random source when jitter is on.
+        """
+        p = self.policy
+        base = min(p.open_duration * p.open_backoff ** (k - 1), p.max_open_duration)
+        if p.open_jitter:
+            base *= 1.0 - p.open_jitter * self._rng.random()
+        return max(base, retry_after or 0.0)
+
+    def snapshot(self) -> MachineSnapshot:
+        """A frozen copy of everything the machine knows (statistics)."""
+        return MachineSnapshot.of(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"<BreakerMachine {self.provider!r} {self.state.value} generation={self.generation} "
+            f"seq={self.seq}>"
+        )

@@ -1,0 +1,250 @@
+"""BreakerPolicy: the thresholds, durations, custom states and transitions of a breaker."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any, Final, Literal, TypeAlias
+
+import attrs
+
+from statemachines._checks import check_fraction, check_int, check_number, check_seconds
+from statemachines._conditions import (
+    Condition,
+    as_condition,
+    consecutive_failures,
+    failure_rate,
+    slow_call_rate,
+)
+from statemachines._errors import ConfigurationError
+from statemachines._states import BreakerState, CustomState, FailoverReason, State, Stimulus
+from statemachines._window import CountWindow, TimeWindow
+
+__all__ = ["ANY", "BreakerPolicy", "Sources", "Transition"]
+
+ANY: Final = "*"
+"""A transition source meaning "from every state"."""
+
+Sources: TypeAlias = tuple[State, ...] | Literal["*"]
+
+
+def _sources(value: Any) -> tuple[State, ...] | Literal["*"]:
+    if value == ANY:
+        return ANY
+    if isinstance(value, BreakerState | CustomState):
+        return (value,)
+    if isinstance(value, Iterable) and not isinstance(value, str):
+        items = tuple(value)
+        if items and all(isinstance(s, BreakerState | CustomState) for s in items):
+            return items
+    raise ConfigurationError(
+        f"Transition.source must be a state, a non-empty sequence of states or ANY ('*'), "
+        f"got {value!r}"
+    )
+
+
+def _check_dest(_: object, __: attrs.Attribute[State], value: object) -> None:
+    if not isinstance(value, BreakerState | CustomState):
+        raise ConfigurationError(
+            f"Transition.dest must be a BreakerState or a CustomState, got {value!r}"
+        )
+
+
+def _check_name(_: object, __: attrs.Attribute[str], value: object) -> None:
+    if not isinstance(value, str) or not value.isidentifier():
+        raise ConfigurationError(
+            f"Transition.name must be an identifier such as 'trip', got {value!r}"
+        )
+
+
+def _optional_condition(value: Any) -> Condition | None:
+    return None if value is None else as_condition(value, field="Transition.condition")
+
+
+@attrs.frozen
+class Transition:
+    """One declared transition of the machine.
+
+    Args:
+        name: The trigger's name ("trip", "probe", ...). MANUAL transitions are fired by it.
+        source: The state(s) it leaves, or ``ANY``.
+        dest: The state it enters.
+        reason: The FailoverReason its event carries, unless the condition names one.
+        on: The stimulus at which its condition is evaluated.
+        condition: When it fires (see ``statemachines.conditions``); required unless ``on`` is
+            MANUAL. Among the transitions from one state on one stimulus, the first (in the
+            policy's table order) whose condition holds fires.
+    """
+
+    name: str = attrs.field(validator=_check_name)
+    source: tuple[State, ...] | Literal["*"] = attrs.field(converter=_sources)
+    dest: State = attrs.field(validator=_check_dest)
+    reason: FailoverReason = attrs.field(validator=attrs.validators.instance_of(FailoverReason))
+    on: Stimulus = attrs.field(
+        default=Stimulus.OUTCOME, validator=attrs.validators.instance_of(Stimulus)
+    )
+    condition: Condition | None = attrs.field(default=None, converter=_optional_condition)
+
+    def __attrs_post_init__(self) -> None:
+        if self.on is not Stimulus.MANUAL and self.condition is None:
+            raise ConfigurationError(
+                f"Transition {self.name!r} on {self.on.name} needs a condition (it would fire at "
+                "every stimulus); give condition=..., or on=Stimulus.MANUAL for an operator trigger"
+            )
+
+    def leaves(self, state: State) -> bool:
+        """Whether this transition may fire from ``state``."""
+        return self.source == ANY or state in self.source
+
+
+def _window(value: Any) -> CountWindow | TimeWindow:
+    if isinstance(value, CountWindow | TimeWindow):
+        return value
+    raise ConfigurationError(
+        f"BreakerPolicy.window must be CountWindow(size) or TimeWindow(seconds, buckets), "
+        f"got {value!r}"
+    )
+
+
+def _checked(check: Callable[..., None], **kwargs: Any) -> Any:
+    def validate(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        check(f"BreakerPolicy.{attribute.name}", value, **kwargs)
+
+    return validate
+
+
+def _records(value: Any, kind: type, field: str) -> tuple[Any, ...]:
+    items = tuple(value) if isinstance(value, Iterable) else (value,)
+    for item in items:
+        if not isinstance(item, kind):
+            raise ConfigurationError(
+                f"BreakerPolicy.{field} must hold {kind.__name__} records, got {item!r}"
+            )
+    return items
+
+
+def _custom_states(value: Any) -> tuple[CustomState, ...]:
+    return _records(value, CustomState, "states")
+
+
+def _transitions(value: Any) -> tuple[Transition, ...]:
+    return _records(value, Transition, "transitions")
+
+
+def _trip_condition(value: Any) -> Condition | None:
+    return None if value is None else as_condition(value, field="BreakerPolicy.trip_condition")
+
+
+def _check_jitter(_: object, __: attrs.Attribute[float], value: Any) -> None:
+    check_number("BreakerPolicy.open_jitter", value, minimum=0)
+    if value >= 1:
+        raise ConfigurationError(
+            f"BreakerPolicy.open_jitter must be a fraction in [0, 1), got {value!r}"
+        )
+
+
+def _names(value: Any) -> frozenset[str]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ConfigurationError(
+            f"BreakerPolicy.removed_transitions must be a set of names, got {value!r}"
+        )
+    return frozenset(value)
+
+
+@attrs.frozen
+class BreakerPolicy:
+    """Everything that decides how a breaker behaves. Frozen and validated.
+
+    The machine's transition table is the policy's own ``transitions`` (first, in order) followed
+    by the built-in ones of DESIGN.md not named in ``removed_transitions``; see
+    ``transition_table()``. ``trip_condition`` replaces the built-in trip rule
+    ``consecutive_failures | failure_rate | slow_call_rate`` built from the thresholds.
+    """
+
+    failure_rate_threshold: float = attrs.field(default=0.5, validator=_checked(check_fraction))
+    minimum_calls: int = attrs.field(default=10, validator=_checked(check_int, minimum=1))
+    max_consecutive_failures: int = attrs.field(default=3, validator=_checked(check_int, minimum=1))
+    window: CountWindow | TimeWindow = attrs.field(factory=CountWindow, converter=_window)
+    slow_call_duration: float = attrs.field(default=30.0, validator=_checked(check_seconds))
+    slow_call_rate_threshold: float = attrs.field(default=1.0, validator=_checked(check_fraction))
+    open_duration: float = attrs.field(default=30.0, validator=_checked(check_seconds))
+    open_backoff: float = attrs.field(default=2.0, validator=_checked(check_number, minimum=1))
+    max_open_duration: float = attrs.field(default=300.0, validator=_checked(check_seconds))
+    open_jitter: float = attrs.field(default=0.1, validator=_check_jitter)
+    half_open_max_calls: int = attrs.field(default=1, validator=_checked(check_int, minimum=1))
+    max_half_open_duration: float = attrs.field(default=60.0, validator=_checked(check_seconds))
+    health_failures_to_trip: int = attrs.field(default=2, validator=_checked(check_int, minimum=1))
+    health_check_can_probe: bool = attrs.field(
+        default=True, validator=attrs.validators.instance_of(bool)
+    )
+    trip_condition: Condition | None = attrs.field(default=None, converter=_trip_condition)
+    states: tuple[CustomState, ...] = attrs.field(default=(), converter=_custom_states)
+    transitions: tuple[Transition, ...] = attrs.field(default=(), converter=_transitions)
+    removed_transitions: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_open_duration < self.open_duration:
+            raise ConfigurationError(
+                f"BreakerPolicy.max_open_duration ({self.max_open_duration!r}) must be >= "
+                f"open_duration ({self.open_duration!r})"
+            )
+        _check_graph(self)
+
+    def all_states(self) -> tuple[State, ...]:
+        """The built-in states, then the policy's own."""
+        return (*BreakerState, *self.states)
+
+    def effective_trip_condition(self) -> Condition:
+        """``trip_condition``, or the built-in rule made from the thresholds."""
+        if self.trip_condition is not None:
+            return self.trip_condition
+        return (
+            consecutive_failures(self.max_consecutive_failures)
+            | failure_rate(self.failure_rate_threshold, min_calls=self.minimum_calls)
+            | slow_call_rate(self.slow_call_rate_threshold, min_calls=self.minimum_calls)
+        )
+
+    def transition_table(self) -> tuple[Transition, ...]:
+        """The machine's transitions in evaluation order: the policy's own, then the built-ins."""
+        try:
+            return _cached_table(self)
+        except TypeError:  # a trip_condition or condition that is not hashable
+            return _table(self)
+
+    def with_changes(self, **changes: Any) -> BreakerPolicy:
+        """A copy with some fields changed (validated like a new policy)."""
+        return attrs.evolve(self, **changes)
+
+
+def _table(policy: BreakerPolicy) -> tuple[Transition, ...]:
+    from statemachines._builtin import builtin_transitions
+
+    kept = (t for t in builtin_transitions(policy) if t.name not in policy.removed_transitions)
+    return (*policy.transitions, *kept)
+
+
+_cached_table = functools.lru_cache(maxsize=256)(_table)
+
+
+def _check_graph(policy: BreakerPolicy) -> None:
+    from statemachines._builtin import BUILTIN_NAMES
+
+    names = [s.value for s in policy.states]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigurationError(f"BreakerPolicy.states declares {duplicates!r} more than once")
+    unknown = sorted(policy.removed_transitions - BUILTIN_NAMES)
+    if unknown:
+        raise ConfigurationError(
+            f"BreakerPolicy.removed_transitions names {unknown!r}, which are not built-in "
+            f"transitions; the built-in ones are {sorted(BUILTIN_NAMES)!r}"
+        )
+    known = set(policy.all_states())
+    for t in policy.transitions:
+        for state in (*(() if t.source == ANY else t.source), t.dest):
+            if state not in known:
+                raise ConfigurationError(
+                    f"Transition {t.name!r} uses state {state.value!r}, which the policy does not "
+                    f"declare; add it to BreakerPolicy.states or use one of "
+                    f"{sorted(s.value for s in known)!r}"
+                )
