@@ -118,6 +118,17 @@ class Condition:
         """A signal without which this condition cannot hold, if there is one."""
         return None
 
+    def success_boundaries(self) -> frozenset[int] | None:
+        """The window sizes at which a plain success could make this condition newly hold.
+
+        A plain success (not slow, no signal) lowers every failure or slow rate and resets the
+        consecutive-failure count, so a rate rule that was false stays false except when the
+        window just reached its ``min_calls``, or when old outcomes aged out since the last
+        evaluation. The machine skips evaluating after such a success otherwise. None means
+        "unknown: evaluate after every outcome" (the default, and for plain callables).
+        """
+        return None
+
     def inline(self) -> tuple[str, FailoverReason] | None:
         """A Python expression over ``ctx`` that is true exactly when this holds, and the reason
         it then gives; None when the condition cannot be written so (plain callables)."""
@@ -141,6 +152,16 @@ class Condition:
 
     def __invert__(self) -> Condition:
         return _Not(self)
+
+
+def _union_boundaries(parts: tuple[Condition, ...]) -> frozenset[int] | None:
+    found: set[int] = set()
+    for part in parts:
+        boundaries = part.success_boundaries()
+        if boundaries is None:
+            return None
+        found |= boundaries
+    return frozenset(found)
 
 
 def _parts(cond: Condition, kind: type[_AnyOf] | type[_AllOf]) -> tuple[Condition, ...]:
@@ -171,6 +192,9 @@ class _AnyOf(Condition):
 
     def __repr__(self) -> str:
         return " | ".join(map(repr, self.parts))
+
+    def success_boundaries(self) -> frozenset[int] | None:
+        return _union_boundaries(self.parts)
 
     def compiled(self) -> ConditionFn:
         """One generated function testing every part in order, when every part inlines:
@@ -205,6 +229,11 @@ class _AllOf(Condition):
     def required_signal(self) -> FailoverReason | None:
         return next(filter(None, (p.required_signal() for p in self.parts)), None)
 
+    def success_boundaries(self) -> frozenset[int] | None:
+        # all parts false before a success -> the conjunction can newly hold only when a part
+        # newly holds; a part already true is covered by the others' boundaries
+        return _union_boundaries(self.parts)
+
     def __repr__(self) -> str:
         return " & ".join(f"({p!r})" if isinstance(p, _AnyOf) else repr(p) for p in self.parts)
 
@@ -232,6 +261,9 @@ class _ConsecutiveFailures(Condition):
     def __repr__(self) -> str:
         return f"consecutive_failures({self.count})"
 
+    def success_boundaries(self) -> frozenset[int]:
+        return frozenset()
+
     def inline(self) -> tuple[str, FailoverReason]:
         return f"ctx.consecutive_failures >= {self.count!r}", FailoverReason.CONSECUTIVE_FAILURES
 
@@ -249,6 +281,9 @@ class _FailureRate(Condition):
 
     def __repr__(self) -> str:
         return f"failure_rate({self.threshold:g}, min_calls={self.min_calls})"
+
+    def success_boundaries(self) -> frozenset[int]:
+        return frozenset({self.min_calls})
 
     def inline(self) -> tuple[str, FailoverReason]:
         return (
@@ -271,6 +306,9 @@ class _SlowCallRate(Condition):
     def __repr__(self) -> str:
         return f"slow_call_rate({self.threshold:g}, min_calls={self.min_calls})"
 
+    def success_boundaries(self) -> frozenset[int]:
+        return frozenset({self.min_calls})
+
     def inline(self) -> tuple[str, FailoverReason]:
         return (
             f"ctx.calls >= {self.min_calls!r} and ctx.slow_calls >= {self.threshold!r} * ctx.calls",
@@ -291,6 +329,9 @@ class _Signalled(Condition):
     def __repr__(self) -> str:
         return f"signalled({self.reason.name})"
 
+    def success_boundaries(self) -> frozenset[int]:
+        return frozenset()
+
 
 @attrs.frozen(repr=False)
 class _HealthChecksFailed(Condition):
@@ -304,6 +345,9 @@ class _HealthChecksFailed(Condition):
     def __repr__(self) -> str:
         return f"health_checks_failed({self.count})"
 
+    def success_boundaries(self) -> frozenset[int]:
+        return frozenset()
+
 
 @attrs.frozen(repr=False)
 class _HealthCheckPassed(Condition):
@@ -312,6 +356,9 @@ class _HealthCheckPassed(Condition):
 
     def __repr__(self) -> str:
         return "health_check_passed()"
+
+    def success_boundaries(self) -> frozenset[int]:
+        return frozenset()
 
 
 @attrs.frozen(repr=False)

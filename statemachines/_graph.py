@@ -46,6 +46,7 @@ class Node:
         "manual",
         "outcome",
         "probing",
+        "quiet_success",
         "records",
         "state",
         "tick",
@@ -59,6 +60,8 @@ class Node:
         self.probing = state is BreakerState.HALF_OPEN
         self.records = self.admits and state not in (BreakerState.DISABLED, BreakerState.HALF_OPEN)
         self.outcome = _on(edges, state, Stimulus.OUTCOME)
+        # window sizes at which a plain success must be evaluated; None: after every outcome
+        self.quiet_success = _success_boundaries(self.outcome)
         self.tick = _on(edges, state, Stimulus.TICK)
         self.health_checks = _on(edges, state, Stimulus.HEALTH_CHECK)
         self.manual = {e.transition.name: e for e in reversed(_on(edges, state, Stimulus.MANUAL))}
@@ -66,6 +69,17 @@ class Node:
 
 def _on(edges: list[Edge], state: State, stimulus: Stimulus) -> tuple[Edge, ...]:
     return tuple(e for e in edges if e.transition.on is stimulus and e.transition.leaves(state))
+
+
+def _success_boundaries(edges: tuple[Edge, ...]) -> frozenset[int] | None:
+    found: set[int] = set()
+    for edge in edges:
+        condition = edge.transition.condition
+        boundaries = None if condition is None else condition.success_boundaries()
+        if boundaries is None:
+            return None
+        found |= boundaries
+    return frozenset(found)
 
 
 class Graph:

@@ -37,7 +37,7 @@ _OUTCOME, _TICK, _HEALTH, _MANUAL = (
     Stimulus.HEALTH_CHECK,
     (Stimulus.MANUAL),
 )
-_IGNORED = Outcome.IGNORED
+_IGNORED, _SUCCESS = Outcome.IGNORED, Outcome.SUCCESS
 _CLOSED, _OPEN, _HALF_OPEN = BreakerState.CLOSED, BreakerState.OPEN, BreakerState.HALF_OPEN
 
 
@@ -108,6 +108,7 @@ class BreakerMachine:
 
     def _clear_counts(self) -> None:
         self._window.clear()
+        self._window.expired = False
         self.consecutive_failures = self.consecutive_successes = 0
         self.consecutive_health_failures = 0
         self.probes_admitted = self.probes_succeeded = self.probes_failed = 0
@@ -213,13 +214,23 @@ class BreakerMachine:
         if outcome.slow:
             self.lifetime_slow += 1
         if node.records:
-            self._window.record(failed, outcome.slow, now)
+            window = self._window
+            window.record(failed, outcome.slow, now)
             if failed:
                 self.consecutive_failures += 1
                 self.consecutive_successes = 0
             else:
                 self.consecutive_successes += 1
                 self.consecutive_failures = 0
+                quiet = node.quiet_success
+                if (
+                    outcome is _SUCCESS
+                    and signal is None
+                    and quiet is not None
+                    and not window.expired
+                    and window.calls not in quiet
+                ):
+                    return True  # no rule can newly hold: see Condition.success_boundaries
         elif node.probing:
             if failed:
                 self.probes_failed += 1
@@ -230,6 +241,7 @@ class BreakerMachine:
         if node.outcome:
             self.now, self.stimulus, self.outcome = now, _OUTCOME, outcome
             self.signal, self.retry_after, self.health_check_passed = signal, retry_after, None
+            self._window.expired = False
             self._first(node.outcome, now)
         return True
 

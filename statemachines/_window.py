@@ -33,11 +33,15 @@ class Window(Protocol):
         calls: Outcomes currently inside the window.
         failures: Failed outcomes currently inside the window.
         slow_calls: Slow outcomes (failed or not) currently inside the window.
+        expired: Set when outcomes have left the window by age (a time window rolling past
+            them); whoever reads it resets it. A count window never sets it: its outcomes leave
+            only when a record pushes them out.
     """
 
     calls: int
     failures: int
     slow_calls: int
+    expired: bool
 
     def record(self, failed: bool, slow: bool, now: float) -> None:
         """Bring the window up to ``now``, then add one outcome.
@@ -146,7 +150,7 @@ class TimeWindow:
 class _CountRing:
     """The last ``size`` outcomes, as small int codes in a preallocated ring."""
 
-    __slots__ = ("_codes", "_next", "_size", "calls", "failures", "slow_calls")
+    __slots__ = ("_codes", "_next", "_size", "calls", "expired", "failures", "slow_calls")
 
     def __init__(self, size: int) -> None:
         self._size = size
@@ -155,6 +159,7 @@ class _CountRing:
         self.calls = 0
         self.failures = 0
         self.slow_calls = 0
+        self.expired = False  # outcomes leave a count window only when pushed out by a record
 
     def __repr__(self) -> str:
         return (
@@ -194,6 +199,7 @@ class _TimeBuckets:
         "_slot",
         "_width",
         "calls",
+        "expired",
         "failures",
         "slow_calls",
     )
@@ -209,6 +215,7 @@ class _TimeBuckets:
         self.calls = 0
         self.failures = 0
         self.slow_calls = 0
+        self.expired = False
 
     def __repr__(self) -> str:
         return (
@@ -233,6 +240,7 @@ class _TimeBuckets:
         current = self._current
         if current is None or index > current:
             if current is None or index - current >= self._size:
+                self.expired = self.expired or self.calls > 0
                 self.clear()
             else:
                 for expired in range(current + 1, index + 1):
@@ -250,6 +258,7 @@ class _TimeBuckets:
 
     def _expire(self, slot: int) -> None:
         if self._bucket_calls[slot]:
+            self.expired = True
             self.calls -= self._bucket_calls[slot]
             self.failures -= self._bucket_failures[slot]
             self.slow_calls -= self._bucket_slow[slot]

@@ -1,0 +1,53 @@
+# Everything runs from the project's own virtualenv, .venv, which the first target that needs it
+# creates and fills from pyproject.toml (only python3, make and the package registry are assumed).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := test
+.PHONY: install test test-fast lint format typecheck demo bench clean distclean
+
+# Re-runs whenever pyproject.toml changes (new dependency, new extra).
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	HYPOTHESIS_PROFILE=ci $(BIN)/pytest
+
+test-fast: $(STAMP)
+	HYPOTHESIS_PROFILE=dev $(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+demo: $(STAMP)
+	$(BIN)/python examples/trip_probe_recover.py
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/machine.py
+
+clean:
+	rm -rf build dist .hypothesis .mypy_cache .pytest_cache .ruff_cache *.egg-info
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
+
+# clean, and the virtualenv too: the next target rebuilds it from nothing.
+distclean: clean
+	rm -rf $(VENV)
