@@ -1,0 +1,337 @@
+"""CircuitBreaker: one provider's breaker for sync and async calls, safe under tasks and threads.
+
+The hot path (a call through a CLOSED breaker) reads two attributes without a lock, calls the
+function, reads the clock twice and records one outcome under the lock: no ``transitions``
+trigger, no allocation beyond the outcome, no lock held across an ``await``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import random
+import threading
+import types
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, ParamSpec, TypeVar, overload
+
+from failover._guard import Guard
+from failover.classify import Classifier, default_classifier
+from failover.clock import Clock, SystemClock
+from failover.errors import CallNotPermitted
+from failover.hooks import Dispatcher, Hook, overrides, resolve_hooks
+from statemachines import (
+    BreakerMachine,
+    BreakerPolicy,
+    ConfigurationError,
+    FailoverEvent,
+    FailoverReason,
+    MachineSnapshot,
+    Outcome,
+    ProviderHealth,
+    State,
+)
+
+__all__ = ["CircuitBreaker"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_SUCCESS, _SLOW_SUCCESS = Outcome.SUCCESS, Outcome.SLOW_SUCCESS
+_IGNORED = Outcome.IGNORED
+_SLOW = {Outcome.SUCCESS: Outcome.SLOW_SUCCESS, Outcome.FAILURE: Outcome.SLOW_FAILURE}
+_COROUTINE = types.CoroutineType
+
+
+class CircuitBreaker:
+    """Guards one provider: admits or rejects calls and records how they end.
+
+    Args:
+        name: The provider's name (in events, errors and metrics).
+        policy: The BreakerPolicy (default ``BreakerPolicy()``).
+        clock: Where time comes from (default SystemClock; ManualClock in tests).
+        classifier: Maps a call's exception or result to SUCCESS/FAILURE/IGNORED
+            (``failover.classify``).
+        hooks: Transition/call/rejection hooks; None for the defaults (logging, and
+            OpenTelemetry metrics when opentelemetry-api is installed); () for none.
+        history: How many recent events ``events`` keeps.
+        rng: Random source for open-duration jitter (default: seeded from the name).
+
+    Use ``call`` / ``await acall``, ``with breaker.guard():`` / ``async with breaker.guard():``,
+    or the breaker as a decorator on a ``def`` or an ``async def``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        policy: BreakerPolicy | None = None,
+        *,
+        clock: Clock | None = None,
+        classifier: Classifier = default_classifier,
+        hooks: Iterable[Hook] | None = None,
+        history: int = 100,
+        rng: random.Random | None = None,
+    ) -> None:
+        if policy is not None and not isinstance(policy, BreakerPolicy):
+            raise ConfigurationError(
+                f"policy must be a BreakerPolicy, got {policy!r}; "
+                "e.g. CircuitBreaker('gemini', BreakerPolicy(max_consecutive_failures=5))"
+            )
+        if not callable(classifier):
+            raise ConfigurationError(f"classifier must be callable, got {classifier!r}")
+        if not isinstance(history, int) or isinstance(history, bool) or history < 0:
+            raise ConfigurationError(f"history must be an int >= 0, got {history!r}")
+        self.name = name
+        self._clock = clock if clock is not None else SystemClock()
+        self._now: Callable[[], float] = self._clock.monotonic
+        self._lock = threading.Lock()
+        hooks_ = resolve_hooks(hooks)
+        self._dispatcher = Dispatcher(hooks_)
+        self._call_hooks = tuple(h for h in hooks_ if overrides(h, "on_call"))
+        self._reject_hooks = tuple(h for h in hooks_ if overrides(h, "on_rejected"))
+        self._history: deque[FailoverEvent] = deque(maxlen=history)
+        self._machine = BreakerMachine(
+            name, policy, now=self._now(), rng=rng, on_event=self._on_machine_event
+        )
+        self.policy = self._machine.policy
+        self._slow = self.policy.slow_call_duration
+        self._classify = classifier
+        # the default classifier says SUCCESS to every result: skip it, and the call hooks if none
+        self._plain_success = classifier is default_classifier and not self._call_hooks
+        self._queue = self._dispatcher.queue
+
+    def _on_machine_event(self, event: FailoverEvent) -> None:
+        self._history.append(event)
+        self._queue.append(event)
+
+    # --- state --------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """The current state."""
+        return self._machine.state
+
+    @property
+    def health(self) -> ProviderHealth:
+        """The current state's ProviderHealth."""
+        return self._machine.health
+
+    @property
+    def clock(self) -> Clock:
+        """The clock this breaker reads."""
+        return self._clock
+
+    @property
+    def events(self) -> tuple[FailoverEvent, ...]:
+        """The most recent events, oldest first (at most ``history``)."""
+        return tuple(self._history)
+
+    def statistics(self) -> MachineSnapshot:
+        """A frozen snapshot: window counts and rates, generation, open_until (``deadline``),
+        probes in flight, lifetime counts."""
+        with self._lock:
+            return self._machine.snapshot()
+
+    @property
+    def retry_at(self) -> float | None:
+        """When a rejected call may be retried (None if admitting or FORCED_OPEN)."""
+        return self._machine.retry_at
+
+    # --- admission and recording ------------------------------------------------------------
+
+    def admit(self) -> int:
+        """Admit one call now or raise CallNotPermitted; returns the generation to finish with.
+
+        The low-level half of ``call``: pair it with exactly one ``finish``.
+        """
+        machine = self._machine
+        generation = machine.generation
+        if machine.free_admission:
+            return generation
+        with self._lock:
+            admitted = machine.admit(self._now())
+            state, retry_at = machine.state, machine.retry_at
+        if self._queue:
+            self._dispatcher.drain()
+        if admitted is None:
+            for hook in self._reject_hooks:
+                self._safe(hook.on_rejected, self.name, state)
+            raise CallNotPermitted(self.name, state, retry_at)
+        return admitted
+
+    def release(self, generation: int) -> None:
+        """Give back an admission whose function never ran: records nothing, frees a probe."""
+        with self._lock:
+            self._machine.record(generation, _IGNORED, self._now())
+
+    def finish(
+        self, generation: int, started: float, exc: BaseException | None, result: object = None
+    ) -> None:
+        """Record how a call admitted in ``generation`` and started at ``started`` ended."""
+        end = self._now()
+        verdict = self._classify(exc, result)
+        outcome = verdict.outcome
+        if outcome is not _IGNORED and end - started >= self._slow:
+            outcome = _SLOW[outcome]
+        with self._lock:
+            self._machine.record(generation, outcome, end, verdict.signal, verdict.retry_after)
+        if self._queue:
+            self._dispatcher.drain()
+        for hook in self._call_hooks:
+            self._safe(hook.on_call, self.name, outcome, end - started)
+
+    @staticmethod
+    def _safe(fn: Callable[..., object], *args: object) -> None:
+        try:
+            fn(*args)
+        except Exception:
+            from failover.hooks import logger
+
+            logger.exception("failover hook %r raised; ignored", fn)
+
+    # --- calls ----------------------------------------------------------------------------------
+
+    def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Call ``fn(*args, **kwargs)`` through the breaker.
+
+        Returns its result or raises its own exception unchanged, or CallNotPermitted (I6).
+        """
+        machine = self._machine
+        generation = machine.generation  # read before the flag: see free_admission
+        if not machine.free_admission:
+            generation = self.admit()
+        now = self._now
+        started = now()
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            if not callable(fn):
+                self.release(generation)
+                raise TypeError(f"breaker.call(fn, *args) needs a callable, got {fn!r}") from None
+            self.finish(generation, started, exc)
+            raise
+        if type(result) is _COROUTINE:
+            result.close()  # type: ignore[attr-defined]
+            self.release(generation)
+            raise TypeError(
+                f"breaker.call() got a coroutine from {fn!r}; "
+                "use `await breaker.acall(fn, *args)` for an async function"
+            )
+        if self._plain_success:
+            end = now()
+            with self._lock:
+                if end - started < self._slow:
+                    machine.record_success(generation, end)
+                else:
+                    machine.record(generation, _SLOW_SUCCESS, end)
+            if self._queue:
+                self._dispatcher.drain()
+        else:
+            self.finish(generation, started, None, result)
+        return result
+
+    async def acall(self, fn: Callable[P, Awaitable[R]], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Await ``fn(*args, **kwargs)`` through the breaker (no lock is held across it)."""
+        if not callable(fn):
+            raise TypeError(f"await breaker.acall(fn, *args) needs a callable, got {fn!r}")
+        if self._dispatcher.loop is None and self._dispatcher.hooks:
+            self._dispatcher.loop = asyncio.get_running_loop()  # for async hooks fired off-loop
+        generation = self.admit()
+        started = self._now()
+        try:
+            awaitable = fn(*args, **kwargs)
+            if type(awaitable) is not _COROUTINE and not inspect.isawaitable(awaitable):
+                raise _NotAwaitable(fn)
+            result = await awaitable
+        except _NotAwaitable as exc:
+            self.release(generation)
+            raise TypeError(
+                f"breaker.acall() needs an async function; {exc.fn!r} returned a plain value: "
+                "use breaker.call(fn, *args) for a plain function"
+            ) from None
+        except BaseException as exc:
+            self.finish(generation, started, exc)
+            raise
+        self.finish(generation, started, None, result)
+        return result
+
+    def guard(self) -> Guard:
+        """``with breaker.guard():`` / ``async with breaker.guard():`` around a block."""
+        return Guard(self)
+
+    @overload
+    def __call__(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]: ...
+    @overload
+    def __call__(self, fn: Callable[P, R]) -> Callable[P, R]: ...
+    def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]:
+        """Decorate a ``def`` or an ``async def`` so that every call goes through the breaker."""
+        if not callable(fn):
+            raise TypeError(f"@breaker decorates a function, got {fn!r}")
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+                return await self.acall(fn, *args, **kwargs)
+
+            return async_wrapper
+
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+            return self.call(fn, *args, **kwargs)
+
+        return wrapper
+
+    # --- operator -------------------------------------------------------------------------------
+
+    def _manual(self, name: str) -> FailoverEvent:
+        with self._lock:
+            event = self._machine.fire(name, self._now())
+        self._dispatcher.drain()
+        return event
+
+    def force_open(self) -> FailoverEvent:
+        """Reject every call until ``reset()`` (FORCED_OPEN)."""
+        return self._manual("force_open")
+
+    def disable(self) -> FailoverEvent:
+        """Admit every call and record nothing (DISABLED)."""
+        return self._manual("disable")
+
+    def reset(self) -> FailoverEvent:
+        """Back to CLOSED with an empty window."""
+        return self._manual("reset")
+
+    def fire(self, trigger: str) -> FailoverEvent:
+        """Fire a policy's own MANUAL transition by name."""
+        return self._manual(trigger)
+
+    def record_health_check(self, passed: bool) -> FailoverEvent | None:
+        """Feed an active health check's result to the machine; the event if one fired."""
+        with self._lock:
+            event = self._machine.health_check(passed, self._now())
+        self._dispatcher.drain()
+        return event
+
+    def tick(self) -> FailoverEvent | None:
+        """Check time-driven transitions now (cooldown, probe timeout) without a call."""
+        with self._lock:
+            event = self._machine.tick(self._now())
+        self._dispatcher.drain()
+        return event
+
+    def record_signal(self, signal: FailoverReason, retry_after: float | None = None) -> None:
+        """Record a failure the provider reported out of band (e.g. a 429 seen elsewhere)."""
+        with self._lock:
+            machine = self._machine
+            machine.record(machine.generation, Outcome.FAILURE, self._now(), signal, retry_after)
+        self._dispatcher.drain()
+
+    def __repr__(self) -> str:
+        return f"<CircuitBreaker {self.name!r} {self.state.value}>"
+
+
+class _NotAwaitable(Exception):
+    def __init__(self, fn: object) -> None:
+        self.fn = fn

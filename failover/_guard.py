@@ -1,0 +1,49 @@
+"""Guard: the breaker as a (sync or async) context manager around a block."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from failover._breaker import CircuitBreaker
+
+__all__ = ["Guard"]
+
+
+class Guard:
+    """``with breaker.guard():`` admits on entry (or raises CallNotPermitted) and records on
+    exit: an exception leaving the block is classified, and always propagates."""
+
+    __slots__ = ("_breaker", "_generation", "_started")
+
+    def __init__(self, breaker: CircuitBreaker) -> None:
+        self._breaker = breaker
+        self._generation = -1
+        self._started = 0.0
+
+    def __enter__(self) -> Guard:
+        if self._generation != -1:
+            raise RuntimeError("a breaker guard is single-use: call breaker.guard() per block")
+        self._generation = self._breaker.admit()
+        self._started = self._breaker.clock.monotonic()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._breaker.finish(self._generation, self._started, exc)
+
+    async def __aenter__(self) -> Guard:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)

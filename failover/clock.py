@@ -1,0 +1,110 @@
+"""Time for the runtime: one Clock protocol injected everywhere, the system clock, and a manual
+clock for tests and simulations. No other module of the library reads time."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import math
+import time
+from typing import Protocol, runtime_checkable
+
+from statemachines import ConfigurationError
+
+__all__ = ["Clock", "ManualClock", "SystemClock"]
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """A monotonic clock and a way to wait on it."""
+
+    def monotonic(self) -> float:
+        """Seconds from an arbitrary origin; never goes backwards."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of this clock's time."""
+        ...
+
+
+class SystemClock:
+    """The real thing: ``time.monotonic`` and ``asyncio.sleep``."""
+
+    __slots__ = ()
+
+    # The builtin itself: clock.monotonic() costs no Python frame on the hot path.
+    monotonic = staticmethod(time.monotonic)
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait on the event loop."""
+        await asyncio.sleep(seconds)
+
+    def __repr__(self) -> str:
+        return "SystemClock()"
+
+
+class ManualClock:
+    """A clock that moves only when told to (``advance``): tests and simulations.
+
+    Sleepers wake in the order of their wake-up time (then of their call) as ``advance`` passes
+    it; ``sleep(0)`` or a negative duration yields once without waiting.
+    """
+
+    def __init__(self, start: float = 0.0) -> None:
+        if (
+            not isinstance(start, int | float)
+            or isinstance(start, bool)
+            or not math.isfinite(start)
+        ):
+            raise ConfigurationError(f"ManualClock(start) must be a finite number, got {start!r}")
+        self._now = float(start)
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def monotonic(self) -> float:
+        """The current manual time."""
+        return self._now
+
+    @property
+    def sleepers(self) -> int:
+        """How many sleeps are waiting for time to pass."""
+        return sum(1 for *_, f in self._sleepers if not f.done())
+
+    @property
+    def next_wakeup(self) -> float | None:
+        """The earliest time a sleeper waits for, if any."""
+        pending = [when for when, _, f in self._sleepers if not f.done()]
+        return min(pending) if pending else None
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait until ``advance`` has moved the clock ``seconds`` forward."""
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self._now + seconds, next(self._order), future))
+        await future
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward and wake, in order, every sleeper whose time has come.
+
+        Woken tasks run when the event loop next gets control (e.g. ``await asyncio.sleep(0)``).
+        """
+        if (
+            not isinstance(seconds, int | float)
+            or isinstance(seconds, bool)
+            or not (math.isfinite(seconds) and seconds >= 0)
+        ):
+            raise ConfigurationError(
+                f"ManualClock.advance(seconds) takes a finite number >= 0, got {seconds!r}; "
+                "a monotonic clock never goes back"
+            )
+        self._now += seconds
+        while self._sleepers and self._sleepers[0][0] <= self._now:
+            _, _, future = heapq.heappop(self._sleepers)
+            if not future.done():
+                future.set_result(None)
+
+    def __repr__(self) -> str:
+        return f"ManualClock(now={self._now!r}, sleepers={self.sleepers})"

@@ -1,0 +1,167 @@
+"""Hooks: who hears about transitions, calls and rejections.
+
+A hook is either a plain callable taking a FailoverEvent (sync, or ``async def``), or an object
+deriving from ``BreakerHook`` that overrides any of ``on_transition``, ``on_call`` and
+``on_rejected``. Transition hooks run outside every lock, in seq order; async ones are scheduled
+on the event loop. A hook that raises is logged with its traceback (logger ``failover``) and
+never fails the call nor stops the other hooks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import threading
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeAlias
+
+from statemachines import ConfigurationError, FailoverEvent, Outcome, State
+
+__all__ = ["BreakerHook", "Hook", "LoggingHook", "TransitionHook", "resolve_hooks"]
+
+logger = logging.getLogger("failover")
+
+TransitionHook: TypeAlias = Callable[[FailoverEvent], "Awaitable[None] | None"]
+
+
+class BreakerHook:
+    """Base class for hooks: override what you need; the rest costs nothing."""
+
+    def on_transition(self, event: FailoverEvent) -> Awaitable[None] | None:
+        """A breaker changed state (one event per transition)."""
+        return None
+
+    def on_call(self, provider: str, outcome: Outcome, duration: float) -> None:
+        """A call admitted by the breaker finished (called on the caller's path: keep it cheap)."""
+
+    def on_rejected(self, provider: str, state: State) -> None:
+        """A call was rejected with CallNotPermitted."""
+
+
+Hook: TypeAlias = BreakerHook | TransitionHook
+
+
+class _Wrapped(BreakerHook):
+    def __init__(self, fn: TransitionHook) -> None:
+        self.fn = fn
+
+    def on_transition(self, event: FailoverEvent) -> Awaitable[None] | None:
+        return self.fn(event)
+
+    def __repr__(self) -> str:
+        return getattr(self.fn, "__qualname__", repr(self.fn))
+
+
+class LoggingHook(BreakerHook):
+    """One log line per transition on logger ``failover``, with structured ``extra``."""
+
+    def __init__(self, logger_: logging.Logger | None = None, level: int = logging.INFO) -> None:
+        self.logger = logger_ or logger
+        self.level = level
+
+    def on_transition(self, event: FailoverEvent) -> None:
+        level = logging.WARNING if event.dest.health.value == "unhealthy" else self.level
+        self.logger.log(
+            level,
+            "breaker %s: %s -> %s (%s) seq=%d",
+            event.provider,
+            event.source.value,
+            event.dest.value,
+            event.reason.value,
+            event.seq,
+            extra={
+                "failover_provider": event.provider,
+                "failover_source": event.source.value,
+                "failover_dest": event.dest.value,
+                "failover_reason": event.reason.value,
+                "failover_seq": event.seq,
+                "failover_generation": event.generation,
+                "failover_at": event.at,
+            },
+        )
+
+    def __repr__(self) -> str:
+        return f"LoggingHook({self.logger.name!r})"
+
+
+def resolve_hooks(hooks: Iterable[Hook] | None) -> tuple[BreakerHook, ...]:
+    """Turn the ``hooks=`` argument into hook objects; None means the defaults."""
+    if hooks is None:
+        from failover.telemetry import default_hooks
+
+        return default_hooks()
+    resolved: list[BreakerHook] = []
+    for hook in hooks:
+        if isinstance(hook, BreakerHook):
+            resolved.append(hook)
+        elif callable(hook):
+            resolved.append(_Wrapped(hook))
+        else:
+            raise ConfigurationError(
+                f"hooks must hold callables taking a FailoverEvent or BreakerHook objects, "
+                f"got {hook!r}"
+            )
+    return tuple(resolved)
+
+
+def overrides(hook: BreakerHook, method: str) -> bool:
+    """Whether ``hook`` overrides ``method`` of BreakerHook."""
+    return getattr(type(hook), method) is not getattr(BreakerHook, method)
+
+
+class Dispatcher:
+    """Delivers queued events to transition hooks in seq order, outside the breaker's lock.
+
+    Any thread may append; whichever finds the delivery lock free drains the queue, and it
+    re-checks after releasing, so no event is stranded. A hook that calls back into the breaker
+    queues its events behind the one being delivered.
+    """
+
+    def __init__(self, hooks: tuple[BreakerHook, ...]) -> None:
+        self.hooks = tuple(h for h in hooks if overrides(h, "on_transition"))
+        self.queue: deque[FailoverEvent] = deque()
+        self._lock = threading.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def drain(self) -> None:
+        """Deliver every queued event (returns at once if another thread is delivering)."""
+        while self.queue:
+            if not self._lock.acquire(blocking=False):
+                return
+            try:
+                while self.queue:
+                    self._deliver(self.queue.popleft())
+            finally:
+                self._lock.release()
+
+    def _deliver(self, event: FailoverEvent) -> None:
+        for hook in self.hooks:
+            try:
+                result = hook.on_transition(event)
+                if inspect.isawaitable(result):
+                    self._schedule(hook, result)
+            except Exception:
+                logger.exception("failover hook %r raised on %r; ignored", hook, event)
+
+    def _schedule(self, hook: BreakerHook, awaitable: Awaitable[None]) -> None:
+        async def run() -> None:
+            try:
+                await awaitable
+            except Exception:
+                logger.exception("failover async hook %r raised; ignored", hook)
+
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            home = self.loop if self.loop is not None and self.loop.is_running() else None
+            if home is None:
+                asyncio.run(run())  # no loop anywhere: run it to completion here
+            else:
+                asyncio.run_coroutine_threadsafe(run(), home)
+            return
+        task = running.create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
