@@ -1,7 +1,8 @@
 """statemachines: the pure core of failover.
 
 States, policies, windows, the explicit breaker machine, its events and their verification.
-No I/O, no asyncio and no clock reads: time is always an argument.
+No I/O, no asyncio and no clock reads: time is always an argument. ``statemachines.examples``
+holds example policies (THROTTLED, a deliberately broken one).
 """
 
 from statemachines._builtin import BUILTIN_NAMES
@@ -32,7 +33,9 @@ from statemachines._converter import (
 from statemachines._errors import ConfigurationError, FailoverError, IllegalTransitionError
 from statemachines._events import FailoverEvent, replay
 from statemachines._machine import BreakerMachine, EventListener
+from statemachines._mermaid import to_mermaid
 from statemachines._policy import ANY, BreakerPolicy, Transition
+from statemachines._presets import PYBREAKER_REMOVED_TRANSITIONS, pybreaker_compatible
 from statemachines._snapshot import MachineSnapshot
 from statemachines._states import (
     BreakerState,
@@ -43,11 +46,13 @@ from statemachines._states import (
     State,
     Stimulus,
 )
+from statemachines._verify import Defect, DefectKind, VerificationReport, verify_policy
 from statemachines._window import CountWindow, TimeWindow, Window
 
 __all__ = [
     "ANY",
     "BUILTIN_NAMES",
+    "PYBREAKER_REMOVED_TRANSITIONS",
     "BreakerMachine",
     "BreakerPolicy",
     "BreakerState",
@@ -57,6 +62,8 @@ __all__ = [
     "ConfigurationError",
     "CountWindow",
     "CustomState",
+    "Defect",
+    "DefectKind",
     "EventListener",
     "FailoverError",
     "FailoverEvent",
@@ -70,6 +77,7 @@ __all__ = [
     "TimeWindow",
     "Transition",
     "Verdict",
+    "VerificationReport",
     "Window",
     "consecutive_failures",
     "converter",
@@ -84,8 +92,11 @@ __all__ = [
     "make_converter",
     "probes_failed",
     "probes_succeeded",
+    "pybreaker_compatible",
     "replay",
     "signalled",
     "slow_call_rate",
     "timed_out",
+    "to_mermaid",
+    "verify_policy",
 ]

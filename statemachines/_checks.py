@@ -8,7 +8,7 @@ from typing import Any
 
 from statemachines._errors import ConfigurationError
 
-__all__ = ["check_fraction", "check_int", "check_number", "check_seconds"]
+__all__ = ["check_fraction", "check_int", "check_number", "check_seconds", "instance_of"]
 
 
 def _is_number(value: object) -> bool:
@@ -34,8 +34,8 @@ def check_seconds(field: str, value: Any) -> None:
 
 def check_fraction(field: str, value: Any, *, allow_zero: bool = False) -> None:
     """A number in (0, 1], or [0, 1] with allow_zero."""
-    low_ok = value >= 0 if allow_zero else value > 0
-    if not _is_number(value) or not math.isfinite(value) or not (low_ok and value <= 1):
+    ok = _is_number(value) and math.isfinite(value) and value <= 1
+    if not (ok and (value >= 0 if allow_zero else value > 0)):
         interval = "[0, 1]" if allow_zero else "(0, 1]"
         raise ConfigurationError(f"{field} must be a number in {interval}, got {value!r}")
 
@@ -44,3 +44,17 @@ def check_int(field: str, value: Any, *, minimum: int) -> None:
     """An int (not a bool) >= minimum."""
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise ConfigurationError(f"{field} must be an int >= {minimum}, got {value!r}")
+
+
+def instance_of(kind: type | tuple[type, ...], field: str, accepted: str) -> Any:
+    """An attrs validator raising ConfigurationError (not TypeError) for a value of the wrong type.
+
+    ``bool`` is exact: 1 and 0 are not accepted where a bool is wanted.
+    """
+
+    def validate(_: object, __: object, value: Any) -> None:
+        ok = type(value) is bool if kind is bool else isinstance(value, kind)
+        if not ok:
+            raise ConfigurationError(f"{field} must be {accepted}, got {value!r}")
+
+    return validate

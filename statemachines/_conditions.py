@@ -275,7 +275,7 @@ class _FailureRate(Condition):
 
     def __call__(self, ctx: ConditionContext) -> Verdict:
         calls = ctx.calls
-        if calls >= self.min_calls and calls and ctx.failures >= self.threshold * calls:
+        if calls >= self.min_calls and calls and ctx.failures / calls >= self.threshold:
             return FailoverReason.ERROR_RATE
         return None
 
@@ -287,7 +287,7 @@ class _FailureRate(Condition):
 
     def inline(self) -> tuple[str, FailoverReason]:
         return (
-            f"ctx.calls >= {self.min_calls!r} and ctx.failures >= {self.threshold!r} * ctx.calls",
+            f"ctx.calls >= {self.min_calls!r} and ctx.failures / ctx.calls >= {self.threshold!r}",
             FailoverReason.ERROR_RATE,
         )
 
@@ -299,7 +299,7 @@ class _SlowCallRate(Condition):
 
     def __call__(self, ctx: ConditionContext) -> Verdict:
         calls = ctx.calls
-        if calls >= self.min_calls and calls and ctx.slow_calls >= self.threshold * calls:
+        if calls >= self.min_calls and calls and ctx.slow_calls / calls >= self.threshold:
             return FailoverReason.SLOW_CALLS
         return None
 
@@ -311,7 +311,7 @@ class _SlowCallRate(Condition):
 
     def inline(self) -> tuple[str, FailoverReason]:
         return (
-            f"ctx.calls >= {self.min_calls!r} and ctx.slow_calls >= {self.threshold!r} * ctx.calls",
+            f"ctx.calls >= {self.min_calls!r} and ctx.slow_calls / ctx.calls >= {self.threshold!r}",
             FailoverReason.SLOW_CALLS,
         )
 
@@ -392,7 +392,7 @@ class _ProbesFailed(Condition):
     max_calls: int
 
     def __call__(self, ctx: ConditionContext) -> Verdict:
-        if ctx.probes_failed >= self.threshold * self.max_calls:
+        if ctx.probes_failed / self.max_calls >= self.threshold:
             return FailoverReason.PROBE_FAILED
         return None
 
@@ -408,7 +408,7 @@ class _ProbesSucceeded(Condition):
     def __call__(self, ctx: ConditionContext) -> Verdict:
         failed = ctx.probes_failed
         finished = ctx.probes_succeeded + failed
-        if finished >= self.max_calls and failed < self.threshold * self.max_calls:
+        if finished >= self.max_calls and failed / self.max_calls < self.threshold:
             return FailoverReason.PROBES_SUCCEEDED
         return None
 

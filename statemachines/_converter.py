@@ -75,8 +75,18 @@ def event_from_json(text: str, policy: BreakerPolicy | None = None) -> FailoverE
     conv = converter if policy is None else make_converter(policy)
     try:
         return conv.structure(json.loads(text), FailoverEvent)
-    except (cattrs.BaseValidationError, json.JSONDecodeError) as exc:
+    except cattrs.BaseValidationError as exc:
+        causes = "; ".join(str(e) for e in _leaves(exc))
+        raise ConfigurationError(f"not a FailoverEvent in JSON: {text[:200]!r}: {causes}") from exc
+    except json.JSONDecodeError as exc:
         raise ConfigurationError(f"not a FailoverEvent in JSON: {text[:200]!r} ({exc})") from exc
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    """The innermost errors of a (nested) cattrs exception group."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
 
 
 def events_to_jsonl(events: Iterable[FailoverEvent]) -> str:

@@ -6,6 +6,7 @@ serialises calls into one machine (it holds a lock around each call, never acros
 
 from __future__ import annotations
 
+import math
 import random
 import zlib
 from collections.abc import Callable
@@ -254,7 +255,7 @@ class BreakerMachine:
             return self.record(generation, _SUCCESS, now)
         self.lifetime_calls += 1
         window = self._window
-        window.record(False, False, now)
+        window.record_success(now)
         self.consecutive_successes += 1
         self.consecutive_failures = 0
         if window.expired or window.calls in quiet:
@@ -402,7 +403,9 @@ class BreakerMachine:
         Draws from the machine's random source when jitter is on.
         """
         p = self.policy
-        base = min(p.open_duration * p.open_backoff ** (k - 1), p.max_open_duration)
+        base = p.max_open_duration
+        if p.open_backoff == 1 or k - 1 < math.log(base / p.open_duration, p.open_backoff):
+            base = min(p.open_duration * p.open_backoff ** (k - 1), base)  # no overflow: < cap
         if p.open_jitter:
             base *= 1.0 - p.open_jitter * self._rng.random()
         return max(base, retry_after or 0.0)

@@ -8,7 +8,13 @@ from typing import Any, Final, Literal, TypeAlias
 
 import attrs
 
-from statemachines._checks import check_fraction, check_int, check_number, check_seconds
+from statemachines._checks import (
+    check_fraction,
+    check_int,
+    check_number,
+    check_seconds,
+    instance_of,
+)
 from statemachines._conditions import (
     Condition,
     as_condition,
@@ -79,9 +85,14 @@ class Transition:
     name: str = attrs.field(validator=_check_name)
     source: tuple[State, ...] | Literal["*"] = attrs.field(converter=_sources)
     dest: State = attrs.field(validator=_check_dest)
-    reason: FailoverReason = attrs.field(validator=attrs.validators.instance_of(FailoverReason))
+    reason: FailoverReason = attrs.field(
+        validator=instance_of(
+            FailoverReason, "Transition.reason", "a FailoverReason such as FailoverReason.MANUAL"
+        )
+    )
     on: Stimulus = attrs.field(
-        default=Stimulus.OUTCOME, validator=attrs.validators.instance_of(Stimulus)
+        default=Stimulus.OUTCOME,
+        validator=instance_of(Stimulus, "Transition.on", "a Stimulus such as Stimulus.TICK"),
     )
     condition: Condition | None = attrs.field(default=None, converter=_optional_condition)
 
@@ -175,7 +186,10 @@ class BreakerPolicy:
     max_half_open_duration: float = attrs.field(default=60.0, validator=_checked(check_seconds))
     health_failures_to_trip: int = attrs.field(default=2, validator=_checked(check_int, minimum=1))
     health_check_can_probe: bool = attrs.field(
-        default=True, validator=attrs.validators.instance_of(bool)
+        default=True,
+        validator=instance_of(
+            bool, "BreakerPolicy.health_check_can_probe", "a bool (True or False)"
+        ),
     )
     trip_condition: Condition | None = attrs.field(default=None, converter=_trip_condition)
     states: tuple[CustomState, ...] = attrs.field(default=(), converter=_custom_states)
@@ -211,6 +225,15 @@ class BreakerPolicy:
         except TypeError:  # a trip_condition or condition that is not hashable
             return _table(self)
 
+    @staticmethod
+    def pybreaker_compatible(
+        fail_max: int, reset_timeout: float, success_threshold: int = 1
+    ) -> BreakerPolicy:
+        """A policy with pybreaker's semantics; see ``statemachines.pybreaker_compatible``."""
+        from statemachines._presets import pybreaker_compatible
+
+        return pybreaker_compatible(fail_max, reset_timeout, success_threshold)
+
     def with_changes(self, **changes: Any) -> BreakerPolicy:
         """A copy with some fields changed (validated like a new policy)."""
         return attrs.evolve(self, **changes)
@@ -224,6 +247,19 @@ def _table(policy: BreakerPolicy) -> tuple[Transition, ...]:
 
 
 _cached_table = functools.lru_cache(maxsize=256)(_table)
+
+
+def _unknown_state_message(t: Transition, state: State, known: set[State]) -> str:
+    same_name = [s for s in known if s.value == state.value]
+    if same_name:
+        return (
+            f"Transition {t.name!r} uses {state!r}, but the policy declares {same_name[0]!r} "
+            "under that name; use the very state object listed in BreakerPolicy.states"
+        )
+    return (
+        f"Transition {t.name!r} uses state {state.value!r}, which the policy does not declare; "
+        f"add it to BreakerPolicy.states or use one of {sorted(s.value for s in known)!r}"
+    )
 
 
 def _check_graph(policy: BreakerPolicy) -> None:
@@ -243,8 +279,4 @@ def _check_graph(policy: BreakerPolicy) -> None:
     for t in policy.transitions:
         for state in (*(() if t.source == ANY else t.source), t.dest):
             if state not in known:
-                raise ConfigurationError(
-                    f"Transition {t.name!r} uses state {state.value!r}, which the policy does not "
-                    f"declare; add it to BreakerPolicy.states or use one of "
-                    f"{sorted(s.value for s in known)!r}"
-                )
+                raise ConfigurationError(_unknown_state_message(t, state, known))

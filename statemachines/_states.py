@@ -7,7 +7,7 @@ from typing import Protocol, TypeAlias
 
 import attrs
 
-from statemachines._checks import check_seconds
+from statemachines._checks import check_seconds, instance_of
 from statemachines._errors import ConfigurationError
 
 __all__ = [
@@ -106,9 +106,16 @@ class CustomState:
     declared_health: ProviderHealth | None = attrs.field(
         default=None,
         alias="health",
-        validator=attrs.validators.optional(attrs.validators.instance_of(ProviderHealth)),
+        validator=instance_of(
+            (ProviderHealth, type(None)),
+            "CustomState.health",
+            "a ProviderHealth such as ProviderHealth.DEGRADED",
+        ),
     )
-    admits_calls: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    admits_calls: bool = attrs.field(
+        default=False,
+        validator=instance_of(bool, "CustomState.admits_calls", "a bool (True or False)"),
+    )
     duration: float | None = attrs.field(default=None)
 
     @property
