@@ -63,6 +63,24 @@ class CircuitBreaker:
     or the breaker as a decorator on a ``def`` or an ``async def``.
     """
 
+    __slots__ = (
+        "__weakref__",
+        "_call_hooks",
+        "_classify",
+        "_clock",
+        "_dispatcher",
+        "_history",
+        "_lock",
+        "_machine",
+        "_now",
+        "_plain_success",
+        "_queue",
+        "_reject_hooks",
+        "_slow",
+        "name",
+        "policy",
+    )
+
     def __init__(
         self,
         name: str,
@@ -150,9 +168,13 @@ class CircuitBreaker:
         generation = machine.generation
         if machine.free_admission:
             return generation
-        with self._lock:
+        lock = self._lock  # acquire/release: cheaper than `with` on the hot path
+        lock.acquire()
+        try:
             admitted = machine.admit(self._now())
             state, retry_at = machine.state, machine.retry_at
+        finally:
+            lock.release()
         if self._queue:
             self._dispatcher.drain()
         if admitted is None:
@@ -175,8 +197,12 @@ class CircuitBreaker:
         outcome = verdict.outcome
         if outcome is not _IGNORED and end - started >= self._slow:
             outcome = _SLOW[outcome]
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             self._machine.record(generation, outcome, end, verdict.signal, verdict.retry_after)
+        finally:
+            lock.release()
         if self._queue:
             self._dispatcher.drain()
         for hook in self._call_hooks:
@@ -221,11 +247,15 @@ class CircuitBreaker:
             )
         if self._plain_success:
             end = now()
-            with self._lock:
+            lock = self._lock
+            lock.acquire()
+            try:
                 if end - started < self._slow:
                     machine.record_success(generation, end)
                 else:
                     machine.record(generation, _SLOW_SUCCESS, end)
+            finally:
+                lock.release()
             if self._queue:
                 self._dispatcher.drain()
         else:

@@ -7,11 +7,11 @@ enum states and a callable (no callback names, no wall-clock Timeout state).
 from __future__ import annotations
 
 import enum
-import functools
 from collections.abc import Callable
 
 import transitions
 
+from statemachines._cache import IdentityCache
 from statemachines._conditions import ConditionFn
 from statemachines._policy import ANY, BreakerPolicy, Transition
 from statemachines._states import BreakerState, State, Stimulus
@@ -120,14 +120,5 @@ class Graph:
         )
 
 
-@functools.lru_cache(maxsize=256)
-def _cached(policy: BreakerPolicy) -> Graph:
-    return Graph(policy)
-
-
-def graph_for(policy: BreakerPolicy) -> Graph:
-    """The compiled graph of ``policy`` (cached when the policy is hashable)."""
-    try:
-        return _cached(policy)
-    except TypeError:
-        return Graph(policy)
+graph_for: IdentityCache[BreakerPolicy, Graph] = IdentityCache(Graph)
+"""The compiled graph of a policy, built once per policy object."""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable
 from typing import Any, Final, Literal, TypeAlias
 
 import attrs
 
+from statemachines._cache import IdentityCache
 from statemachines._checks import (
     check_fraction,
     check_int,
@@ -220,10 +220,7 @@ class BreakerPolicy:
 
     def transition_table(self) -> tuple[Transition, ...]:
         """The machine's transitions in evaluation order: the policy's own, then the built-ins."""
-        try:
-            return _cached_table(self)
-        except TypeError:  # a trip_condition or condition that is not hashable
-            return _table(self)
+        return _cached_table(self)
 
     @staticmethod
     def pybreaker_compatible(
@@ -246,7 +243,7 @@ def _table(policy: BreakerPolicy) -> tuple[Transition, ...]:
     return (*policy.transitions, *kept)
 
 
-_cached_table = functools.lru_cache(maxsize=256)(_table)
+_cached_table: IdentityCache[BreakerPolicy, tuple[Transition, ...]] = IdentityCache(_table)
 
 
 def _unknown_state_message(t: Transition, state: State, known: set[State]) -> str:
