@@ -41,8 +41,16 @@ typecheck: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python examples/trip_probe_recover.py
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@touch $@
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/machine.py
+	@echo
+	$(BIN)/python benchmarks/overhead.py
 
 clean:
 	rm -rf build dist .hypothesis .mypy_cache .pytest_cache .ruff_cache *.egg-info

@@ -60,6 +60,26 @@ def test_module_imports_only_downward(package: str, path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(p, id=p.relative_to(ROOT).as_posix())
+        for p in sorted((ROOT / "failover").rglob("*.py"))
+        if p.name != "clock.py"
+    ],
+)
+def test_only_the_clock_module_reads_time(path: Path) -> None:
+    # DESIGN.md: one Clock protocol injected everywhere; no other runtime module reads time.
+    relative = path.relative_to(ROOT).as_posix()
+    source = path.read_text(encoding="utf-8")
+    offending = [
+        f"{relative}:{line} imports {module!r}"
+        for line, module in imported_modules(source, relative)
+        if module in {"time", "datetime"}
+    ]
+    assert not offending, "only failover/clock.py may read time:\n  " + "\n  ".join(offending)
+
+
 def test_import_checker_sees_every_form_of_import() -> None:
     source = (
         "import os.path\n"
