@@ -395,14 +395,17 @@ class BreakerMachine:
         now: float = event.kwargs["now"]
         source, dest = self._node.state, edge.transition.dest
         details = self._details(edge)
+        # Order matters to lock-free readers (see free_admission): the flag drops before the
+        # generation moves and rises again only once the new state is in place.
+        self.free_admission = False
         self.generation += 1
         self.seq += 1
         self._node = node = self._graph.nodes[dest]
-        self.free_admission = node.admits and not node.probing and not node.tick
         self.entered_at = now
         self.deadline = self._deadline_of(dest, now)
         details["deadline"] = self.deadline
         self._clear_counts()
+        self.free_admission = node.admits and not node.probing and not node.tick
         self.last_event = FailoverEvent(
             self.provider, self.seq, source, dest, reason, now, self.generation, details
         )
