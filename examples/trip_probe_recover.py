@@ -30,9 +30,8 @@ def call(machine: BreakerMachine, now: float, outcome: Outcome) -> None:
     """One call at ``now``: admitted and recorded, or rejected."""
     generation = machine.admit(now)
     if generation is None:
-        print(
-            f"t={now:6.1f}s      rejected: {machine.state.value}, retry at t={machine.retry_at:.1f}s"
-        )
+        retry = "" if machine.retry_at is None else f", retry at t={machine.retry_at:.1f}s"
+        print(f"t={now:6.1f}s      rejected: {machine.state.value}{retry}")
         return
     machine.record(generation, outcome, now)
 
