@@ -18,10 +18,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ParamSpec, TypeVar, overload
 
 from failover._guard import Guard
-from failover.classify import Classifier, default_classifier
+from failover.classify import IGNORED, Classifier, default_classifier
 from failover.clock import Clock, SystemClock
 from failover.errors import CallNotPermitted
-from failover.hooks import Dispatcher, Hook, overrides, resolve_hooks
+from failover.hooks import Dispatcher, Hook, logger, overrides, resolve_hooks
 from statemachines import (
     BreakerMachine,
     BreakerPolicy,
@@ -150,7 +150,7 @@ class CircuitBreaker:
         """A frozen snapshot: window counts and rates, generation, open_until (``deadline``),
         probes in flight, lifetime counts."""
         with self._lock:
-            return self._machine.snapshot()
+            return self._machine.snapshot(self._now())
 
     @property
     def retry_at(self) -> float | None:
@@ -172,15 +172,16 @@ class CircuitBreaker:
         lock.acquire()
         try:
             admitted = machine.admit(self._now())
-            state, retry_at = machine.state, machine.retry_at
+            if admitted is None:
+                error = CallNotPermitted(self.name, machine.state, machine.retry_at)
         finally:
             lock.release()
         if self._queue:
             self._dispatcher.drain()
         if admitted is None:
             for hook in self._reject_hooks:
-                self._safe(hook.on_rejected, self.name, state)
-            raise CallNotPermitted(self.name, state, retry_at)
+                self._safe(hook.on_rejected, self.name, error.state)
+            raise error
         return admitted
 
     def release(self, generation: int) -> None:
@@ -193,7 +194,11 @@ class CircuitBreaker:
     ) -> None:
         """Record how a call admitted in ``generation`` and started at ``started`` ended."""
         end = self._now()
-        verdict = self._classify(exc, result)
+        try:
+            verdict = self._classify(exc, result)
+        except Exception:  # a broken classifier must not lose the call nor its probe permit
+            logger.exception("failover classifier %r raised; the call is ignored", self._classify)
+            verdict = IGNORED
         outcome = verdict.outcome
         if outcome is not _IGNORED and end - started >= self._slow:
             outcome = _SLOW[outcome]
@@ -213,8 +218,6 @@ class CircuitBreaker:
         try:
             fn(*args)
         except Exception:
-            from failover.hooks import logger
-
             logger.exception("failover hook %r raised; ignored", fn)
 
     # --- calls ----------------------------------------------------------------------------------
@@ -227,6 +230,8 @@ class CircuitBreaker:
         machine = self._machine
         generation = machine.generation  # read before the flag: see free_admission
         if not machine.free_admission:
+            if not callable(fn):
+                raise TypeError(f"breaker.call(fn, *args) needs a callable, got {fn!r}")
             generation = self.admit()
         now = self._now
         started = now()

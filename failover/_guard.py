@@ -5,6 +5,8 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from failover.classify import NO_RESULT
+
 if TYPE_CHECKING:
     from failover._breaker import CircuitBreaker
 
@@ -13,7 +15,8 @@ __all__ = ["Guard"]
 
 class Guard:
     """``with breaker.guard():`` admits on entry (or raises CallNotPermitted) and records on
-    exit: an exception leaving the block is classified, and always propagates."""
+    exit: an exception leaving the block is classified, and always propagates. A block has no
+    result: the classifier sees ``NO_RESULT``, which result rules leave alone."""
 
     __slots__ = ("_breaker", "_generation", "_started")
 
@@ -35,7 +38,7 @@ class Guard:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._breaker.finish(self._generation, self._started, exc)
+        self._breaker.finish(self._generation, self._started, exc, NO_RESULT)
 
     async def __aenter__(self) -> Guard:
         return self.__enter__()

@@ -27,6 +27,7 @@ from statemachines import ConfigurationError, FailoverReason, Outcome
 __all__ = [
     "FAILURE",
     "IGNORED",
+    "NO_RESULT",
     "SUCCESS",
     "Classification",
     "Classifier",
@@ -58,6 +59,18 @@ class Classification:
 SUCCESS = Classification(Outcome.SUCCESS)
 FAILURE = Classification(Outcome.FAILURE)
 IGNORED = Classification(Outcome.IGNORED)
+
+
+class _NoResult:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NO_RESULT"
+
+
+NO_RESULT: object = _NoResult()
+"""The "result" of a guarded block (``with breaker.guard():``), which has none: result rules
+(``failure_if_result``) leave it alone."""
 
 Classifier: TypeAlias = Callable[[BaseException | None, object], Classification]
 """``(exception or None, result) -> Classification``."""
@@ -169,6 +182,6 @@ def failure_if_result(predicate: Callable[[object], bool]) -> Rule:
             f"failure_if_result() takes a predicate `result -> bool`, got {predicate!r}"
         )
     return Rule(
-        lambda e, r: FAILURE if e is None and predicate(r) else None,
+        lambda e, r: FAILURE if e is None and r is not NO_RESULT and predicate(r) else None,
         _describe("failure_if_result", (predicate,)),
     )

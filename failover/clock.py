@@ -79,6 +79,10 @@ class ManualClock:
 
     async def sleep(self, seconds: float) -> None:
         """Wait until ``advance`` has moved the clock ``seconds`` forward."""
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or math.isnan(seconds):
+            raise ConfigurationError(
+                f"ManualClock.sleep(seconds) takes a number (inf waits forever), got {seconds!r}"
+            )
         if seconds <= 0:
             await asyncio.sleep(0)
             return

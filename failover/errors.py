@@ -65,11 +65,24 @@ class CallNotPermitted(FailoverError):
             when only an operator can help (FORCED_OPEN).
     """
 
-    def __init__(self, provider: str, state: State, retry_at: float | None) -> None:
-        super().__init__(provider, state, retry_at)
-        self.provider = provider
-        self.state = state
-        self.retry_at = retry_at
+    # No __init__: BaseException stores the arguments as ``args`` in C, and the fields read
+    # them back; a rejection (the common call during an outage) should cost little.
+    args: tuple[str, State, float | None]
+
+    @property
+    def provider(self) -> str:
+        """The breaker's provider."""
+        return self.args[0]
+
+    @property
+    def state(self) -> State:
+        """The state that rejected the call."""
+        return self.args[1]
+
+    @property
+    def retry_at(self) -> float | None:
+        """When a call may be admitted again (None: only an operator can help)."""
+        return self.args[2]
 
     def __str__(self) -> str:  # formatted on demand: a rejection should cost little
         when = "until reset" if self.retry_at is None else f"until t={self.retry_at:.3f}"

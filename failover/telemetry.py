@@ -22,11 +22,20 @@ def otel_available() -> bool:
     return importlib.util.find_spec("opentelemetry.metrics") is not None
 
 
+_shared: dict[str, BreakerHook] = {}
+
+
 def default_hooks() -> tuple[BreakerHook, ...]:
-    """The hooks a breaker gets with ``hooks=None``: logging, plus metrics if OTel is there."""
-    if otel_available():
-        return (LoggingHook(), OpenTelemetryHook())
-    return (LoggingHook(),)
+    """The hooks a breaker gets with ``hooks=None``: logging, plus metrics if OTel is there.
+
+    Every breaker shares one OpenTelemetryHook: OTel keeps the first observable gauge of a
+    name, so one gauge must report every provider.
+    """
+    if not otel_available():
+        return (LoggingHook(),)
+    if "otel" not in _shared:
+        _shared["otel"] = OpenTelemetryHook()
+    return (LoggingHook(), _shared["otel"])
 
 
 class JsonLinesHook(BreakerHook):

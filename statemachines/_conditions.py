@@ -12,6 +12,7 @@ must not keep the context; copy the values it needs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
@@ -129,6 +130,15 @@ class Condition:
         """
         return None
 
+    def earliest(self, ctx: ConditionContext) -> float | None:
+        """The earliest time at which this condition may hold, given the current state's entry
+        time and deadline (fixed while the state lasts); None when it may hold at any time.
+
+        The machine skips evaluating time-driven transitions before then: a call rejected while
+        OPEN costs no condition evaluation.
+        """
+        return None
+
     def inline(self) -> tuple[str, FailoverReason] | None:
         """A Python expression over ``ctx`` that is true exactly when this holds, and the reason
         it then gives; None when the condition cannot be written so (plain callables)."""
@@ -196,6 +206,10 @@ class _AnyOf(Condition):
     def success_boundaries(self) -> frozenset[int] | None:
         return _union_boundaries(self.parts)
 
+    def earliest(self, ctx: ConditionContext) -> float | None:
+        times = [p.earliest(ctx) for p in self.parts]
+        return None if None in times else min(t for t in times if t is not None)
+
     def compiled(self) -> ConditionFn:
         """One generated function testing every part in order, when every part inlines:
         a composed trip rule costs one call instead of one per part."""
@@ -228,6 +242,11 @@ class _AllOf(Condition):
 
     def required_signal(self) -> FailoverReason | None:
         return next(filter(None, (p.required_signal() for p in self.parts)), None)
+
+    def earliest(self, ctx: ConditionContext) -> float | None:
+        # every part must hold: not before the latest of those whose time is known
+        known = [t for t in (p.earliest(ctx) for p in self.parts) if t is not None]
+        return max(known) if known else None
 
     def success_boundaries(self) -> frozenset[int] | None:
         # all parts false before a success -> the conjunction can newly hold only when a part
@@ -372,6 +391,9 @@ class _DeadlinePassed(Condition):
     def __repr__(self) -> str:
         return "deadline_passed()"
 
+    def earliest(self, ctx: ConditionContext) -> float | None:
+        return math.inf if ctx.deadline is None else ctx.deadline
+
 
 @attrs.frozen(repr=False)
 class _TimedOut(Condition):
@@ -384,6 +406,9 @@ class _TimedOut(Condition):
 
     def __repr__(self) -> str:
         return f"timed_out({self.seconds:g})"
+
+    def earliest(self, ctx: ConditionContext) -> float | None:
+        return ctx.entered_at + self.seconds
 
 
 @attrs.frozen(repr=False)

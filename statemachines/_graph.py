@@ -7,6 +7,7 @@ enum states and a callable (no callback names, no wall-clock Timeout state).
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Callable
 
 import transitions
@@ -17,6 +18,13 @@ from statemachines._policy import ANY, BreakerPolicy, Transition
 from statemachines._states import BreakerState, State, Stimulus
 
 __all__ = ["Edge", "Graph", "Node", "graph_for"]
+
+# `transitions` logs each transition at INFO ("Finished processing state ..."), several lines
+# apiece; each of ours is already one FailoverEvent. Quiet it unless the application set that
+# logger's level itself.
+_TRANSITIONS_LOGGER = logging.getLogger("transitions.core")
+if _TRANSITIONS_LOGGER.level == logging.NOTSET:
+    _TRANSITIONS_LOGGER.setLevel(logging.WARNING)
 
 
 class Edge:

@@ -68,6 +68,7 @@ class BreakerMachine:
         "_node",
         "_on_event",
         "_rng",
+        "_tick_after",
         "_window",
         "consecutive_failures",
         "consecutive_health_failures",
@@ -138,6 +139,7 @@ class BreakerMachine:
         self.last_event: FailoverEvent | None = None
         self._clear_context(now)
         self._clear_counts()
+        self._tick_after = self._earliest_tick()
         self.lifetime_calls = self.lifetime_failures = self.lifetime_slow = 0
         self.lifetime_ignored = self.lifetime_stale = self.lifetime_rejected = 0
 
@@ -220,7 +222,7 @@ class BreakerMachine:
         ``record``.
         """
         node = self._node
-        if node.tick:
+        if node.tick and (self._tick_after is None or now >= self._tick_after):
             self._evaluate_tick(now)
             node = self._node
         if node.admits:
@@ -241,7 +243,8 @@ class BreakerMachine:
         signal: FailoverReason | None = None,
         retry_after: float | None = None,
     ) -> bool:
-        """Record the outcome of a call admitted in ``generation``; True if it entered the window.
+        """Record the outcome of a call admitted in ``generation``; True if the current generation
+        counted it (in the window, or as a probe).
 
         ``signal`` is what the provider said beside failing (RATE_LIMITED, AUTH_FAILED) and
         ``retry_after`` its Retry-After in seconds. An outcome of an earlier generation counts in
@@ -327,7 +330,7 @@ class BreakerMachine:
 
     def tick(self, now: float) -> FailoverEvent | None:
         """Check the time-driven transitions at ``now``; the event if one fired."""
-        if not self._node.tick:
+        if not self._node.tick or (self._tick_after is not None and now < self._tick_after):
             return None
         return self._evaluate_tick(now)
 
@@ -405,12 +408,24 @@ class BreakerMachine:
         self.deadline = self._deadline_of(dest, now)
         details["deadline"] = self.deadline
         self._clear_counts()
+        self._tick_after = self._earliest_tick()
         self.free_admission = node.admits and not node.probing and not node.tick
         self.last_event = FailoverEvent(
             self.provider, self.seq, source, dest, reason, now, self.generation, details
         )
         if self._on_event is not None:
             self._on_event(self.last_event)
+
+    def _earliest_tick(self) -> float | None:
+        """When the current state's time-driven transitions may first hold (None: any time)."""
+        times = []
+        for edge in self._node.tick:
+            condition = edge.transition.condition
+            when = None if condition is None else condition.earliest(self)
+            if when is None:
+                return None
+            times.append(when)
+        return min(times, default=None)
 
     def _details(self, edge: Edge) -> dict[str, DetailValue]:
         return {
@@ -451,8 +466,11 @@ class BreakerMachine:
             base *= 1.0 - p.open_jitter * self._rng.random()
         return max(base, retry_after or 0.0)
 
-    def snapshot(self) -> MachineSnapshot:
-        """A frozen copy of everything the machine knows (statistics)."""
+    def snapshot(self, now: float | None = None) -> MachineSnapshot:
+        """A frozen copy of everything the machine knows (statistics); with ``now``, a time
+        window first drops what has aged out by then."""
+        if now is not None:
+            self._window.advance(now)
         return MachineSnapshot.of(self)
 
     def __repr__(self) -> str:

@@ -20,6 +20,7 @@ from statemachines import (
     FailoverReason,
     Outcome,
     Stimulus,
+    TimeWindow,
     consecutive_failures,
     deadline_passed,
     failure_rate,
@@ -44,7 +45,9 @@ __all__ = [
     "outcomes",
     "recorded_outcomes",
     "runtime_policies",
+    "small_windows",
     "trip_conditions",
+    "verifiable_policies",
 ]
 
 # --- vocabulary -------------------------------------------------------------------------------
@@ -64,16 +67,23 @@ def fractions(*, allow_zero: bool = False) -> st.SearchStrategy[float]:
 # --- policies ---------------------------------------------------------------------------------
 
 
+small_windows: st.SearchStrategy[CountWindow | TimeWindow] = st.one_of(
+    st.builds(CountWindow, st.integers(1, 8)),
+    st.builds(TimeWindow, st.sampled_from([1.0, 5.0, 10.0, 30.0]), st.integers(1, 5)),
+)
+"""Windows that a few dozen calls fill and a few time steps roll over."""
+
+
 @st.composite
 def default_table_policies(draw: st.DrawFn, *, open_jitter: float = 0.0) -> BreakerPolicy:
     """Policies with the default transition table and small thresholds, so that a few dozen
-    random steps reach every state: CountWindow of 1..8, minimum_calls 1..6, up to 5 probes."""
+    random steps reach every state: small windows, minimum_calls 1..6, up to 5 probes."""
     open_duration = draw(st.sampled_from([0.5, 1.0, 5.0, 30.0]))
     return BreakerPolicy(
         failure_rate_threshold=draw(fractions()),
         minimum_calls=draw(st.integers(1, 6)),
         max_consecutive_failures=draw(st.integers(1, 4)),
-        window=CountWindow(draw(st.integers(1, 8))),
+        window=draw(small_windows),
         slow_call_rate_threshold=draw(fractions()),
         open_duration=open_duration,
         open_backoff=draw(st.sampled_from([1.0, 1.5, 2.0, 3.0])),

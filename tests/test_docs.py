@@ -1,13 +1,17 @@
 """The documentation stays true: its code runs, its links resolve, its reference matches the code.
 
-- Every ```python block under docs/ runs, one test per block. The blocks of one page share one
-  namespace and run in order, so a page can build things up; a block directly preceded by a
-  ``<!-- no-run -->`` line is not run (for fragments that cannot run, such as signature listings).
+- Every ```python block under docs/ and in README.md runs, one test per block. The blocks of one
+  page share one namespace and run in order, so a page can build things up; a block directly
+  preceded by a ``<!-- no-run -->`` line is not run (for fragments that cannot run, such as
+  signature listings). README.md's links and code spans are checked as those of docs/ pages.
 - A ```text or ```mermaid block that directly follows a python block is what that block prints.
 - Every relative link points to an existing file, and its ``#anchor`` to a heading there.
 - Every project path written in a code span (``statemachines/_builtin.py``) exists.
 - docs/reference/statemachines.md documents each name of ``statemachines.__all__`` exactly once,
-  and its signature listings match the code (parameter names, kinds and defaults; attributes).
+  docs/reference/failover.md each name of ``failover.__all__`` and, under their dotted names
+  (``failover.telemetry.JsonLinesHook``), those of the public modules ``failover.telemetry`` and
+  ``failover.interop``; their signature listings match the code (parameter names, kinds,
+  defaults and ``async``; attributes; re-exports written as ``from statemachines import X``).
 - The Mermaid block of docs/semantics.md is ``statemachines.to_mermaid(BreakerPolicy())``.
 """
 
@@ -16,22 +20,35 @@ from __future__ import annotations
 import ast
 import contextlib
 import enum
+import importlib
 import inspect
 import io
+import logging
 import re
 import unicodedata
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Protocol
 
 import attrs
 import pytest
 
+import failover
+import failover.interop
+import failover.telemetry
 import statemachines
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-PAGES = sorted(DOCS.rglob("*.md"))
-PAGE_IDS = [page.relative_to(DOCS).as_posix() for page in PAGES]
+PAGES = [*sorted(DOCS.rglob("*.md")), ROOT / "README.md"]
+
+
+def page_id(page: Path) -> str:
+    """A page's name in test ids: relative to docs/, or to the root for README.md."""
+    return page.relative_to(DOCS if page.is_relative_to(DOCS) else ROOT).as_posix()
+
+
+PAGE_IDS = [page_id(page) for page in PAGES]
 NO_RUN = "<!-- no-run -->"
 FENCE = re.compile(r"^(`{3,})\s*([\w-]*)\s*$")
 OUTPUT_INFOS = ("text", "mermaid")
@@ -120,7 +137,7 @@ def _run(block: Block, namespace: dict[str, Any]) -> str:
 
 def _block_cases() -> list[Any]:
     return [
-        pytest.param(block, id=f"{block.page.relative_to(DOCS).as_posix()}:{block.line}")
+        pytest.param(block, id=f"{page_id(block.page)}:{block.line}")
         for blocks in BLOCKS.values()
         for block in blocks
         if block.run
@@ -246,27 +263,80 @@ def test_link_checker_finds_links_and_anchors(tmp_path: Path) -> None:
 
 # --- the reference matches the code -------------------------------------------------------------
 
-REFERENCE = DOCS / "reference" / "statemachines.md"
+
+@attrs.frozen
+class Reference:
+    """A reference page and the modules it documents: the package first, whose names are
+    headed by their bare name, then public submodules, whose names are headed by their dotted
+    name (``failover.telemetry.JsonLinesHook``)."""
+
+    page: Path
+    modules: tuple[ModuleType, ...]
+
+
+REFERENCES = (
+    Reference(DOCS / "reference" / "statemachines.md", (statemachines,)),
+    Reference(DOCS / "reference" / "failover.md", (failover, failover.telemetry, failover.interop)),
+)
+REFERENCE = REFERENCES[0].page
 KIND = inspect.Parameter
+NAME_HEADING = re.compile(r"^###\s+`([\w.]+)`\s*$")
 
 
-def test_reference_documents_each_public_name_once() -> None:
-    names = re.findall(r"^###\s+`([\w.]+)`\s*$", without_fences(REFERENCE), re.MULTILINE)
+def documented_names(page: Path) -> list[tuple[int, str]]:
+    """The ``### `name` `` headings of a page outside its fences: (1-based line, name)."""
+    lines = page.read_text(encoding="utf-8").splitlines()
+    fenced = {i for f in parse_fences(lines) for i in range(f.opening, f.closing + 1)}
+    found = ((i, NAME_HEADING.match(line)) for i, line in enumerate(lines) if i not in fenced)
+    return [(i + 1, match.group(1)) for i, match in found if match is not None]
+
+
+def module_of(reference: Reference, documented: str) -> tuple[ModuleType | None, str]:
+    """The module a documented name belongs to (None if no documented module) and its name."""
+    prefix, _, name = documented.rpartition(".")
+    if not prefix:
+        return reference.modules[0], name
+    return next((m for m in reference.modules if m.__name__ == prefix), None), name
+
+
+def listing_module(reference: Reference, block: Block) -> ModuleType | None:
+    """The module of the name whose heading a listing block sits under."""
+    above = [name for line, name in documented_names(reference.page) if line < block.line]
+    return module_of(reference, above[-1])[0] if above else reference.modules[0]
+
+
+@pytest.mark.parametrize("reference", REFERENCES, ids=lambda r: r.page.name)
+def test_reference_documents_each_public_name_once(reference: Reference) -> None:
+    names = [name for _, name in documented_names(reference.page)]
     twice = sorted({n for n in names if names.count(n) > 1})
     assert not twice, f"documented more than once: {twice}"
-    missing = sorted(set(statemachines.__all__) - set(names))
-    assert not missing, f"statemachines.__all__ names {missing}, which the reference lacks"
-    stale = sorted(set(names) - set(statemachines.__all__))
-    assert not stale, f"the reference documents {stale}, which statemachines does not export"
+    located = [(module_of(reference, n), n) for n in names]
+    for module in reference.modules:
+        here = {name for (m, name), _ in located if m is module}
+        missing = sorted(set(module.__all__) - here)
+        assert not missing, f"{module.__name__}.__all__ names {missing}, which the reference lacks"
+    stale = sorted(n for (m, name), n in located if m is None or name not in m.__all__)
+    assert not stale, f"the reference documents {stale}, which its modules do not export"
 
 
-def _evaluate(expr: ast.expr) -> Any:
-    """A documented expression's value, with the names of statemachines in scope."""
-    scope = {**vars(statemachines), "enum": enum, "Protocol": Protocol, "attrs": attrs}
+def _evaluate(expr: ast.expr, module: ModuleType) -> Any:
+    """A documented expression's value, with the names of statemachines and ``module`` in
+    scope."""
+    scope = {
+        **vars(statemachines),
+        **vars(module),
+        "enum": enum,
+        "Protocol": Protocol,
+        "attrs": attrs,
+        "logging": logging,
+    }
     return eval(ast.unparse(expr), scope)
 
 
-def documented_parameters(node: ast.FunctionDef) -> list[tuple[str, Any, ast.expr | None]]:
+Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def documented_parameters(node: Function) -> list[tuple[str, Any, ast.expr | None]]:
     """The parameters a listing declares: (name, kind, default expression or None)."""
     a = node.args
     positional = [(p, KIND.POSITIONAL_ONLY) for p in a.posonlyargs]
@@ -281,10 +351,14 @@ def documented_parameters(node: ast.FunctionDef) -> list[tuple[str, Any, ast.exp
     return params + ([(a.kwarg.arg, KIND.VAR_KEYWORD, None)] if a.kwarg else [])
 
 
-def check_function(where: str, node: ast.FunctionDef, fn: Any) -> list[str]:
+def check_function(where: str, node: Function, fn: Any, module: ModuleType) -> list[str]:
     """Differences between a documented signature and the real one."""
     if not callable(fn):
         return [f"{where} is documented as a function but is {fn!r}"]
+    is_async = inspect.iscoroutinefunction(fn)
+    if isinstance(node, ast.AsyncFunctionDef) != is_async:
+        real = "async def" if is_async else "def"
+        return [f"{where}: documented {'without' if is_async else 'with'} async, real {real}"]
     documented = documented_parameters(node)
     real = list(inspect.signature(fn).parameters.values())
     shape = [(name, kind, default is not None) for name, kind, default in documented]
@@ -294,7 +368,9 @@ def check_function(where: str, node: ast.FunctionDef, fn: Any) -> list[str]:
     return [
         f"{where}: documented default {p.name}={ast.unparse(expr)}, real {p.default!r}"
         for (_, _, expr), p in zip(documented, real, strict=True)
-        if expr is not None and p.default is not attrs.NOTHING and _evaluate(expr) != p.default
+        if expr is not None
+        and p.default is not attrs.NOTHING
+        and _evaluate(expr, module) != p.default
     ]
 
 
@@ -317,7 +393,7 @@ def _exists(cls: type, name: str) -> bool:
     )
 
 
-def check_field(cls: type, item: ast.AnnAssign) -> list[str]:
+def check_field(cls: type, item: ast.AnnAssign, module: ModuleType) -> list[str]:
     """A documented attribute exists; a documented attrs default is the real one."""
     assert isinstance(item.target, ast.Name)
     name, where = item.target.id, f"{cls.__name__}.{item.target.id}"
@@ -329,22 +405,22 @@ def check_field(cls: type, item: ast.AnnAssign) -> list[str]:
     if field is None:
         return [f"{where} is documented with a default, but is not an attrs field"]
     real = field.default.factory() if isinstance(field.default, attrs.Factory) else field.default
-    if _evaluate(item.value) != real:
+    if _evaluate(item.value, module) != real:
         return [f"{where}: documented default {ast.unparse(item.value)}, real {real!r}"]
     return []
 
 
-def check_member(cls: type, item: ast.stmt) -> list[str]:
+def check_member(cls: type, item: ast.stmt, module: ModuleType) -> list[str]:
     """One item of a documented class body against the class."""
-    if isinstance(item, ast.FunctionDef):
+    if isinstance(item, Function):
         where = f"{cls.__name__}.{item.name}"
         if not _exists(cls, item.name):
             return [f"{where} is documented but does not exist"]
         if any(isinstance(d, ast.Name) and d.id == "property" for d in item.decorator_list):
             return []
-        return check_function(where, item, _raw(cls, item.name))
+        return check_function(where, item, _raw(cls, item.name), module)
     if isinstance(item, ast.AnnAssign):
-        return check_field(cls, item)
+        return check_field(cls, item, module)
     if isinstance(item, ast.Assign) and isinstance(item.targets[0], ast.Name):
         name, value = item.targets[0].id, ast.literal_eval(item.value)
         if getattr(getattr(cls, name, None), "value", None) != value:
@@ -352,53 +428,74 @@ def check_member(cls: type, item: ast.stmt) -> list[str]:
     return []
 
 
-def check_class(node: ast.ClassDef) -> list[str]:
+def check_class(node: ast.ClassDef, module: ModuleType) -> list[str]:
     """Differences between a documented class listing and the class."""
-    cls = getattr(statemachines, node.name, None)
+    cls = getattr(module, node.name, None)
     if not inspect.isclass(cls):
-        return [f"class {node.name} is documented but statemachines.{node.name} is {cls!r}"]
+        return [f"class {node.name} is documented but {module.__name__}.{node.name} is {cls!r}"]
     problems = [
         f"{node.name} is documented as a subclass of {ast.unparse(base)}, but is not one"
         for base in node.bases
-        if _evaluate(base) not in cls.__mro__
+        if _evaluate(base, module) not in cls.__mro__
     ]
-    return problems + [p for item in node.body for p in check_member(cls, item)]
+    return problems + [p for item in node.body for p in check_member(cls, item, module)]
 
 
-def check_constant(node: ast.AnnAssign | ast.Assign) -> list[str]:
+def check_constant(node: ast.AnnAssign | ast.Assign, module: ModuleType) -> list[str]:
     """A documented module-level name is exported; a documented literal value is the real one."""
     target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
     assert isinstance(target, ast.Name)
-    if target.id not in statemachines.__all__:
+    if target.id not in module.__all__:
         return [f"{target.id} is documented but not exported"]
-    real = getattr(statemachines, target.id)
+    real = getattr(module, target.id)
     if isinstance(node.value, ast.Constant) and node.value.value != real:
         return [f"{target.id} = {node.value.value!r}, real {real!r}"]
     return []
 
 
-def check_listing(block: Block) -> list[str]:
-    """Differences between one signature listing and the code."""
+def check_reexport(node: ast.ImportFrom, module: ModuleType) -> list[str]:
+    """``from origin import name`` documents a name ``module`` exports and takes from origin."""
+    origin = importlib.import_module(node.module or "")
+    return [
+        f"{alias.name} is documented as {origin.__name__}'s, but {module.__name__} does not "
+        "export that object"
+        for alias in node.names
+        if alias.name not in module.__all__
+        or getattr(module, alias.name) is not getattr(origin, alias.name, None)
+    ]
+
+
+def check_listing(block: Block, module: ModuleType = statemachines) -> list[str]:
+    """Differences between one signature listing and the code of ``module``."""
     problems: list[str] = []
     for node in ast.parse(block.code).body:
-        if isinstance(node, ast.FunctionDef):
-            problems += check_function(node.name, node, getattr(statemachines, node.name, None))
+        if isinstance(node, Function):
+            fn = getattr(module, node.name, None)
+            problems += check_function(node.name, node, fn, module)
         elif isinstance(node, ast.ClassDef):
-            problems += check_class(node)
+            problems += check_class(node, module)
         elif isinstance(node, ast.AnnAssign | ast.Assign):
-            problems += check_constant(node)
+            problems += check_constant(node, module)
+        elif isinstance(node, ast.ImportFrom):
+            problems += check_reexport(node, module)
         else:
             problems.append(f"line {block.line + node.lineno - 1}: not a signature listing")
     return problems
 
 
-@pytest.mark.parametrize(
-    "block",
-    [block for block in BLOCKS[REFERENCE] if not block.run],
-    ids=lambda block: f"line {block.line}",
-)
-def test_reference_signatures_match_the_code(block: Block) -> None:
-    problems = check_listing(block)
+def _listing_cases() -> list[Any]:
+    return [
+        pytest.param(block, listing_module(ref, block), id=f"{ref.page.name}:{block.line}")
+        for ref in REFERENCES
+        for block in BLOCKS.get(ref.page, [])
+        if not block.run
+    ]
+
+
+@pytest.mark.parametrize(("block", "module"), _listing_cases())
+def test_reference_signatures_match_the_code(block: Block, module: ModuleType | None) -> None:
+    assert module is not None, f"line {block.line}: under a heading of no documented module"
+    problems = check_listing(block, module)
     assert not problems, "\n".join(problems)
 
 
@@ -421,6 +518,35 @@ def test_signature_checker_sees_a_wrong_listing() -> None:
         *("failure_rate", "BreakerMachine.admit", "BreakerMachine.nothing", "CountWindow.size"),
         *("BreakerState.CLOSED", "ANY", "line"),
     ]
+
+
+def test_signature_checker_sees_a_wrong_failover_listing() -> None:
+    wrong = (
+        "class CircuitBreaker:\n"
+        "    def acall(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R: ...\n"
+        "    async def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:"
+        " ...\n"
+        "class LoggingHook(BreakerHook):\n"
+        "    def __init__(self, logger_: logging.Logger | None = None, level: int = logging.DEBUG)"
+        " -> None: ...\n"
+        "class RateLimited(CallNotPermitted): ...\n"
+        "from statemachines import Outcome\n"
+        "from statemachines import BreakerState\n"
+    )
+    problems = check_listing(Block(REFERENCE, 0, 1, wrong, False, None), failover)
+    culprits = [p.split(" ")[0].rstrip(":") for p in problems]
+    assert culprits == [
+        *("CircuitBreaker.acall", "CircuitBreaker.call", "LoggingHook.__init__", "RateLimited"),
+        "Outcome",
+    ]
+
+
+def test_listings_belong_to_the_module_of_their_heading() -> None:
+    reference = REFERENCES[1]
+    modules = {listing_module(reference, b).__name__ for b in BLOCKS[reference.page] if not b.run}
+    assert modules == {"failover", "failover.telemetry", "failover.interop"}
+    assert module_of(reference, "failover.interop.policy_for") == (failover.interop, "policy_for")
+    assert module_of(reference, "failover.retry.Nothing")[0] is None
 
 
 # --- the diagram ---------------------------------------------------------------------------------

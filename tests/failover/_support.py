@@ -66,7 +66,9 @@ def raising(error: BaseException) -> Callable[[], NoReturn]:
 def tripped(policy: BreakerPolicy = PROBING, **kwargs: Any) -> tuple[CircuitBreaker, ManualClock]:
     """A breaker OPEN after failures, its cooldown not yet over."""
     breaker, clock = make(policy, **kwargs)
-    while breaker.state is BreakerState.CLOSED:
+    for _ in range(1000):
+        if breaker.state is not BreakerState.CLOSED:
+            break
         with pytest.raises(Unavailable):
             breaker.call(fail)
     assert breaker.state is BreakerState.OPEN

@@ -305,3 +305,32 @@ def test_a_plain_function_is_a_classifier_too() -> None:
     with pytest.raises(Unavailable):
         breaker.call(raise_, Unavailable("503"))
     assert breaker.statistics().lifetime_ignored == 1
+
+
+def test_result_rules_leave_a_guarded_block_alone() -> None:
+    breaker, _ = make(classifier=failure_if_result(lambda result: result is None))
+    with breaker.guard():
+        pass  # a block has no result: not a None result
+    stats = breaker.statistics()
+    assert (stats.calls, stats.failures) == (1, 0)
+
+
+def test_a_broken_classifier_loses_neither_the_call_nor_the_probe(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(exc: BaseException | None, result: object) -> Classification:
+        raise RuntimeError("classifier bug")
+
+    breaker, _ = make(classifier=broken)
+    for passed in (False, False, True):  # no call can trip it: health checks can
+        breaker.record_health_check(passed)
+    assert breaker.state is S.HALF_OPEN
+    assert breaker.call(lambda: "ok") == "ok"
+    error = Unavailable("503")
+    with pytest.raises(Unavailable) as caught:
+        breaker.call(raise_, error)
+    assert caught.value is error
+    stats = breaker.statistics()
+    assert (stats.state, stats.probes_admitted, stats.lifetime_ignored) == (S.HALF_OPEN, 0, 2)
+    logged = [r for r in caplog.records if r.name == "failover" and r.exc_info]
+    assert [str(r.exc_info[1]) for r in logged if r.exc_info] == ["classifier bug"] * 2

@@ -118,6 +118,25 @@ async def test_a_cancelled_sleeper_no_longer_counts() -> None:
     assert sleepers.woken == [("late", 2.0)]
 
 
+@pytest.mark.asyncio
+@pytest.mark.parametrize("nan_first", [True, False])
+async def test_a_nan_sleep_never_holds_back_the_other_sleepers(nan_first: bool) -> None:
+    clock = ManualClock()
+    sleepers = Sleepers(clock)
+    if not nan_first:
+        sleepers.start("two", 2.0)
+    odd = asyncio.create_task(clock.sleep(math.nan))
+    await turns()
+    if nan_first:
+        sleepers.start("two", 2.0)
+        await turns()
+    clock.advance(5.0)
+    await turns()
+    assert sleepers.woken == [("two", 5.0)]
+    odd.cancel()  # whether it was refused or is still waiting
+    await asyncio.gather(odd, return_exceptions=True)
+
+
 def test_advance_moves_time_forward() -> None:
     clock = ManualClock(5)
     assert clock.monotonic() == 5.0

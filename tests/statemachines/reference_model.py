@@ -1,8 +1,11 @@
 """An independent reference model of DESIGN.md's breaker, for the default transition table.
 
 Written from DESIGN.md alone (it reads only the enums and the thresholds of a BreakerPolicy, never
-the machine's code), as naively as possible: the window is a plain list of the last N outcomes.
-The stateful tests run it beside a ``BreakerMachine`` and compare every answer.
+the machine's code), as naively as possible: the window is a plain list of every outcome since the
+last transition, with its time, filtered when counted: the last N for a CountWindow; for a
+TimeWindow those whose bucket is among the last ``buckets`` (TimeWindow's documented rule:
+recorded at ``t``, inside at ``now`` iff ``t // width > now // width - buckets``). The stateful
+tests run it beside a ``BreakerMachine`` and compare every answer.
 
 Where DESIGN.md is silent the model chooses, and says so here:
 
@@ -18,6 +21,8 @@ Where DESIGN.md is silent the model chooses, and says so here:
   duration, whatever the reason; time-driven and health-check openings carry none.
 - Every transition clears the window, the consecutive-failure count, the probe tallies and the
   count of health checks failed in a row. The opening count k is reset on entering CLOSED.
+- A window's counts are as of the latest outcome it recorded (nothing else moves its clock in
+  CLOSED); a record first moves the window's clock to the record's time, then adds the outcome.
 - A record "counts" when the current generation takes it into account: CLOSED's window or
   HALF_OPEN's probe tally. IGNORED never counts; a cancelled probe of the current HALF_OPEN
   generation gives its permit back.
@@ -27,7 +32,7 @@ from __future__ import annotations
 
 import attrs
 
-from statemachines import BreakerPolicy, BreakerState, FailoverReason, Outcome
+from statemachines import BreakerPolicy, BreakerState, CountWindow, FailoverReason, Outcome
 
 __all__ = ["ReferenceBreaker", "Step"]
 
@@ -53,10 +58,9 @@ class ReferenceBreaker:
         if policy.open_jitter:
             raise ValueError("the reference model predicts open_until only with open_jitter=0")
         self.policy = policy
-        self.size = _window_size(policy)
+        self.window = _Window(policy)
         self.state = S.CLOSED
         self.generation = 0
-        self.window: list[Outcome] = []
         self.consecutive_failures = 0
         self.probes_admitted = self.probes_succeeded = self.probes_failed = 0
         self.health_failures = 0
@@ -75,8 +79,7 @@ class ReferenceBreaker:
     @property
     def window_counts(self) -> tuple[int, int, int]:
         """(calls, failures, slow calls) in the window."""
-        failures = sum(o.failed for o in self.window)
-        return len(self.window), failures, sum(o.slow for o in self.window)
+        return self.window.counts()
 
     @property
     def retry_at(self) -> float | None:
@@ -152,7 +155,7 @@ class ReferenceBreaker:
     def _record_closed(
         self, outcome: Outcome, now: float, signal: FailoverReason | None, retry_after: float | None
     ) -> None:
-        self.window = [*self.window, outcome][-self.size :]
+        self.window.add(now, outcome)
         self.consecutive_failures = self.consecutive_failures + 1 if outcome.failed else 0
         reason = self._trip_reason(signal)
         if reason is not None:
@@ -198,7 +201,7 @@ class ReferenceBreaker:
         self.generation += 1
         self.steps.append(Step(self.state, dest, reason, now, self.generation))
         self.state = dest
-        self.window = []
+        self.window.items.clear()
         self.consecutive_failures = self.health_failures = 0
         self.probes_admitted = self.probes_succeeded = self.probes_failed = 0
         self.open_until = None
@@ -218,8 +221,26 @@ class ReferenceBreaker:
         return max(base, retry_after or 0.0)
 
 
-def _window_size(policy: BreakerPolicy) -> int:
-    size = getattr(policy.window, "size", None)
-    if not isinstance(size, int):
-        raise ValueError(f"the reference model handles CountWindow only, got {policy.window!r}")
-    return size
+class _Window:
+    """Every outcome recorded since the last transition, with its time."""
+
+    def __init__(self, policy: BreakerPolicy) -> None:
+        spec = policy.window
+        self.items: list[tuple[float, Outcome]] = []
+        self.latest = 0.0  # the latest time the window has seen
+        if isinstance(spec, CountWindow):
+            self.size: int | None = spec.size
+        else:
+            self.size, self.width, self.buckets = None, spec.seconds / spec.buckets, spec.buckets
+
+    def add(self, now: float, outcome: Outcome) -> None:
+        self.latest = max(self.latest, now)
+        self.items.append((now, outcome))
+
+    def counts(self) -> tuple[int, int, int]:
+        if self.size is not None:
+            inside = [o for _, o in self.items[-self.size :]]
+        else:
+            oldest = self.latest // self.width - self.buckets
+            inside = [o for t, o in self.items if t // self.width > oldest]
+        return len(inside), sum(o.failed for o in inside), sum(o.slow for o in inside)

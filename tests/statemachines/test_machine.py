@@ -1,5 +1,6 @@
 """BreakerMachine's API beyond the transition table: construction, snapshots, fire, tick,
-lifetime counters and the event listener."""
+lifetime counters, the event listener, record_success and the hot path (a CLOSED record that
+changes no state never calls into ``transitions``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from statemachines import (
     BreakerPolicy,
     BreakerState,
     ConfigurationError,
+    CountWindow,
     FailoverEvent,
     FailoverReason,
     IllegalTransitionError,
@@ -21,6 +23,7 @@ from statemachines import (
     Outcome,
     ProviderHealth,
     Stimulus,
+    TimeWindow,
     Transition,
 )
 
@@ -226,3 +229,93 @@ def test_events_carry_the_provider_and_the_figures_behind_the_decision() -> None
     assert event.details["retry_after"] == 90.0
     assert event.details["deadline"] == 93.0
     assert (event.details["calls"], event.details["failures"]) == (1, 1)
+
+
+# --- record_success, the runtime's fast path ----------------------------------------------------
+
+
+def success(m: BreakerMachine, now: float, *, fast: bool) -> bool:
+    generation = m.admit(now)
+    assert generation is not None
+    return m.record_success(generation, now) if fast else m.record(generation, OK, now)
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_the_success_that_reaches_minimum_calls_can_trip(fast: bool) -> None:
+    m = BreakerMachine("p", POLICY.with_changes(minimum_calls=4, window=CountWindow(10)))
+    for outcome in (FAIL, FAIL, OK):
+        call(m, outcome)
+    assert m.state is S.CLOSED  # 3 calls < minimum_calls
+    assert success(m, 2.0, fast=fast) is True  # 2 failed of 4
+    assert (m.state, m.last_event and m.last_event.reason) == (S.OPEN, R.ERROR_RATE)
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_success_trips_once_older_successes_left_a_time_window(fast: bool) -> None:
+    m = BreakerMachine("p", POLICY.with_changes(minimum_calls=2, window=TimeWindow(10.0, 10)))
+    for outcome, now in [(OK, 0.0), (OK, 0.0), (OK, 0.0), (FAIL, 9.0), (FAIL, 9.0)]:
+        call(m, outcome, now)
+    assert (m.state, m.calls) == (S.CLOSED, 5)  # 2 failed of 5
+    assert success(m, 12.0, fast=fast) is True  # the successes of t=0 left: 2 failed of 3
+    assert (m.state, m.last_event and m.last_event.reason) == (S.OPEN, R.ERROR_RATE)
+
+
+@pytest.mark.parametrize("state", [S.HALF_OPEN, S.DISABLED, S.FORCED_OPEN])
+def test_record_success_outside_closed_is_record(state: BreakerState) -> None:
+    fast, slow = (BreakerMachine("p", POLICY) for _ in range(2))
+    for m in (fast, slow):
+        call(m, FAIL, signal=R.AUTH_FAILED)
+        m.health_check(True, 2.0)  # HALF_OPEN
+        if state is not S.HALF_OPEN:
+            m.fire({S.DISABLED: "disable", S.FORCED_OPEN: "force_open"}[state], 2.0)
+        m.admit(2.0)
+        assert m.state is state
+    assert fast.record_success(fast.generation, 3.0) == slow.record(slow.generation, OK, 3.0)
+    assert fast.record_success(0, 3.0) is slow.record(0, OK, 3.0) is False  # stale
+    assert fast.snapshot() == slow.snapshot()
+
+
+# --- the hot path -------------------------------------------------------------------------------
+
+
+def spy_on_triggers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the name of every ``transitions`` trigger fired from now on."""
+    fired: list[str] = []
+    original = transitions.core.Event.trigger
+
+    def trigger(self: transitions.core.Event, model: object, *args: Any, **kwargs: Any) -> Any:
+        fired.append(self.name)
+        return original(self, model, *args, **kwargs)
+
+    monkeypatch.setattr(transitions.core.Event, "trigger", trigger)
+    return fired
+
+
+def test_a_closed_record_that_changes_no_state_never_calls_transitions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fired = spy_on_triggers(monkeypatch)
+    events: list[FailoverEvent] = []
+    m = BreakerMachine("p", POLICY, on_event=events.append)
+    for i in range(3000):  # 1 call in 6 fails, 2 are slow, none twice in a row: no rule holds
+        call(m, FAIL if i % 3 == 0 else Outcome.SLOW_SUCCESS, now=float(i))
+        success(m, float(i), fast=True)  # the runtime's fast path
+    assert fired == []
+    assert events == []
+    for _ in range(3):
+        call(m, FAIL, now=3000.0)
+    assert len(fired) == len(events) == 1
+
+
+def test_transitions_fires_exactly_once_per_transition(monkeypatch: pytest.MonkeyPatch) -> None:
+    fired = spy_on_triggers(monkeypatch)
+    events: list[FailoverEvent] = []
+    m = BreakerMachine("p", POLICY, on_event=events.append)
+    call(m, FAIL, signal=R.AUTH_FAILED)
+    m.health_check(True, 2.0)
+    call(m, OK, now=2.0)
+    m.force_open(3.0)
+    m.reset(4.0)
+    reasons = [R.AUTH_FAILED, R.HEALTH_CHECK_PASSED, R.PROBES_SUCCEEDED, R.MANUAL, R.MANUAL]
+    assert [e.reason for e in events] == reasons
+    assert len(fired) == len(events)

@@ -33,6 +33,7 @@ from statemachines import (
     FailoverReason,
     MachineSnapshot,
     Outcome,
+    TimeWindow,
     replay,
 )
 from tests import strategies as sts
@@ -61,7 +62,16 @@ def reports(draw: st.DrawFn) -> Report:
 
 small_steps = st.sampled_from([0.001, 0.1, 0.5, 1.0, 2.5, 7.0])
 time_targets = st.sampled_from(
-    ["zero", "small", "open_until", "just_before_open_until", "half_open_timeout", "huge"]
+    [
+        "zero",
+        "small",
+        "open_until",
+        "just_before_open_until",
+        "half_open_timeout",
+        "next_bucket",
+        "window_span",
+        "huge",
+    ]
 )
 LIFETIME = frozenset(f.name for f in attrs.fields(MachineSnapshot) if f.name.startswith("life"))
 
@@ -74,11 +84,11 @@ class Call:
     number: int
 
 
-def step_of(event: FailoverEvent) -> Step:
+def step_of(e: FailoverEvent) -> Step:
     """The reference model's view of an event."""
-    assert isinstance(event.source, BreakerState)
-    assert isinstance(event.dest, BreakerState)
-    return Step(event.source, event.dest, event.reason, event.at, event.generation)
+    assert isinstance(e.source, BreakerState)
+    assert isinstance(e.dest, BreakerState)
+    return Step(e.source, e.dest, e.reason, e.at, e.generation)
 
 
 def figures(snapshot: MachineSnapshot) -> dict[str, object]:
@@ -117,19 +127,18 @@ class BreakerComparison(RuleBasedStateMachine):
         self.outstanding.add(call)
         return call
 
-    @rule(call=consumes(calls), report=reports())
-    def record(self, call: Call, report: Report) -> None:
-        outcome, signal, retry_after = report
+    @rule(call=consumes(calls), report=reports(), fast=st.booleans())
+    def record(self, call: Call, report: Report, fast: bool) -> None:
         self.outstanding.discard(call)
-        self._record(call.generation, outcome, signal, retry_after)
+        self._record(call.generation, *report, fast=fast)
 
-    @rule(burst=st.lists(reports(), min_size=1, max_size=6))
-    def calls_in_a_row(self, burst: list[Report]) -> None:
-        for outcome, signal, retry_after in burst:
+    @rule(burst=st.lists(reports(), min_size=1, max_size=6), fast=st.booleans())
+    def calls_in_a_row(self, burst: list[Report], fast: bool) -> None:
+        for report in burst:
             generation = self.machine.admit(self.now)
             assert generation == self.model.admit(self.now)
             if generation is not None:
-                self._record(generation, outcome, signal, retry_after)
+                self._record(generation, *report, fast=fast)
 
     @rule(call=consumes(calls))
     def cancel(self, call: Call) -> None:
@@ -178,9 +187,15 @@ class BreakerComparison(RuleBasedStateMachine):
         outcome: Outcome,
         signal: FailoverReason | None,
         retry_after: float | None,
+        *,
+        fast: bool = False,
     ) -> None:
+        """Record on both; ``fast``: a plain success goes through ``record_success``."""
         before = self.machine.snapshot()
-        counted = self.machine.record(generation, outcome, self.now, signal, retry_after)
+        if fast and outcome is Outcome.SUCCESS and signal is None and retry_after is None:
+            counted = self.machine.record_success(generation, self.now)
+        else:
+            counted = self.machine.record(generation, outcome, self.now, signal, retry_after)
         assert counted == self.model.record(generation, outcome, self.now, signal, retry_after)
         if generation != before.generation:  # I5: a stale outcome changes nothing but lifetime
             after = self.machine.snapshot()
@@ -202,7 +217,17 @@ class BreakerComparison(RuleBasedStateMachine):
             return math.nextafter(model.open_until, -math.inf) - self.now
         if target == "half_open_timeout" and model.state is BreakerState.HALF_OPEN:
             return model.half_open_since + self.policy.max_half_open_duration - self.now
-        return 0.0
+        return self._window_step(target)
+
+    def _window_step(self, target: str) -> float:
+        """Steps to a time window's boundaries: the next bucket, or exactly its span."""
+        window = self.policy.window
+        if not isinstance(window, TimeWindow):
+            return 0.0
+        if target == "window_span":
+            return window.seconds
+        width = window.seconds / window.buckets
+        return (self.now // width + 1) * width - self.now if target == "next_bucket" else 0.0
 
     def teardown(self) -> None:
         """Label the example with the transitions it reached (see --hypothesis-show-statistics)."""

@@ -1,0 +1,84 @@
+"""Coordinator overhead per request, and the cost of one pick with many providers.
+
+Run with ``.venv/bin/python benchmarks/coordinator.py``. Every figure is the best of several
+repeats. Not a test: nothing asserts a time.
+
+- request overhead: ``await coordinator.generate(...)`` over 3 ScriptedProviders answering at
+  once, minus ``await provider.generate(...)`` called directly (SystemClock; default retry, so
+  each attempt runs under the request deadline's timeout; and without any deadline);
+- pick: choosing the provider for a request (walking the strategy's order until a provider
+  admits) with 10, 100 and 1,000 providers, for each built-in strategy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import timeit
+
+from failover._coordinator import Coordinator
+from failover._execution import Plan
+from failover._selection import GENERATE
+from failover.retry import RetryPolicy
+from failover.strategies import STRATEGIES
+from failover.testing import ScriptedProvider
+
+N = 20_000
+REPEATS = 5
+
+
+def providers(n: int) -> list[ScriptedProvider]:
+    return [ScriptedProvider(f"p{i}", lambda r: "ok") for i in range(n)]
+
+
+async def per_request(fn: object, n: int = N) -> float:
+    """Best seconds per awaited ``fn()`` over REPEATS runs of ``n``."""
+    best = float("inf")
+    loop = asyncio.get_running_loop()
+    for _ in range(REPEATS):
+        start = loop.time()
+        for _ in range(n):
+            await fn()  # type: ignore[operator]
+        best = min(best, (loop.time() - start) / n)
+    return best
+
+
+async def overhead() -> list[tuple[str, float]]:
+    ps = providers(3)
+    direct = await per_request(lambda: ps[0].generate("x"))
+    rows = [("provider.generate directly", direct)]
+    for label, retry in (
+        ("coordinator.generate (deadline 60 s)", RetryPolicy()),
+        ("coordinator.generate (no deadline)", RetryPolicy(request_timeout=None)),
+    ):
+        c = Coordinator(ps, hooks=(), retry=retry)
+        rows.append((label, await per_request(lambda c=c: c.generate("x"))))
+    return rows
+
+
+def pick_cost(n: int, strategy: str) -> float:
+    c = Coordinator(providers(n), hooks=(), strategy=strategy)  # type: ignore[arg-type]
+    plan = Plan(c, GENERATE)
+    now = c.clock.monotonic()
+
+    def pick() -> None:
+        slot, generation = plan._fresh(now)  # type: ignore[misc]
+        slot.breaker.release(generation)
+
+    return min(timeit.repeat(pick, number=N, repeat=REPEATS)) / N
+
+
+def main() -> None:
+    rows = asyncio.run(overhead())
+    direct = rows[0][1]
+    print(f"{'request (3 providers, answering at once)':44} {'us/request':>11} {'overhead':>10}")
+    for label, seconds in rows:
+        print(f"{label:44} {seconds * 1e6:11.2f} {(seconds - direct) * 1e6:10.2f}")
+    print()
+    print(f"{'pick (us)':16}" + "".join(f"{n:>10}" for n in (10, 100, 1000)))
+    for strategy in STRATEGIES:
+        costs = [pick_cost(n, strategy) * 1e6 for n in (10, 100, 1000)]
+        print(f"{strategy:16}" + "".join(f"{cost:10.2f}" for cost in costs))
+
+
+if __name__ == "__main__":
+    main()

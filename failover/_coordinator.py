@@ -1,0 +1,356 @@
+"""Coordinator: one CircuitBreaker per provider, and requests that fail over between them."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any, Literal, TypeAlias, TypeVar
+
+import attrs
+
+from failover._breaker import CircuitBreaker
+from failover._execution import Plan
+from failover._result import Result
+from failover._selection import CALL, GENERATE, SEARCH, Slot
+from failover.clock import Clock, SystemClock
+from failover.health import HealthCheckConfig
+from failover.hooks import Hook
+from failover.provider import LLMResponse, Provider, SearchResults
+from failover.ratelimit import Quota, RateLimit
+from failover.retry import RetryPolicy
+from failover.status import CoordinatorStatus, provider_status
+from failover.strategies import CustomStrategy, StrategyName, bind
+from statemachines import (
+    BreakerPolicy,
+    BreakerState,
+    ConfigurationError,
+    FailoverReason,
+    Stimulus,
+    Transition,
+)
+
+__all__ = ["ALL_DOWN_MODES", "PROBE_TRIGGER", "AllDown", "Coordinator"]
+
+logger = logging.getLogger("failover")
+
+T = TypeVar("T")
+AllDown: TypeAlias = Literal["fail_fast", "wait", "probe"]
+ALL_DOWN_MODES: tuple[AllDown, ...] = ("fail_fast", "wait", "probe")
+
+PROBE_TRIGGER = "probe_now"
+"""The MANUAL transition OPEN -> HALF_OPEN that ``all_down="probe"`` fires."""
+
+_PROBE_NOW = Transition(
+    PROBE_TRIGGER, BreakerState.OPEN, BreakerState.HALF_OPEN, FailoverReason.MANUAL,
+    on=Stimulus.MANUAL,
+)  # fmt: skip
+
+
+class Coordinator:
+    """Sends each request to the best provider that admits it, and fails over to the next.
+
+    Args:
+        providers: The providers, in registration order (names must be unique).
+        policy: The BreakerPolicy of every provider without its own.
+        policies: A policy per provider name.
+        strategy: A built-in strategy's name (``failover.strategies``) or a callable over
+            status snapshots.
+        retry: Attempts, deadlines and backoff per request.
+        rate_limits: A RateLimit per provider name; a provider without one is not limited on
+            this side (what it reports, a RateLimited's Retry-After, is still honoured).
+        health: Background health checks (started by ``start()`` / ``async with``).
+        clock: Where time comes from (ManualClock in tests).
+        hooks: Breaker hooks for every provider's breaker; None for the defaults, () for none.
+        all_down: When no provider admits a call: "fail_fast" raises AllProvidersUnavailable
+            at once; "wait" waits for the earliest one if that is within the deadline; "probe"
+            probes the OPEN provider that failed least recently.
+        priorities: A priority per provider name (default 0; higher first).
+        weights: A weight per provider name for "weighted_random" (default 1; > 0).
+        seed: Seeds the coordinator's random source (backoff jitter, random strategies).
+        hedge_after: Reserved: hedged requests are not implemented yet; must be None.
+
+    Raises:
+        ConfigurationError: A duplicate provider name, a name in ``policies``,
+            ``rate_limits``, ``priorities`` or ``weights`` that is no provider's, or a bad
+            strategy, all_down, weight or argument type.
+    """
+
+    def __init__(
+        self,
+        providers: Iterable[Provider],
+        *,
+        policy: BreakerPolicy | None = None,
+        policies: Mapping[str, BreakerPolicy] | None = None,
+        strategy: StrategyName | CustomStrategy = "success_rate",
+        retry: RetryPolicy | None = None,
+        rate_limits: Mapping[str, RateLimit] | None = None,
+        health: HealthCheckConfig | None = None,
+        clock: Clock | None = None,
+        hooks: Iterable[Hook] | None = None,
+        all_down: AllDown = "fail_fast",
+        priorities: Mapping[str, float] | None = None,
+        weights: Mapping[str, float] | None = None,
+        seed: int | None = None,
+        hedge_after: float | None = None,
+    ) -> None:
+        providers = list(providers)
+        names = _check_providers(providers)
+        policies, rate_limits = dict(policies or {}), dict(rate_limits or {})
+        priorities, weights = dict(priorities or {}), dict(weights or {})
+        for arg, mapping in (
+            ("policies", policies),
+            ("rate_limits", rate_limits),
+            ("priorities", priorities),
+            ("weights", weights),
+        ):
+            _check_names(arg, mapping, names)
+        _check_values(policy, policies, rate_limits, priorities, weights)
+        self.retry = _instance(retry, RetryPolicy, "retry", "RetryPolicy(max_attempts=3)")
+        self.health = _instance(health, HealthCheckConfig, "health", "HealthCheckConfig()")
+        if all_down not in ALL_DOWN_MODES:
+            raise ConfigurationError(
+                f"all_down must be one of {list(ALL_DOWN_MODES)!r}, got {all_down!r}"
+            )
+        if hedge_after is not None:
+            raise ConfigurationError(
+                f"hedge_after={hedge_after!r}: hedged requests are not implemented yet; "
+                "leave it None"
+            )
+        self.all_down: AllDown = all_down
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self._rng = random.Random(seed)
+        self._slots = tuple(
+            self._slot(i, p, policies.get(p.name, policy), rate_limits, priorities, weights, hooks)
+            for i, p in enumerate(providers)
+        )
+        self._by_name = {s.name: s for s in self._slots}
+        self._ordering = bind(strategy, self._slots, self._rng)
+        self.strategy = strategy
+        self._started = self._closed = False
+
+    def _slot(
+        self,
+        index: int,
+        provider: Provider,
+        policy: BreakerPolicy | None,
+        rate_limits: Mapping[str, RateLimit],
+        priorities: Mapping[str, float],
+        weights: Mapping[str, float],
+        hooks: Iterable[Hook] | None,
+    ) -> Slot:
+        policy = policy or BreakerPolicy()
+        if self.all_down == "probe" and PROBE_TRIGGER not in {
+            t.name for t in policy.transition_table()
+        }:
+            # until the core has it built in: see PROBE_TRIGGER
+            policy = attrs.evolve(policy, transitions=(*policy.transitions, _PROBE_NOW))
+        breaker = CircuitBreaker(
+            provider.name, policy, clock=self.clock, hooks=None if hooks is None else tuple(hooks)
+        )
+        limit = rate_limits.get(provider.name)
+        return Slot(
+            index,
+            provider,
+            breaker,
+            quota=None if limit is None else Quota(limit),
+            priority=priorities.get(provider.name, 0.0),
+            weight=weights.get(provider.name, 1.0),
+        )
+
+    # --- requests -------------------------------------------------------------------------------
+
+    async def call(self, fn: Callable[[Any], Awaitable[T]]) -> Result[T]:
+        """Await ``fn(provider)`` at the best admitting provider, failing over as needed.
+
+        Returns:
+            The value, the provider that answered, and every attempt (the answering one last).
+
+        Raises:
+            AllProvidersFailed: Every attempt failed (the last error is its ``__cause__``).
+            AllProvidersUnavailable: No provider admitted a call: no attempt was made.
+            BadRequest: The request is wrong (the provider's own error, raised as it is);
+                ContentBlocked too when ``retry.stop_on_content_blocked``.
+        """
+        return await self._run(fn, CALL)
+
+    async def generate(self, prompt: str | Mapping[str, object], **options: object) -> Result[Any]:
+        """``provider.generate(prompt, **options)`` through ``call`` (LLM providers only)."""
+        result: Result[LLMResponse] = await self._run(
+            lambda p: p.generate(prompt, **options), GENERATE
+        )
+        return result
+
+    async def search(self, query: str, **options: object) -> Result[Any]:
+        """``provider.search(query, **options)`` through ``call`` (search providers only)."""
+        result: Result[SearchResults] = await self._run(
+            lambda p: p.search(query, **options), SEARCH
+        )
+        return result
+
+    def stream(self, prompt: str | Mapping[str, object], **options: object) -> AsyncIterator[str]:
+        """The generated text chunk by chunk, from the best admitting LLM provider.
+
+        Fails over until the first chunk arrives; an error after it raises StreamInterrupted
+        (carrying the text so far) and counts as the provider's failure.
+        """
+        from failover._stream import stream
+
+        return stream(self, prompt, options)
+
+    async def _run(self, fn: Callable[[Any], Awaitable[T]], kind: int) -> Result[T]:
+        plan = Plan(self, kind)
+        while True:
+            picked = await plan.next()
+            if picked is None:
+                raise plan.unavailable()
+            value, error = await plan.attempt(picked[0], picked[1], fn)
+            if error is None:
+                return Result(value, picked[0].name, tuple(plan.attempts))  # type: ignore[arg-type]
+
+    def _probe(self, kind: int, now: float) -> tuple[Slot, int] | None:
+        """all_down="probe": move the OPEN provider that failed least recently to HALF_OPEN
+        (a MANUAL transition, one event) and admit one call to it."""
+        candidates = [
+            s
+            for s in self._slots
+            if s.serves[kind] and s.machine.state is BreakerState.OPEN and s.quota_at(now) is None
+        ]
+        if not candidates:
+            return None
+        slot = min(candidates, key=lambda s: (s.last_failure_at or float("-inf"), s.index))
+        slot.breaker.fire(PROBE_TRIGGER)
+        generation = slot.admit(now)
+        return None if generation is None else (slot, generation)
+
+    # --- inspection -----------------------------------------------------------------------------
+
+    @property
+    def providers(self) -> tuple[Provider, ...]:
+        """The providers, in registration order."""
+        return tuple(s.provider for s in self._slots)
+
+    def breaker(self, name: str) -> CircuitBreaker:
+        """The breaker of the provider called ``name``."""
+        try:
+            return self._by_name[name].breaker
+        except KeyError:
+            raise KeyError(
+                f"no provider named {name!r}; the coordinator has {list(self._by_name)!r}"
+            ) from None
+
+    def status(self) -> CoordinatorStatus:
+        """A frozen snapshot of every provider and the overall health."""
+        now = self.clock.monotonic()
+        for slot in self._slots:
+            self._ordering.update(slot)  # windows may have moved without an outcome
+        return CoordinatorStatus.of((provider_status(s, now) for s in self._slots), now)
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the background tasks (health checks). Idempotent."""
+        if self._closed:
+            raise RuntimeError("this Coordinator is closed; build a new one")
+        if not self._started:
+            self._started = True
+            await self._start_background()
+
+    async def aclose(self) -> None:
+        """Stop the background tasks and close every provider (errors are logged). Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._stop_background()
+        for slot in self._slots:
+            try:
+                await slot.provider.aclose()
+            except Exception:
+                logger.exception("closing provider %r failed; ignored", slot.name)
+
+    async def _start_background(self) -> None:
+        """Hook point: the health monitor starts its per-provider tasks here."""
+
+    async def _stop_background(self) -> None:
+        """Hook point: the health monitor cancels and awaits its tasks here."""
+
+    async def __aenter__(self) -> Coordinator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        names = ", ".join(s.name for s in self._slots)
+        return f"<Coordinator [{names}] strategy={self.strategy!r}>"
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def _check_providers(providers: list[Provider]) -> list[str]:
+    if not providers:
+        raise ConfigurationError("Coordinator needs at least one provider, got none")
+    names: list[str] = []
+    for provider in providers:
+        name = getattr(provider, "name", None)
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(
+                f"every provider needs a non-empty str name, got {provider!r} (name={name!r})"
+            )
+        if name in names:
+            raise ConfigurationError(
+                f"duplicate provider name {name!r}; each provider needs its own name "
+                f"(have {names!r})"
+            )
+        names.append(name)
+    return names
+
+
+def _check_names(arg: str, mapping: Mapping[str, object], names: list[str]) -> None:
+    unknown = sorted(set(mapping) - set(names))
+    if unknown:
+        raise ConfigurationError(
+            f"{arg} names unknown providers {unknown!r}; the providers are {names!r}"
+        )
+
+
+def _check_values(
+    policy: BreakerPolicy | None,
+    policies: Mapping[str, object],
+    rate_limits: Mapping[str, object],
+    priorities: Mapping[str, object],
+    weights: Mapping[str, object],
+) -> None:
+    _instance(policy, BreakerPolicy, "policy", "BreakerPolicy(max_consecutive_failures=3)")
+    for name, value in policies.items():
+        _instance(value, BreakerPolicy, f"policies[{name!r}]", "BreakerPolicy(...)")
+    for name, value in rate_limits.items():
+        _instance(value, RateLimit, f"rate_limits[{name!r}]", "RateLimit(per_minute=60)")
+    for arg, mapping, minimum in (("priorities", priorities, None), ("weights", weights, 0)):
+        for name, value in mapping.items():
+            if (
+                not isinstance(value, int | float)
+                or isinstance(value, bool)
+                or value != value  # NaN
+                or (minimum is not None and not 0 < value < float("inf"))
+            ):
+                wanted = "a finite number > 0" if minimum is not None else "a number"
+                raise ConfigurationError(f"{arg}[{name!r}] must be {wanted}, got {value!r}")
+
+
+def _instance(value: Any, kind: type[T], arg: str, example: str) -> T:
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        raise ConfigurationError(
+            f"{arg} must be a {kind.__name__}, got {value!r}; e.g. {arg}={example}"
+        )
+    return value

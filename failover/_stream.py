@@ -1,0 +1,107 @@
+"""Streaming through the coordinator: failover before the first chunk, StreamInterrupted after.
+
+Until a provider's first chunk arrives, a stream is a request like any other (attempts,
+timeouts, backoff, failover). Once text has reached the caller it cannot be taken back: an
+error after the first chunk ends the stream with StreamInterrupted, carrying the text so far,
+and counts as the provider's failure (as its classifier says) -- never a silent end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
+
+from failover._execution import Plan
+from failover._selection import STREAM
+from statemachines import FailoverError
+
+if TYPE_CHECKING:
+    from failover._coordinator import Coordinator
+
+__all__ = ["StreamInterrupted", "stream"]
+
+
+class StreamInterrupted(FailoverError):
+    """A stream failed after its first chunk had been delivered.
+
+    Attributes:
+        text_so_far: Every chunk delivered before the failure, joined.
+        provider: The provider that was streaming.
+        cause: The provider's own error (also ``__cause__``).
+    """
+
+    def __init__(self, text_so_far: str, provider: str, cause: BaseException) -> None:
+        super().__init__(text_so_far, provider, cause)
+        self.text_so_far = text_so_far
+        self.provider = provider
+        self.cause = cause
+
+    def __str__(self) -> str:
+        return (
+            f"stream from provider {self.provider!r} broke after {len(self.text_so_far)} "
+            f"characters: {type(self.cause).__name__}: {self.cause}"
+        )
+
+
+class _Ended:
+    """The provider's stream ended before a first chunk."""
+
+
+_ENDED = _Ended()
+
+
+async def stream(
+    coordinator: Coordinator, prompt: str | Mapping[str, object], options: Mapping[str, object]
+) -> AsyncIterator[str]:
+    """The chunks of one coordinated stream (see the module docstring)."""
+    plan = Plan(coordinator, STREAM)
+    clock = coordinator.clock
+    while True:
+        picked = await plan.next()
+        if picked is None:
+            raise plan.unavailable()
+        slot, generation = picked
+        chunks = slot.provider.stream(prompt, **options)  # type: ignore[attr-defined]
+        started = clock.monotonic()  # as Plan.attempt will see it: no await in between
+        first, error = await plan.attempt(slot, generation, _first_of(chunks), finish_success=False)
+        if error is None:
+            break
+        await _close(chunks)
+    if first is _ENDED:
+        slot.breaker.finish(generation, started, None)
+        return
+    assert isinstance(first, str)
+    # The breaker hears once how the stream ended: a success at its end, a failure if it broke,
+    # nothing (IGNORED) if the caller stopped reading or was cancelled.
+    received = [first]
+    try:
+        yield first
+        async for chunk in chunks:
+            received.append(chunk)
+            yield chunk
+    except Exception as exc:
+        slot.breaker.finish(generation, started, exc)
+        raise StreamInterrupted("".join(received), slot.name, exc) from exc
+    except BaseException as exc:  # GeneratorExit (the caller stopped), cancellation
+        slot.breaker.finish(generation, started, exc)
+        raise
+    else:
+        slot.breaker.finish(generation, started, None)
+    finally:
+        await _close(chunks)
+
+
+def _first_of(chunks: AsyncIterator[str]) -> Callable[[object], Awaitable[str | _Ended]]:
+    async def first(_: object) -> str | _Ended:
+        try:
+            return await chunks.__anext__()
+        except StopAsyncIteration:
+            return _ENDED
+
+    return first
+
+
+async def _close(chunks: AsyncIterator[str]) -> None:
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()

@@ -1,0 +1,189 @@
+"""Status snapshots of a Coordinator: one frozen record per provider, and the whole.
+
+``coordinator.status()`` returns a CoordinatorStatus; ``status_to_json`` / ``status_from_json``
+write and read it through the project's one cattrs converter (``statemachines.converter``).
+All times are in the coordinator's clock's monotonic seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import attrs
+import cattrs
+
+from failover.provider import HealthCheckResult
+from statemachines import (
+    BreakerPolicy,
+    BreakerState,
+    ConfigurationError,
+    FailoverEvent,
+    ProviderHealth,
+    State,
+    converter,
+    make_converter,
+)
+
+if TYPE_CHECKING:
+    from failover._selection import Slot
+
+__all__ = ["CoordinatorStatus", "ProviderStatus", "status_from_json", "status_to_json"]
+
+
+@attrs.frozen
+class ProviderStatus:
+    """One provider at one moment.
+
+    Attributes:
+        name: The provider's name.
+        state: Its breaker's state.
+        health: That state's ProviderHealth.
+        admits: Whether its breaker would admit a call now (quota aside).
+        retry_at: When a rejecting breaker may admit again (None if admitting, or FORCED_OPEN).
+        success_rate: (successes + 1) / (calls + 2) over the breaker's current window.
+        calls: Outcomes in the breaker's current window.
+        failures: Failed outcomes in it.
+        slow_calls: Slow outcomes in it.
+        latency: EWMA of its attempts' durations in seconds; None before the first attempt.
+        priority: Its priority (higher first, among equal success rates).
+        weight: Its weight for "weighted_random".
+        quota_left: Requests left in its tightest rate-limit window; None when unlimited.
+        quota_available_at: When its quota allows the next request; None: now.
+        last_health_check: The last active health check's result, if any.
+        last_event: Its breaker's most recent transition, if any.
+        last_failure_at: When its last failed attempt ended, if any.
+        index: Its registration order (0 first).
+    """
+
+    name: str
+    state: State
+    health: ProviderHealth
+    admits: bool
+    retry_at: float | None
+    success_rate: float
+    calls: int
+    failures: int
+    slow_calls: int
+    latency: float | None
+    priority: float
+    weight: float
+    quota_left: int | None
+    quota_available_at: float | None
+    last_health_check: HealthCheckResult | None
+    last_event: FailoverEvent | None
+    last_failure_at: float | None
+    index: int
+
+
+@attrs.frozen
+class CoordinatorStatus:
+    """Every provider at one moment, and the overall verdict.
+
+    Attributes:
+        providers: One ProviderStatus per provider, in registration order.
+        healthy: How many are HEALTHY.
+        degraded: How many are DEGRADED.
+        unhealthy: How many are UNHEALTHY.
+        unknown: How many are UNKNOWN (DISABLED: not monitored).
+        health: HEALTHY when every monitored provider is; UNHEALTHY when no provider admits
+            calls at all; DEGRADED otherwise.
+        at: When the snapshot was taken.
+    """
+
+    providers: tuple[ProviderStatus, ...]
+    healthy: int
+    degraded: int
+    unhealthy: int
+    unknown: int
+    health: ProviderHealth
+    at: float
+
+    def provider(self, name: str) -> ProviderStatus:
+        """The status of the provider called ``name``."""
+        for status in self.providers:
+            if status.name == name:
+                return status
+        names = [s.name for s in self.providers]
+        raise KeyError(f"no provider named {name!r}; the coordinator has {names!r}")
+
+    @classmethod
+    def of(cls, providers: Iterable[ProviderStatus], at: float) -> CoordinatorStatus:
+        """Summarise ``providers`` as seen at ``at``."""
+        statuses = tuple(providers)
+        counts = dict.fromkeys(ProviderHealth, 0)
+        for status in statuses:
+            counts[status.health] += 1
+        if not any(s.admits for s in statuses):
+            overall = ProviderHealth.UNHEALTHY
+        elif counts[ProviderHealth.HEALTHY] + counts[ProviderHealth.UNKNOWN] == len(statuses):
+            overall = ProviderHealth.HEALTHY
+        else:
+            overall = ProviderHealth.DEGRADED
+        return cls(
+            statuses,
+            counts[ProviderHealth.HEALTHY],
+            counts[ProviderHealth.DEGRADED],
+            counts[ProviderHealth.UNHEALTHY],
+            counts[ProviderHealth.UNKNOWN],
+            overall,
+            at,
+        )
+
+
+def provider_status(slot: Slot, now: float) -> ProviderStatus:
+    """A snapshot of ``slot`` at ``now`` (internal: the coordinator's ``status()`` calls it)."""
+    stats = slot.breaker.statistics()
+    calls, failures = stats.calls, stats.failures
+    quota = slot.quota
+    admits = slot.would_admit(now)
+    return ProviderStatus(
+        name=slot.name,
+        state=stats.state,
+        health=stats.health,
+        admits=admits,
+        retry_at=None if admits or stats.state is BreakerState.FORCED_OPEN else stats.deadline,
+        success_rate=(calls - failures + 1) / (calls + 2),
+        calls=calls,
+        failures=failures,
+        slow_calls=stats.slow_calls,
+        latency=slot.latency,
+        priority=slot.priority,
+        weight=slot.weight,
+        quota_left=None if quota is None else quota.left(now),
+        quota_available_at=None if quota is None else quota.available_at(now),
+        last_health_check=slot.last_health_check,
+        last_event=slot.machine.last_event,
+        last_failure_at=slot.last_failure_at,
+        index=slot.index,
+    )
+
+
+def configure_converter(conv: cattrs.Converter) -> cattrs.Converter:
+    """Teach ``conv`` the status records (idempotent; returns ``conv``).
+
+    Statuses are plain attrs records of types the project's converter already knows (states
+    by value, events, health-check results), so nothing beyond the defaults is registered
+    today; this is the one place to add a hook when a field needs one.
+    """
+    return conv
+
+
+configure_converter(converter)
+
+
+def status_to_json(status: CoordinatorStatus) -> str:
+    """``status`` as a compact JSON object."""
+    return json.dumps(converter.unstructure(status), separators=(",", ":"), sort_keys=True)
+
+
+def status_from_json(text: str, policy: BreakerPolicy | None = None) -> CoordinatorStatus:
+    """Read back ``status_to_json`` output; ``policy`` resolves a policy's own states."""
+    conv = converter if policy is None else configure_converter(make_converter(policy))
+    try:
+        return conv.structure(json.loads(text), CoordinatorStatus)
+    except (cattrs.BaseValidationError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ConfigurationError(
+            f"not a CoordinatorStatus in JSON: {text[:200]!r} ({exc})"
+        ) from exc
