@@ -25,8 +25,9 @@ import pybreaker
 from failover import CallNotPermitted, CircuitBreaker
 
 N = 100_000
-REPEATS = 5
+REPEATS = 9
 TASKS, PER_TASK = 1_000, 100
+LIBRARIES = ("failover", "pybreaker", "aiobreaker", "purgatory", "circuitbreaker")
 FAIL_MAX = 1_000_000  # peers trip on consecutive failures: keep them closed in "10% failures"
 
 
@@ -52,41 +53,65 @@ def pattern() -> list[bool]:
     return fails
 
 
-# --- sync wrappers: each returns a zero-arg callable making one guarded call -------------------
+# --- sync: each library's cheapest idiomatic call, made directly in the timed loop -------------
 
 
-def sync_callers() -> dict[str, Callable[[Callable[[], int]], Callable[[], int]]]:
-    def ours(fn: Callable[[], int]) -> Callable[[], int]:
-        breaker = CircuitBreaker("bench", hooks=())
-        return lambda: breaker.call(fn)
+def sync_loops(fn: Callable[[], int]) -> dict[str, Callable[[], None]]:
+    """One timed loop of N guarded calls of ``fn`` per library (no wrapper of ours around them).
 
-    def py(fn: Callable[[], int]) -> Callable[[], int]:
-        breaker = pybreaker.CircuitBreaker(fail_max=FAIL_MAX, reset_timeout=60)
-        return lambda: breaker.call(fn)
+    ``fn`` raising Boom is caught inside the loop (the 10% failures case).
+    """
+    ours = CircuitBreaker("bench", hooks=()).call
+    py = pybreaker.CircuitBreaker(fail_max=FAIL_MAX, reset_timeout=60).call
+    aio = aiobreaker.CircuitBreaker(fail_max=FAIL_MAX, timeout_duration=timedelta(60)).call
+    purg = purgatory.SyncCircuitBreakerFactory(default_threshold=FAIL_MAX).get_breaker("b")
+    cb = circuitbreaker.CircuitBreaker(failure_threshold=FAIL_MAX, recovery_timeout=60)(fn)
 
-    def aio(fn: Callable[[], int]) -> Callable[[], int]:
-        breaker = aiobreaker.CircuitBreaker(fail_max=FAIL_MAX, timeout_duration=timedelta(60))
-        return lambda: breaker.call(fn)
-
-    def purg(fn: Callable[[], int]) -> Callable[[], int]:
-        breaker = purgatory.SyncCircuitBreakerFactory(default_threshold=FAIL_MAX).get_breaker("b")
-
-        def run() -> int:
-            with breaker:
-                return fn()
+    def with_call(call: Callable[[Callable[[], int]], int]) -> Callable[[], None]:
+        def run() -> None:
+            for _ in itertools.repeat(None, N):
+                try:
+                    call(fn)
+                except Boom:
+                    pass
 
         return run
 
-    def cb(fn: Callable[[], int]) -> Callable[[], int]:
-        return circuitbreaker.CircuitBreaker(failure_threshold=FAIL_MAX, recovery_timeout=60)(fn)
+    def with_purgatory() -> None:
+        for _ in itertools.repeat(None, N):
+            try:
+                with purg:
+                    fn()
+            except Boom:
+                pass
+
+    def with_decorated() -> None:
+        for _ in itertools.repeat(None, N):
+            try:
+                cb()
+            except Boom:
+                pass
 
     return {
-        "failover": ours,
-        "pybreaker": py,
-        "aiobreaker": aio,
-        "purgatory": purg,
-        "circuitbreaker": cb,
+        "failover": with_call(ours),
+        "pybreaker": with_call(py),
+        "aiobreaker": with_call(aio),
+        "purgatory": with_purgatory,
+        "circuitbreaker": with_decorated,
     }
+
+
+def bare_loop(fn: Callable[[], int]) -> Callable[[], None]:
+    """The same loop calling ``fn`` with no breaker."""
+
+    def run() -> None:
+        for _ in itertools.repeat(None, N):
+            try:
+                fn()
+            except Boom:
+                pass
+
+    return run
 
 
 def best(run: Callable[[], None], number: int = N) -> float:
@@ -103,35 +128,25 @@ def loop_of(call: Callable[[], object]) -> Callable[[], None]:
 
 
 def sync_success() -> dict[str, float]:
-    base = best(loop_of(ok))
-    return {name: best(loop_of(wrap(ok))) - base for name, wrap in sync_callers().items()}
+    base = best(bare_loop(ok))
+    return {name: best(loop) - base for name, loop in sync_loops(ok).items()}
 
 
 def sync_ten_percent_failures() -> dict[str, float]:
     fails = pattern()
+    cursor = itertools.cycle(fails)
 
-    def provider(state: list[int] = [0]) -> int:  # noqa: B006 - a cheap shared cursor
-        i = state[0] = (state[0] + 1) % N
-        if fails[i]:
+    def provider() -> int:
+        if next(cursor):
             raise Boom
         return 1
 
-    def loop(call: Callable[[], object]) -> Callable[[], None]:
-        def run() -> None:
-            for _ in itertools.repeat(None, N):
-                try:
-                    call()
-                except Boom:
-                    pass
-
-        return run
-
-    base = best(loop(provider))
-    return {name: best(loop(wrap(provider))) - base for name, wrap in sync_callers().items()}
+    base = best(bare_loop(provider))
+    return {name: best(loop) - base for name, loop in sync_loops(provider).items()}
 
 
 def sync_rejection() -> dict[str, float]:
-    """Each library's breaker opened by failures (or forced), then called: rejection cost."""
+    """Each library's breaker opened (forced, or by one failure), then called: rejection cost."""
     rejected = (
         CallNotPermitted,
         pybreaker.CircuitBreakerError,
@@ -139,59 +154,64 @@ def sync_rejection() -> dict[str, float]:
         purgatory.domain.model.OpenedState,
         circuitbreaker.CircuitBreakerError,
     )
-    results = {}
-    for name, wrap in sync_callers().items():
-        call = _opened(name, wrap)
+    ours = CircuitBreaker("bench", hooks=())
+    ours.force_open()
+    py = pybreaker.CircuitBreaker(fail_max=1, reset_timeout=3600)
+    py.open()
+    aio = aiobreaker.CircuitBreaker(fail_max=1, timeout_duration=timedelta(hours=1))
+    aio.open()
+    purg = purgatory.SyncCircuitBreakerFactory(default_threshold=1, default_ttl=3600)
+    opened = purg.get_breaker("b")
+    try:
+        with opened:
+            raise Boom
+    except Boom:
+        pass
+    cb = circuitbreaker.CircuitBreaker(failure_threshold=1, recovery_timeout=3600)
+    guarded = cb(ok)
+    try:
+        cb(_boom)()
+    except Boom:
+        pass
 
-        def run(call: Callable[[], int] = call) -> None:
+    def with_call(call: Callable[[Callable[[], int]], int]) -> Callable[[], None]:
+        def run() -> None:
             for _ in itertools.repeat(None, N):
                 try:
-                    call()
+                    call(ok)
                 except rejected:
                     pass
 
-        results[name] = best(run) - best(loop_of(ok))
-    return results
-
-
-def _opened(name: str, wrap: Callable[[Callable[[], int]], Callable[[], int]]) -> Callable[[], int]:
-    if name == "failover":
-        breaker = CircuitBreaker("bench", hooks=())
-        breaker.force_open()
-        return lambda: breaker.call(ok)
-    if name == "pybreaker":
-        py = pybreaker.CircuitBreaker(fail_max=1, reset_timeout=3600)
-        py.open()
-        return lambda: py.call(ok)
-    if name == "aiobreaker":
-        aio = aiobreaker.CircuitBreaker(fail_max=1, timeout_duration=timedelta(hours=1))
-        aio.open()
-        return lambda: aio.call(ok)
-    if name == "purgatory":
-        factory = purgatory.SyncCircuitBreakerFactory(default_threshold=1, default_ttl=3600)
-        breaker = factory.get_breaker("b")
-
-        def run() -> int:
-            with breaker:
-                return ok()
-
-        try:
-            with breaker:
-                raise Boom
-        except Boom:
-            pass
         return run
-    cb = circuitbreaker.CircuitBreaker(failure_threshold=1, recovery_timeout=3600)
 
-    def boom() -> int:
-        raise Boom
+    def with_purgatory() -> None:
+        for _ in itertools.repeat(None, N):
+            try:
+                with opened:
+                    ok()
+            except rejected:
+                pass
 
-    guarded, guarded_boom = cb(ok), cb(boom)
-    try:
-        guarded_boom()
-    except Boom:
-        pass
-    return guarded
+    def with_decorated() -> None:
+        for _ in itertools.repeat(None, N):
+            try:
+                guarded()
+            except rejected:
+                pass
+
+    loops = {
+        "failover": with_call(ours.call),
+        "pybreaker": with_call(py.call),
+        "aiobreaker": with_call(aio.call),
+        "purgatory": with_purgatory,
+        "circuitbreaker": with_decorated,
+    }
+    base = best(bare_loop(ok))
+    return {name: best(loop) - base for name, loop in loops.items()}
+
+
+def _boom() -> int:
+    raise Boom
 
 
 # --- async -------------------------------------------------------------------------------------
@@ -247,22 +267,19 @@ def async_many_tasks() -> dict[str, float]:
     def timed(call: Callable[[], Awaitable[int]]) -> float:
         return best(lambda: asyncio.run(run(call)), number=TASKS * PER_TASK)
 
-    base = timed(aok)
-    return {name: timed(make()) - base for name, make in async_callers().items()}
+    # Reported in total ns per call: the task switches dominate the bare loop.
+    return {name: timed(make()) for name, make in async_callers().items()}
 
 
 def retained_bytes() -> dict[str, float]:
     """Bytes still allocated per call after 100k successful calls (tracemalloc)."""
     results = {}
-    for name, wrap in sync_callers().items():
-        call = wrap(ok)
-        for _ in range(1_000):
-            call()
+    for name, loop in sync_loops(ok).items():
+        loop()  # warm up: caches, interned objects, lazily built state
         gc.collect()
         tracemalloc.start()
         before = tracemalloc.take_snapshot()
-        for _ in range(N):
-            call()
+        loop()
         gc.collect()
         after = tracemalloc.take_snapshot()
         tracemalloc.stop()
@@ -273,14 +290,17 @@ def retained_bytes() -> dict[str, float]:
 
 def table(rows: dict[str, dict[str, float]], unit: str) -> None:
     """Print rows with each library's figure and failover's ratio to the fastest peer."""
-    names = list(sync_callers())
+    names = list(LIBRARIES)
     print(f"{'case (' + unit + ')':<34}" + "".join(f"{n:>15}" for n in names) + f"{'ratio':>8}")
     for case, figures in rows.items():
-        cells = "".join(f"{figures[n]:>15.0f}" if n in figures else f"{'n/a':>15}" for n in names)
+        digits = 2 if unit == "bytes" else 0
+        cells = "".join(
+            f"{figures[n]:>15.{digits}f}" if n in figures else f"{'n/a':>15}" for n in names
+        )
         peers = [v for n, v in figures.items() if n != "failover"]
-        fastest = min(peers) if peers else float("nan")
-        ratio = figures["failover"] / fastest if fastest > 0 else float("nan")
-        print(f"{case:<34}{cells}{ratio:>8.2f}")
+        fastest = min(peers) if peers else 0.0
+        ratio = f"{figures['failover'] / fastest:.2f}" if fastest >= 0.5 else "-"
+        print(f"{case:<34}{cells}{ratio:>8}")
 
 
 def main() -> None:
@@ -293,7 +313,7 @@ def main() -> None:
             "async success": async_success(),
             "sync, 10% failures, stays closed": sync_ten_percent_failures(),
             "sync, rejection while open": sync_rejection(),
-            f"async, {TASKS} tasks x {PER_TASK} calls": async_many_tasks(),
+            f"async, {TASKS} tasks x {PER_TASK} (total)": async_many_tasks(),
         },
         "ns/call",
     )
