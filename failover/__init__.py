@@ -1,12 +1,17 @@
 """failover: the runtime built on the pure core.
 
 CircuitBreaker (sync and async calls, guards, decorators, hooks), the clocks, classification and
-the error tree. The coordinator, storage, settings and CLI arrive with their issues.
+the error tree; the Coordinator with its retry, rate-limit and health-check settings, its status
+snapshots, the provider port and records, settings, and the provider registry. Public modules
+not re-exported here: ``failover.strategies``, ``failover.status`` (also re-exported in part),
+``failover.testing``, ``failover.telemetry`` and ``failover.interop``.
 """
 
 from failover._attempt import Attempt
 from failover._breaker import CircuitBreaker
+from failover._coordinator import Coordinator
 from failover._guard import Guard
+from failover._result import Result
 from failover.classify import (
     Classification,
     Classifier,
@@ -32,10 +37,35 @@ from failover.errors import (
     ProviderTimeout,
     QuotaExhausted,
     RateLimited,
+    StreamInterrupted,
     Unauthorized,
     Unavailable,
 )
+from failover.health import HealthCheckConfig
 from failover.hooks import BreakerHook, Hook, LoggingHook
+from failover.lifecycle import ProviderMixin, managed_failover
+from failover.provider import (
+    HealthCheckResult,
+    LLMProvider,
+    LLMResponse,
+    Provider,
+    SearchProvider,
+    SearchResult,
+    SearchResults,
+    Usage,
+)
+from failover.ratelimit import RateLimit
+from failover.registry import (
+    ProviderFactory,
+    ProviderRegistry,
+    build_provider,
+    build_providers,
+    known_kinds,
+    register_provider,
+)
+from failover.retry import RetryPolicy
+from failover.settings import FailoverSettings, ProviderSettings, SettingsError, SettingsProblem
+from failover.status import CoordinatorStatus, ProviderStatus, status_from_json, status_to_json
 from statemachines import BreakerPolicy, BreakerState, FailoverEvent, ProviderHealth
 
 __all__ = [
@@ -53,26 +83,56 @@ __all__ = [
     "Clock",
     "ConfigurationError",
     "ContentBlocked",
+    "Coordinator",
+    "CoordinatorStatus",
     "FailoverError",
     "FailoverEvent",
+    "FailoverSettings",
     "Guard",
+    "HealthCheckConfig",
+    "HealthCheckResult",
     "Hook",
     "IllegalTransitionError",
+    "LLMProvider",
+    "LLMResponse",
     "LoggingHook",
     "ManualClock",
     "NotFound",
+    "Provider",
     "ProviderError",
+    "ProviderFactory",
     "ProviderHealth",
+    "ProviderMixin",
+    "ProviderRegistry",
+    "ProviderSettings",
+    "ProviderStatus",
     "ProviderTimeout",
     "QuotaExhausted",
+    "RateLimit",
     "RateLimited",
+    "Result",
+    "RetryPolicy",
     "Rule",
+    "SearchProvider",
+    "SearchResult",
+    "SearchResults",
+    "SettingsError",
+    "SettingsProblem",
+    "StreamInterrupted",
     "SystemClock",
     "Unauthorized",
     "Unavailable",
+    "Usage",
+    "build_provider",
+    "build_providers",
     "default_classifier",
     "failure",
     "failure_if_result",
     "ignore",
+    "known_kinds",
+    "managed_failover",
+    "register_provider",
+    "status_from_json",
+    "status_to_json",
     "success",
 ]

@@ -8,28 +8,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from types import TracebackType
 from typing import Any, Literal, TypeAlias, TypeVar
 
-import attrs
-
 from failover._breaker import CircuitBreaker
 from failover._execution import Plan
+from failover._health_runner import HealthRunner
 from failover._result import Result
 from failover._selection import CALL, GENERATE, SEARCH, Slot
 from failover.clock import Clock, SystemClock
 from failover.health import HealthCheckConfig
 from failover.hooks import Hook
-from failover.provider import LLMResponse, Provider, SearchResults
+from failover.provider import HealthCheckResult, LLMResponse, Provider, SearchResults
 from failover.ratelimit import Quota, RateLimit
 from failover.retry import RetryPolicy
 from failover.status import CoordinatorStatus, provider_status
 from failover.strategies import CustomStrategy, StrategyName, bind
-from statemachines import (
-    BreakerPolicy,
-    BreakerState,
-    ConfigurationError,
-    FailoverReason,
-    Stimulus,
-    Transition,
-)
+from statemachines import BreakerPolicy, BreakerState, ConfigurationError, Stimulus
 
 __all__ = ["ALL_DOWN_MODES", "PROBE_TRIGGER", "AllDown", "Coordinator"]
 
@@ -40,12 +32,7 @@ AllDown: TypeAlias = Literal["fail_fast", "wait", "probe"]
 ALL_DOWN_MODES: tuple[AllDown, ...] = ("fail_fast", "wait", "probe")
 
 PROBE_TRIGGER = "probe_now"
-"""The MANUAL transition OPEN -> HALF_OPEN that ``all_down="probe"`` fires."""
-
-_PROBE_NOW = Transition(
-    PROBE_TRIGGER, BreakerState.OPEN, BreakerState.HALF_OPEN, FailoverReason.MANUAL,
-    on=Stimulus.MANUAL,
-)  # fmt: skip
+"""The built-in MANUAL transition OPEN -> HALF_OPEN that ``all_down="probe"`` fires."""
 
 
 class Coordinator:
@@ -74,7 +61,8 @@ class Coordinator:
     Raises:
         ConfigurationError: A duplicate provider name, a name in ``policies``,
             ``rate_limits``, ``priorities`` or ``weights`` that is no provider's, or a bad
-            strategy, all_down, weight or argument type.
+            strategy, all_down, weight or argument type; all_down="probe" with a policy
+            that removed the built-in ``probe_now`` transition.
     """
 
     def __init__(
@@ -129,6 +117,7 @@ class Coordinator:
         self._ordering = bind(strategy, self._slots, self._rng)
         self.strategy = strategy
         self._started = self._closed = False
+        self._health_runner = HealthRunner(self._slots, self.clock, self.health)
 
     def _slot(
         self,
@@ -141,11 +130,8 @@ class Coordinator:
         hooks: Iterable[Hook] | None,
     ) -> Slot:
         policy = policy or BreakerPolicy()
-        if self.all_down == "probe" and PROBE_TRIGGER not in {
-            t.name for t in policy.transition_table()
-        }:
-            # until the core has it built in: see PROBE_TRIGGER
-            policy = attrs.evolve(policy, transitions=(*policy.transitions, _PROBE_NOW))
+        if self.all_down == "probe":
+            _check_can_probe(provider.name, policy)
         breaker = CircuitBreaker(
             provider.name, policy, clock=self.clock, hooks=None if hooks is None else tuple(hooks)
         )
@@ -270,10 +256,33 @@ class Coordinator:
                 logger.exception("closing provider %r failed; ignored", slot.name)
 
     async def _start_background(self) -> None:
-        """Hook point: the health monitor starts its per-provider tasks here."""
+        """Start one health-check task per provider (unless health checks are disabled)."""
+        self._health_runner.start(self._rng)
 
     async def _stop_background(self) -> None:
-        """Hook point: the health monitor cancels and awaits its tasks here."""
+        """Cancel the health-check tasks and wait until each has ended."""
+        await self._health_runner.stop()
+
+    async def check_health(self, force: bool = False) -> Mapping[str, HealthCheckResult]:
+        """Check the providers now (concurrently) and return each one's latest result.
+
+        Each result is also kept for ``status()`` and fed to the provider's breaker (failures
+        trip it per its policy; a pass while OPEN probes early).
+
+        Args:
+            force: Check every provider now, even one with a result younger than
+                ``health.interval`` and even when background checks are disabled. Without it,
+                recent results are kept and nothing is checked when checks are disabled.
+
+        Returns:
+            The latest result per provider name (providers never checked are absent).
+
+        Raises:
+            RuntimeError: The coordinator is closed.
+        """
+        if self._closed:
+            raise RuntimeError("this Coordinator is closed; its providers cannot be checked")
+        return await self._health_runner.check_all(force)
 
     async def __aenter__(self) -> Coordinator:
         await self.start()
@@ -312,6 +321,21 @@ def _check_providers(providers: list[Provider]) -> list[str]:
             )
         names.append(name)
     return names
+
+
+def _check_can_probe(name: str, policy: BreakerPolicy) -> None:
+    """all_down="probe" fires PROBE_TRIGGER: the policy must keep it as OPEN -> HALF_OPEN."""
+    for t in policy.transition_table():
+        if t.name == PROBE_TRIGGER and t.on is Stimulus.MANUAL and t.leaves(BreakerState.OPEN):
+            if t.dest is BreakerState.HALF_OPEN:
+                return
+            break
+    raise ConfigurationError(
+        f'all_down="probe" fires the MANUAL transition {PROBE_TRIGGER!r} (OPEN -> HALF_OPEN), '
+        f"but the policy of provider {name!r} has no such transition from OPEN into HALF_OPEN; "
+        "keep the built-in one (leave it out of removed_transitions) or choose "
+        "all_down='fail_fast' or 'wait'"
+    )
 
 
 def _check_names(arg: str, mapping: Mapping[str, object], names: list[str]) -> None:

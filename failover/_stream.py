@@ -13,34 +13,12 @@ from typing import TYPE_CHECKING
 
 from failover._execution import Plan
 from failover._selection import STREAM
-from statemachines import FailoverError
+from failover.errors import StreamInterrupted
 
 if TYPE_CHECKING:
     from failover._coordinator import Coordinator
 
-__all__ = ["StreamInterrupted", "stream"]
-
-
-class StreamInterrupted(FailoverError):
-    """A stream failed after its first chunk had been delivered.
-
-    Attributes:
-        text_so_far: Every chunk delivered before the failure, joined.
-        provider: The provider that was streaming.
-        cause: The provider's own error (also ``__cause__``).
-    """
-
-    def __init__(self, text_so_far: str, provider: str, cause: BaseException) -> None:
-        super().__init__(text_so_far, provider, cause)
-        self.text_so_far = text_so_far
-        self.provider = provider
-        self.cause = cause
-
-    def __str__(self) -> str:
-        return (
-            f"stream from provider {self.provider!r} broke after {len(self.text_so_far)} "
-            f"characters: {type(self.cause).__name__}: {self.cause}"
-        )
+__all__ = ["stream"]
 
 
 class _Ended:

@@ -14,7 +14,9 @@
     │   ├── Unavailable                              5xx, connection failure, garbage body
     │   └── ProviderTimeout (also TimeoutError)      no answer in time
     ├── AllProvidersFailed                           every attempt failed; carries them all
-    └── AllProvidersUnavailable                      no provider admitted a call; retry_at
+    ├── AllProvidersUnavailable                      no provider admitted a call; retry_at
+    └── StreamInterrupted                            a stream broke after its first chunk;
+                                                     text_so_far, the provider's error as cause
 
 ConfigurationError, IllegalTransitionError and FailoverError are defined once, in the pure core
 (``statemachines``), and re-exported here.
@@ -50,6 +52,7 @@ __all__ = [
     "ProviderTimeout",
     "QuotaExhausted",
     "RateLimited",
+    "StreamInterrupted",
     "Unauthorized",
     "Unavailable",
 ]
@@ -174,3 +177,28 @@ class AllProvidersUnavailable(FailoverError):
         self.providers = tuple(providers)
         when = "no retry time" if retry_at is None else f"earliest retry at t={retry_at:.3f}"
         super().__init__(f"no provider admits a call ({', '.join(self.providers)}); {when}")
+
+
+class StreamInterrupted(FailoverError):
+    """A stream failed after its first chunk had been delivered: the text cannot be taken
+    back, so the stream ends with this error rather than failing over (or ending silently).
+
+    Raised ``from`` the provider's own error, which is also its ``__cause__``.
+
+    Attributes:
+        text_so_far: Every chunk delivered before the failure, joined.
+        provider: The provider that was streaming.
+        cause: The provider's own error (also ``__cause__``).
+    """
+
+    def __init__(self, text_so_far: str, provider: str, cause: BaseException) -> None:
+        super().__init__(text_so_far, provider, cause)
+        self.text_so_far = text_so_far
+        self.provider = provider
+        self.cause = cause
+
+    def __str__(self) -> str:
+        return (
+            f"stream from provider {self.provider!r} broke after {len(self.text_so_far)} "
+            f"characters: {type(self.cause).__name__}: {self.cause}"
+        )

@@ -5,12 +5,7 @@ No I/O, no asyncio and no clock reads: time is always an argument. ``statemachin
 holds example policies (THROTTLED, a deliberately broken one).
 """
 
-from statemachines._builtin import BUILTIN_NAMES
-from statemachines._conditions import (
-    Condition,
-    ConditionContext,
-    ConditionFn,
-    Verdict,
+from statemachines._atoms import (
     consecutive_failures,
     deadline_passed,
     failure_rate,
@@ -22,6 +17,8 @@ from statemachines._conditions import (
     slow_call_rate,
     timed_out,
 )
+from statemachines._builtin import BUILTIN_NAMES
+from statemachines._conditions import Condition, ConditionContext, ConditionFn, Verdict
 from statemachines._converter import (
     converter,
     event_from_json,

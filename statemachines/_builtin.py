@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from statemachines._conditions import (
+from statemachines._atoms import (
     deadline_passed,
     health_check_passed,
     health_checks_failed,
@@ -28,6 +28,7 @@ BUILTIN_NAMES = frozenset(
         "trip_health_check",
         "probe",
         "probe_health_check",
+        "probe_now",
         "reopen_rate_limited",
         "reopen",
         "recover",
@@ -90,6 +91,8 @@ def builtin_transitions(policy: BreakerPolicy) -> tuple[Transition, ...]:
             on=Stimulus.HEALTH_CHECK,
             condition=health_check_passed(),
         ),
+        # fired by hand or by the coordinator (all_down="probe"): probe before the cooldown ends
+        Transition("probe_now", _S.OPEN, _S.HALF_OPEN, _R.MANUAL, on=Stimulus.MANUAL),
         Transition(
             "reopen_rate_limited", _S.HALF_OPEN, _S.OPEN, _R.RATE_LIMITED, condition=rate_limited
         ),

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import transitions
 
 from statemachines._errors import ConfigurationError, IllegalTransitionError
-from statemachines._events import DetailValue, FailoverEvent
+from statemachines._events import FailoverEvent
 from statemachines._graph import Edge, graph_for
 from statemachines._policy import BreakerPolicy
 from statemachines._snapshot import MachineSnapshot
@@ -23,10 +23,10 @@ from statemachines._states import (
     CustomState,
     FailoverReason,
     Outcome,
-    ProviderHealth,
     State,
     Stimulus,
 )
+from statemachines._view import MachineView
 
 __all__ = ["BreakerMachine", "EventListener"]
 
@@ -48,7 +48,7 @@ class _Model:
     state: object
 
 
-class BreakerMachine:
+class BreakerMachine(MachineView):
     """One provider's breaker: admission, outcome recording, transitions and their events.
 
     Args:
@@ -60,43 +60,15 @@ class BreakerMachine:
         on_event: Called with each FailoverEvent as the transition happens, in seq order.
     """
 
+    # the moving parts; the figures' slots are MachineView's
     __slots__ = (
         "_graph",
         "_machine",
         "_max_probes",
         "_model",
-        "_node",
         "_on_event",
         "_rng",
         "_tick_after",
-        "_window",
-        "consecutive_failures",
-        "consecutive_health_failures",
-        "consecutive_successes",
-        "deadline",
-        "entered_at",
-        "free_admission",
-        "generation",
-        "health_check_passed",
-        "last_event",
-        "lifetime_calls",
-        "lifetime_failures",
-        "lifetime_ignored",
-        "lifetime_rejected",
-        "lifetime_slow",
-        "lifetime_stale",
-        "now",
-        "openings",
-        "outcome",
-        "policy",
-        "probes_admitted",
-        "probes_failed",
-        "probes_succeeded",
-        "provider",
-        "retry_after",
-        "seq",
-        "signal",
-        "stimulus",
     )
 
     def __init__(
@@ -125,9 +97,6 @@ class BreakerMachine:
         self._window = policy.window.create()
         self._max_probes = policy.half_open_max_calls
         self._node = node = self._graph.nodes[_CLOSED]
-        #: True while ``admit`` would admit without changing anything (CLOSED, DISABLED, an
-        #: admitting custom state with no time-driven transition). A runtime may then skip
-        #: ``admit`` and use ``generation`` as read *before* this flag.
         self.free_admission = node.admits and not node.probing and not node.tick
         self._model = _Model()
         self._machine = self._graph.build_machine(self._model, _CLOSED, self._enter)
@@ -135,8 +104,8 @@ class BreakerMachine:
         self.seq = 0
         self.openings = 0
         self.entered_at = now
-        self.deadline: float | None = None
-        self.last_event: FailoverEvent | None = None
+        self.deadline = None
+        self.last_event = None
         self._clear_context(now)
         self._clear_counts()
         self._tick_after = self._earliest_tick()
@@ -145,11 +114,11 @@ class BreakerMachine:
 
     def _clear_context(self, now: float) -> None:
         self.now = now
-        self.stimulus: Stimulus = _TICK
-        self.outcome: Outcome | None = None
-        self.signal: FailoverReason | None = None
-        self.retry_after: float | None = None
-        self.health_check_passed: bool | None = None
+        self.stimulus = _TICK
+        self.outcome = None
+        self.signal = None
+        self.retry_after = None
+        self.health_check_passed = None
 
     def _clear_counts(self) -> None:
         self._window.clear()
@@ -157,59 +126,6 @@ class BreakerMachine:
         self.consecutive_failures = self.consecutive_successes = 0
         self.consecutive_health_failures = 0
         self.probes_admitted = self.probes_succeeded = self.probes_failed = 0
-
-    # --- the view conditions read -------------------------------------------------------------
-
-    @property
-    def state(self) -> State:
-        """The current state."""
-        return self._node.state
-
-    @property
-    def health(self) -> ProviderHealth:
-        """The current state's ProviderHealth."""
-        return self._node.health
-
-    @property
-    def calls(self) -> int:
-        """Outcomes in the current window."""
-        return self._window.calls
-
-    @property
-    def failures(self) -> int:
-        """Failed outcomes in the current window."""
-        return self._window.failures
-
-    @property
-    def slow_calls(self) -> int:
-        """Slow outcomes in the current window."""
-        return self._window.slow_calls
-
-    @property
-    def failure_rate(self) -> float:
-        """failures / calls in the current window (0.0 when empty)."""
-        calls = self._window.calls
-        return self._window.failures / calls if calls else 0.0
-
-    @property
-    def slow_call_rate(self) -> float:
-        """slow_calls / calls in the current window (0.0 when empty)."""
-        calls = self._window.calls
-        return self._window.slow_calls / calls if calls else 0.0
-
-    @property
-    def probes_in_flight(self) -> int:
-        """Probes admitted in this HALF_OPEN generation and not finished."""
-        return self.probes_admitted - self.probes_succeeded - self.probes_failed
-
-    @property
-    def retry_at(self) -> float | None:
-        """When a rejected call may be retried: OPEN's open_until, HALF_OPEN's decision time,
-        a custom state's deadline; None when only an operator can help (FORCED_OPEN)."""
-        node = self._node
-        if node.admits and not node.probing:
-            return None
-        return self.deadline
 
     # --- stimuli --------------------------------------------------------------------------------
 
@@ -415,29 +331,6 @@ class BreakerMachine:
         )
         if self._on_event is not None:
             self._on_event(self.last_event)
-
-    def _earliest_tick(self) -> float | None:
-        """When the current state's time-driven transitions may first hold (None: any time)."""
-        times = []
-        for edge in self._node.tick:
-            condition = edge.transition.condition
-            when = None if condition is None else condition.earliest(self)
-            if when is None:
-                return None
-            times.append(when)
-        return min(times, default=None)
-
-    def _details(self, edge: Edge) -> dict[str, DetailValue]:
-        return {
-            "trigger": edge.transition.name,
-            "calls": self.calls,
-            "failures": self.failures,
-            "slow_calls": self.slow_calls,
-            "consecutive_failures": self.consecutive_failures,
-            "probes_succeeded": self.probes_succeeded,
-            "probes_failed": self.probes_failed,
-            "retry_after": self.retry_after,
-        }
 
     def _deadline_of(self, dest: State, now: float) -> float | None:
         if dest is _OPEN:

@@ -20,10 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from statemachines._conditions import (
-    Condition,
-    _AllOf,
-    _AnyOf,
+from statemachines._atoms import (
     _ConsecutiveFailures,
     _DeadlinePassed,
     _FailureRate,
@@ -35,6 +32,7 @@ from statemachines._conditions import (
     _SlowCallRate,
     _TimedOut,
 )
+from statemachines._conditions import Condition, _AllOf, _AnyOf
 from statemachines._policy import ANY, BreakerPolicy, Transition
 from statemachines._states import BreakerState, CustomState, FailoverReason, ProviderHealth, State
 

@@ -7,6 +7,7 @@ from typing import Any, Final, Literal, TypeAlias
 
 import attrs
 
+from statemachines._atoms import consecutive_failures, failure_rate, slow_call_rate
 from statemachines._cache import IdentityCache
 from statemachines._checks import (
     check_fraction,
@@ -15,13 +16,7 @@ from statemachines._checks import (
     check_seconds,
     instance_of,
 )
-from statemachines._conditions import (
-    Condition,
-    as_condition,
-    consecutive_failures,
-    failure_rate,
-    slow_call_rate,
-)
+from statemachines._conditions import Condition, as_condition
 from statemachines._errors import ConfigurationError
 from statemachines._states import BreakerState, CustomState, FailoverReason, State, Stimulus
 from statemachines._window import CountWindow, TimeWindow
@@ -271,6 +266,15 @@ def _check_graph(policy: BreakerPolicy) -> None:
         raise ConfigurationError(
             f"BreakerPolicy.removed_transitions names {unknown!r}, which are not built-in "
             f"transitions; the built-in ones are {sorted(BUILTIN_NAMES)!r}"
+        )
+    clashing = sorted(
+        {t.name for t in policy.transitions} & (BUILTIN_NAMES - policy.removed_transitions)
+    )
+    if clashing:
+        raise ConfigurationError(
+            f"BreakerPolicy.transitions reuses the built-in name(s) {clashing!r}; give your "
+            "transition another name, or replace the built-in by also listing it in "
+            "removed_transitions"
         )
     known = set(policy.all_states())
     for t in policy.transitions:

@@ -7,8 +7,8 @@ that drives a real ``pybreaker.CircuitBreaker`` and a ``BreakerMachine`` side by
 
 from __future__ import annotations
 
+from statemachines._atoms import consecutive_failures, probes_failed, probes_succeeded
 from statemachines._checks import check_int, check_seconds
-from statemachines._conditions import consecutive_failures, probes_failed, probes_succeeded
 from statemachines._policy import ANY, BreakerPolicy, Transition
 from statemachines._states import BreakerState, FailoverReason, Stimulus
 
@@ -75,7 +75,9 @@ def pybreaker_compatible(
     * A Retry-After carried by the failure that opens the breaker lengthens that opening here;
       pybreaker has no Retry-After.
     * ``force_open``, ``disable`` and ``reset`` (FORCED_OPEN, DISABLED) are kept: operator
-      tools pybreaker lacks, fired only by hand.
+      tools pybreaker lacks, fired only by hand. So is ``probe_now`` (OPEN -> HALF_OPEN), the
+      part of pybreaker's ``half_open()`` that starts from OPEN, which the coordinator's
+      ``all_down="probe"`` fires (the preset's own ``half_open`` works from any state).
     * Classification belongs to the runtime: pybreaker counts every ``BaseException``
       (cancellation included) as a failure and an ``exclude``-d exception as a success. Give
       ``failover.CircuitBreaker`` a classifier to match, e.g. ``success(*exclude) |

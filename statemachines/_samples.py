@@ -37,19 +37,16 @@ from typing import TypeVar
 
 import attrs
 
-from statemachines._conditions import (
-    Condition,
-    _AllOf,
-    _AnyOf,
+from statemachines._atoms import (
     _ConsecutiveFailures,
     _FailureRate,
     _HealthChecksFailed,
-    _Not,
     _ProbesFailed,
     _ProbesSucceeded,
     _SlowCallRate,
     _TimedOut,
 )
+from statemachines._conditions import Condition, _AllOf, _AnyOf, _Not
 from statemachines._graph import Node
 from statemachines._policy import BreakerPolicy
 from statemachines._states import (

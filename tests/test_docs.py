@@ -9,8 +9,9 @@
 - Every project path written in a code span (``statemachines/_builtin.py``) exists.
 - docs/reference/statemachines.md documents each name of ``statemachines.__all__`` exactly once,
   docs/reference/failover.md each name of ``failover.__all__`` and, under their dotted names
-  (``failover.telemetry.JsonLinesHook``), those of the public modules ``failover.telemetry`` and
-  ``failover.interop``; their signature listings match the code (parameter names, kinds,
+  (``failover.telemetry.JsonLinesHook``), those of the public modules ``failover.strategies``,
+  ``failover.status``, ``failover.testing``, ``failover.telemetry`` and ``failover.interop``;
+  their signature listings match the code (parameter names, kinds,
   defaults and ``async``; attributes; re-exports written as ``from statemachines import X``).
 - The Mermaid block of docs/semantics.md is ``statemachines.to_mermaid(BreakerPolicy())``.
 """
@@ -35,7 +36,10 @@ import pytest
 
 import failover
 import failover.interop
+import failover.status
+import failover.strategies
 import failover.telemetry
+import failover.testing
 import statemachines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -276,7 +280,17 @@ class Reference:
 
 REFERENCES = (
     Reference(DOCS / "reference" / "statemachines.md", (statemachines,)),
-    Reference(DOCS / "reference" / "failover.md", (failover, failover.telemetry, failover.interop)),
+    Reference(
+        DOCS / "reference" / "failover.md",
+        (
+            failover,
+            failover.strategies,
+            failover.status,
+            failover.testing,
+            failover.telemetry,
+            failover.interop,
+        ),
+    ),
 )
 REFERENCE = REFERENCES[0].page
 KIND = inspect.Parameter
@@ -544,7 +558,14 @@ def test_signature_checker_sees_a_wrong_failover_listing() -> None:
 def test_listings_belong_to_the_module_of_their_heading() -> None:
     reference = REFERENCES[1]
     modules = {listing_module(reference, b).__name__ for b in BLOCKS[reference.page] if not b.run}
-    assert modules == {"failover", "failover.telemetry", "failover.interop"}
+    assert modules == {
+        "failover",
+        "failover.strategies",
+        "failover.status",
+        "failover.testing",
+        "failover.telemetry",
+        "failover.interop",
+    }
     assert module_of(reference, "failover.interop.policy_for") == (failover.interop, "policy_for")
     assert module_of(reference, "failover.retry.Nothing")[0] is None
 

@@ -47,6 +47,10 @@ from tests.failover.test_coordinator_support import QUIET, answers, coordinator,
         ({"rate_limits": {"a": 60}}, r"rate_limits\['a'\] must be a RateLimit, got 60"),
         ({"retry": 3}, r"retry must be a RetryPolicy, got 3"),
         ({"hedge_after": 1.0}, r"hedge_after=1.0: hedged requests are not implemented"),
+        (
+            {"all_down": "probe", "policy": BreakerPolicy(removed_transitions={"probe_now"})},
+            r"fires the MANUAL transition 'probe_now' .* provider 'a' has no such transition",
+        ),
     ],
 )
 def test_bad_configuration_names_what_and_what_is_accepted(kwargs: dict, match: str) -> None:
@@ -337,6 +341,7 @@ async def test_probe_tries_the_provider_that_failed_least_recently() -> None:
     b = script("b", Unavailable("down"), "b")
     policy = BreakerPolicy(max_consecutive_failures=1, open_duration=300.0)
     c, clock = coordinator(a, b, policy=policy, all_down="probe", priorities={"b": 1})
+    assert c.breaker("b").policy is policy  # probe_now is built in: the policy is used as given
     assert (await c.generate("x")).provider == "a"  # t=0: b fails and opens, a answers
     clock.advance(1.0)
     with pytest.raises(AllProvidersFailed):
@@ -351,6 +356,12 @@ async def test_probe_tries_the_provider_that_failed_least_recently() -> None:
         FailoverReason.MANUAL,
     )
     assert c.breaker("b").state is BreakerState.CLOSED
+
+
+def test_probe_accepts_the_pybreaker_preset_which_keeps_probe_now() -> None:
+    policy = BreakerPolicy.pybreaker_compatible(1, 30.0)
+    c, _ = coordinator(answers("a"), policy=policy, all_down="probe")
+    assert c.breaker("a").policy is policy
 
 
 # --- timeouts and cancellation -------------------------------------------------------------------

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from failover import AllProvidersFailed, Unavailable
-from failover._stream import StreamInterrupted
+from failover import AllProvidersFailed, FailoverError, StreamInterrupted, Unavailable
+from failover.errors import StreamInterrupted as ErrorsStreamInterrupted
 from failover.testing import ScriptedProvider, ScriptedRequest
 from tests.failover.test_coordinator_support import answers, coordinator, down
 
@@ -55,6 +55,8 @@ async def test_an_error_after_the_first_chunk_is_stream_interrupted_and_a_failur
         await collect(c.stream("x"), received)
     assert received == ["Hel", "lo"]
     error = caught.value
+    assert isinstance(error, FailoverError)  # one of the library's errors (I6)
+    assert StreamInterrupted is ErrorsStreamInterrupted  # defined once, in the error tree
     assert (error.text_so_far, error.provider) == ("Hello", "a")
     assert isinstance(error.cause, Unavailable)
     assert error.__cause__ is error.cause

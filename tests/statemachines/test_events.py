@@ -200,7 +200,7 @@ def test_replay_refuses_an_impossible_history(events: list[FailoverEvent], patte
 
 
 def test_replay_refuses_a_transition_the_policy_removed() -> None:
-    policy = BreakerPolicy(removed_transitions={"probe", "probe_health_check"})
+    policy = BreakerPolicy(removed_transitions={"probe", "probe_health_check", "probe_now"})
     with pytest.raises(IllegalTransitionError) as info:
         replay(TRIP_PROBE_RECOVER[:2], policy)
     assert (info.value.source, info.value.dest) == ("open", "half_open")

@@ -32,6 +32,7 @@ stateDiagram-v2
     closed --> open: trip_health_check (HEALTH_CHECK_FAILED)
     open --> half_open: probe (COOLDOWN_ELAPSED)
     open --> half_open: probe_health_check (HEALTH_CHECK_PASSED)
+    open --> half_open: probe_now (MANUAL)
     half_open --> open: reopen_rate_limited (RATE_LIMITED)
     half_open --> open: reopen (PROBE_FAILED)
     half_open --> closed: recover (PROBES_SUCCEEDED)

@@ -304,6 +304,7 @@ DESIGN_TABLE = [
     ("trip_health_check", (S.CLOSED,), S.OPEN, R.HEALTH_CHECK_FAILED, Stimulus.HEALTH_CHECK),
     ("probe", (S.OPEN,), S.HALF_OPEN, R.COOLDOWN_ELAPSED, Stimulus.TICK),
     ("probe_health_check", (S.OPEN,), S.HALF_OPEN, R.HEALTH_CHECK_PASSED, Stimulus.HEALTH_CHECK),
+    ("probe_now", (S.OPEN,), S.HALF_OPEN, R.MANUAL, Stimulus.MANUAL),
     ("reopen_rate_limited", (S.HALF_OPEN,), S.OPEN, R.RATE_LIMITED, Stimulus.OUTCOME),
     ("reopen", (S.HALF_OPEN,), S.OPEN, R.PROBE_FAILED, Stimulus.OUTCOME),
     ("recover", (S.HALF_OPEN,), S.CLOSED, R.PROBES_SUCCEEDED, Stimulus.OUTCOME),
@@ -342,3 +343,17 @@ def test_with_changes_validates_and_copies() -> None:
     changed = policy.with_changes(minimum_calls=5)
     assert (changed.minimum_calls, policy.minimum_calls) == (5, 10)
     assert changed == BreakerPolicy(minimum_calls=5)
+
+
+def test_a_policy_transition_may_not_reuse_a_kept_built_in_name() -> None:
+    own = Transition(
+        "probe_now",
+        BreakerState.OPEN,
+        BreakerState.FORCED_OPEN,
+        FailoverReason.MANUAL,
+        on=Stimulus.MANUAL,
+    )
+    with pytest.raises(ConfigurationError, match=r"reuses the built-in name\(s\) \['probe_now'\]"):
+        BreakerPolicy(transitions=[own])
+    replaced = BreakerPolicy(transitions=[own], removed_transitions={"probe_now"})
+    assert [t.name for t in replaced.transition_table()].count("probe_now") == 1

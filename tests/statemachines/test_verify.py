@@ -113,7 +113,7 @@ def test_an_operator_state_needs_no_automatic_way_back() -> None:
 
 
 def test_removing_the_way_into_half_open_leaves_it_unreachable_and_open_a_trap() -> None:
-    policy = BreakerPolicy(removed_transitions={"probe", "probe_health_check"})
+    policy = BreakerPolicy(removed_transitions={"probe", "probe_health_check", "probe_now"})
     report = verify_policy(policy)
     assert kinds(report) == [DefectKind.UNREACHABLE_STATE, DefectKind.NO_WAY_BACK]
     unreachable, no_way_back = report.defects

@@ -1,0 +1,135 @@
+"""Active health checks: one background task per provider, and checks on demand.
+
+Each task waits a jittered first offset (``rng.uniform(0, jitter * interval)``), then checks its
+provider, then waits ``interval`` seconds after each check ends, each wait jittered by up to
+``jitter * interval / 2`` either way (the mean stays ``interval``). A check runs
+``provider.health_check()`` under ``HealthCheckConfig.timeout`` on the coordinator's clock
+(``clock_timeout``, as attempts are timed); a timeout, an exception or an answer that is not a
+HealthCheckResult counts as an unhealthy result whose ``error`` names only the kind of failure
+(never the exception's text, which could hold a URL with a credential). The result is kept on
+the provider's slot (shown by ``status()``) and fed to its breaker (``record_health_check``):
+failures trip it per the policy (HEALTH_CHECK_FAILED), a pass while OPEN probes early
+(HEALTH_CHECK_PASSED).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Iterable, Mapping
+
+import attrs
+
+from failover._execution import clock_timeout
+from failover._selection import Slot
+from failover.clock import Clock
+from failover.health import HealthCheckConfig
+from failover.provider import HealthCheckResult
+
+__all__ = ["HealthRunner"]
+
+logger = logging.getLogger("failover")
+
+
+class HealthRunner:
+    """The health checks of one coordinator's providers (internal).
+
+    Args:
+        slots: The coordinator's slots, in registration order.
+        clock: The coordinator's clock (waits and timeouts run on it).
+        config: Interval, timeout, jitter, and whether background checks run.
+    """
+
+    def __init__(self, slots: Iterable[Slot], clock: Clock, config: HealthCheckConfig) -> None:
+        self._slots = tuple(slots)
+        self._clock = clock
+        self._config = config
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def tasks(self) -> tuple[asyncio.Task[None], ...]:
+        """The running background tasks (none before ``start`` or after ``stop``)."""
+        return tuple(self._tasks)
+
+    def start(self, rng: random.Random) -> None:
+        """Start one background task per provider (none when checks are disabled).
+
+        ``rng`` is not drawn from: a private source is derived from a copy of its state, so
+        that health checks never change the jitter a coordinator's requests see.
+        """
+        if not self._config.enabled or self._tasks:
+            return
+        copy = random.Random()
+        copy.setstate(rng.getstate())
+        own = random.Random(copy.getrandbits(64))
+        spread = self._config.jitter * self._config.interval
+        loop = asyncio.get_running_loop()
+        for slot in self._slots:
+            offset = own.uniform(0.0, spread)
+            name = f"failover health check {slot.name!r}"
+            self._tasks.append(loop.create_task(self._every(slot, offset, own), name=name))
+
+    async def stop(self) -> None:
+        """Cancel every background task and wait until each has ended."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _every(self, slot: Slot, delay: float, rng: random.Random) -> None:
+        config = self._config
+        spread = config.jitter * config.interval
+        while True:
+            await self._clock.sleep(delay)
+            try:
+                await self.check(slot)
+            except Exception:  # a hook's error: said once per check, the task goes on
+                logger.exception("health check of provider %r failed; checks go on", slot.name)
+            delay = config.interval + rng.uniform(-0.5, 0.5) * spread
+
+    async def check_all(self, force: bool) -> Mapping[str, HealthCheckResult]:
+        """Check the providers at once and return each one's latest result, by name.
+
+        Without ``force``, a provider whose last result is younger than the interval keeps
+        it, and nothing is checked when background checks are disabled (the cached results
+        are returned). With ``force`` every provider is checked now.
+        """
+        now = self._clock.monotonic()
+        due = [s for s in self._slots if force or self._due(s, now)]
+        await asyncio.gather(*(self.check(slot) for slot in due))
+        return {s.name: s.last_health_check for s in self._slots if s.last_health_check is not None}
+
+    def _due(self, slot: Slot, now: float) -> bool:
+        last = slot.last_health_check
+        if not self._config.enabled:
+            return False
+        return last is None or now - last.checked_at >= self._config.interval
+
+    async def check(self, slot: Slot) -> HealthCheckResult:
+        """Check ``slot``'s provider once: keep the result and tell its breaker."""
+        result = await self._ask(slot)
+        slot.last_health_check = result
+        slot.breaker.record_health_check(result.healthy)
+        return result
+
+    async def _ask(self, slot: Slot) -> HealthCheckResult:
+        clock, limit = self._clock, self._config.timeout
+        started = clock.monotonic()
+        error: str | None = None
+        try:
+            async with clock_timeout(clock, limit):
+                answer = await slot.provider.health_check()
+        except TimeoutError:
+            timed_out = clock.monotonic() - started >= limit
+            answer, error = None, f"timed out after {limit:g} s" if timed_out else "TimeoutError"
+        except Exception as exc:
+            answer, error = None, f"health_check() raised {type(exc).__name__}"
+        ended = clock.monotonic()
+        if error is None and isinstance(answer, HealthCheckResult):
+            return attrs.evolve(
+                answer, provider=slot.name, latency=ended - started, checked_at=ended
+            )
+        if error is None:
+            error = f"health_check() returned a {type(answer).__name__}, not a HealthCheckResult"
+        return HealthCheckResult(slot.name, False, ended - started, ended, error)

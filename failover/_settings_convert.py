@@ -1,0 +1,177 @@
+"""Reading for ``failover.settings``: TOML files, environment variables' text, and the strict
+cattrs converter that structures plain data through each field's check, every problem kept.
+
+The converter is a copy of the project's one converter (``statemachines.converter``), which is
+left as it is; ``failover.settings`` registers its records on it (``_record_hook``) and turns
+the errors it raises into problems with their paths (``_leaves``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any, cast, get_args
+
+import attrs
+import cattrs
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.gen import make_dict_structure_fn, override
+
+from failover._settings_checks import (
+    _CHECK,
+    _bad,
+    _duplicates,
+    _Found,
+    _Invalid,
+    _PathPart,
+    _raw_name,
+    _unknown,
+)
+from statemachines import ConfigurationError, converter
+
+
+def _from_text(text: str) -> object:
+    """An environment variable's text as an int or a float, or as given if it is neither."""
+    for parse in (int, float):
+        try:
+            return parse(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def _read_env(
+    env: Mapping[str, str], config: str, variables: Mapping[str, str]
+) -> tuple[dict[str, object], str, dict[str, str]]:
+    """The data of ``from_env``: the file named by the variable ``config``, then each field's
+    variable that is set; also its source, and each field read -> its variable's name."""
+    data: dict[str, object] = {}
+    source = "the environment"
+    path = env.get(config, "").strip()
+    if path:
+        data.update(_read_table(Path(path), via=config))
+        source += f" and {path} [failover]"
+    names: dict[str, str] = {}
+    for field, name in variables.items():
+        if name in env:
+            data[field] = _from_text(env[name])
+            names[field] = name
+    return data, source, names
+
+
+def _read_table(path: Path, via: str = "") -> Mapping[str, object]:
+    named = f" (named by {via})" if via else ""
+    try:
+        with path.open("rb") as file:
+            document = tomllib.load(file)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot read failover settings from {str(path)!r}{named}: {exc.strerror or exc}"
+        ) from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"{str(path)!r}{named} is not valid TOML: {exc}") from exc
+    table = document.get("failover")
+    if not isinstance(table, dict):
+        raise ConfigurationError(
+            f"{str(path)!r}{named} has no [failover] table (its top-level keys are "
+            f"{sorted(document)!r}); put the settings under [failover] and each provider in a "
+            "[[failover.providers]] table"
+        )
+    return table
+
+
+def _leaves(exc: BaseException, path: tuple[_PathPart, ...]) -> Iterator[_Found]:
+    """Every problem in a (nested) cattrs error group, with its path."""
+    if isinstance(exc, ClassValidationError):
+        named, other = exc.group_exceptions()
+        for inner, note in named:
+            yield from _leaves(inner, (*path, note.name))
+        for inner in other:
+            yield from _leaves(inner, path)
+    elif isinstance(exc, IterableValidationError):
+        indexed, rest = exc.group_exceptions()
+        for inner, index_note in indexed:
+            yield from _leaves(inner, (*path, index_note.index))
+        for inner in rest:
+            yield from _leaves(inner, path)
+    elif isinstance(exc, ForbiddenExtraKeysError):
+        accepted = [f.name for f in attrs.fields(exc.cl)]
+        for key in sorted(map(str, exc.extra_fields)):
+            sub, given, expected = _unknown(key, accepted)
+            yield (*path, *sub), given, expected
+    elif isinstance(exc, _Invalid):
+        for sub, given, expected in exc.found:
+            yield (*path, *sub), given, expected
+    elif isinstance(exc, KeyError):
+        yield path, None, "missing; this key is required"
+    elif isinstance(exc, ExceptionGroup):
+        for inner in exc.exceptions:
+            yield from _leaves(inner, path)
+    else:  # pragma: no cover - the checks above leave nothing else
+        yield path, None, str(exc)
+
+
+def _check_hook(check: Callable[[object], object]) -> Callable[[object, object], object]:
+    return lambda value, _: check(value)
+
+
+def _record_hook(
+    cls: type[Any], conv: cattrs.Converter, **hooks: Callable[[object, object], object]
+) -> Callable[[object, type[Any]], Any]:
+    """Structure ``cls`` from a mapping through each field's check (or the hook named for it)."""
+    overrides = {
+        f.name: override(struct_hook=hooks.get(f.name) or _check_hook(f.metadata[_CHECK]))
+        for f in attrs.fields(cls)
+    }
+    structure = make_dict_structure_fn(cls, conv, **cast(Any, overrides))
+
+    def hook(value: object, kind: type[Any]) -> Any:
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, Mapping):
+            raise _bad(f"a table (mapping) of {cls.__name__} keys", value)
+        return structure(value, kind)
+
+    return hook
+
+
+def _providers_hook(
+    conv: cattrs.Converter, many: Any
+) -> Callable[[object, object], tuple[Any, ...]]:
+    """Structure the providers (``many``: ``tuple[Record, ...]``), reporting duplicate names."""
+    cls = get_args(many)[0]
+
+    def providers(value: object, _: object) -> tuple[Any, ...]:
+        if not isinstance(value, list | tuple):
+            raise _bad("a list of provider tables ([[failover.providers]] in TOML)", value)
+        duplicates = _duplicates(_raw_name(entry, cls) for entry in value)
+        try:
+            structured: tuple[Any, ...] = conv.structure(value, many)
+        except cattrs.BaseValidationError as exc:
+            if duplicates:
+                raise ExceptionGroup("providers", [exc, _Invalid(duplicates)]) from None
+            raise
+        if duplicates:
+            raise _Invalid(duplicates)
+        return structured
+
+    return providers
+
+
+@cache
+def _settings_converter(cls: type[Any], providers: Any) -> cattrs.Converter:
+    """A copy of the project's converter that reads settings strictly (every error, no extra
+    keys); the project's converter itself is left as it is.
+
+    Args:
+        cls: The settings record, whose ``providers`` field is structured by ``providers``.
+        providers: ``tuple[Record, ...]``, Record being the record of one provider.
+    """
+    conv = converter.copy(forbid_extra_keys=True, detailed_validation=True)
+    record = get_args(providers)[0]
+    conv.register_structure_hook(record, _record_hook(record, conv))
+    hook = _record_hook(cls, conv, providers=_providers_hook(conv, providers))
+    conv.register_structure_hook(cls, hook)
+    return conv

@@ -1,0 +1,191 @@
+"""Lifecycle: a coordinator built from settings, started, and closed with everything it owns.
+
+::
+
+    async with managed_failover("failover.toml") as coordinator:
+        answer = await coordinator.generate("Hello")
+
+``managed_failover`` reads the settings (FailoverSettings, a TOML file, or the environment),
+builds each provider through the provider registry (``failover.registry``: the ``providers``
+package registers its kinds when imported), builds the Coordinator the settings describe, starts
+its health checks, and on exit (also on an error, in the body or while building) stops them and
+closes every provider that was built.
+
+``ProviderMixin`` gives an existing class (an agent, a service) ``await self.llm(prompt)`` and
+``await self.search(query)`` through the coordinator it holds in ``self.coordinator``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+
+from failover._coordinator import Coordinator
+from failover.clock import Clock
+from failover.provider import LLMResponse, Provider, SearchResults
+from failover.registry import build_provider, default_registry
+from failover.settings import FailoverSettings, SettingsError
+from statemachines import ConfigurationError
+
+__all__ = ["ProviderMixin", "managed_failover"]
+
+logger = logging.getLogger("failover")
+
+
+@asynccontextmanager
+async def managed_failover(
+    settings_or_path: FailoverSettings | str | os.PathLike[str] | None = None,
+    *,
+    clock: Clock | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> AsyncIterator[Coordinator]:
+    """A started Coordinator built from settings; everything is closed on exit.
+
+    Args:
+        settings_or_path: FailoverSettings; or the path of a TOML file
+            (``FailoverSettings.from_toml``); or None to read the environment
+            (``FailoverSettings.from_env``).
+        clock: The coordinator's clock (a ManualClock in tests); the system clock when None.
+        environ: Where the environment is read (settings when None is given, and the API keys
+            named by ``api_key_env``); ``os.environ`` when None.
+
+    Yields:
+        The coordinator, its health checks started.
+
+    Raises:
+        SettingsError: Bad settings, an unregistered kind or a missing API key (every problem
+            at once, before any provider is built).
+        ConfigurationError: The settings cannot be read, or a provider's factory failed (the
+            providers built before it are closed first).
+    """
+    settings = _settings(settings_or_path, environ)
+    providers = await _build_providers(settings, environ)
+    try:
+        coordinator = _coordinator(settings, providers, clock)
+    except BaseException:
+        await _close(providers)
+        raise
+    try:
+        await coordinator.start()
+        yield coordinator
+    finally:
+        await coordinator.aclose()
+
+
+def _settings(
+    settings_or_path: FailoverSettings | str | os.PathLike[str] | None,
+    environ: Mapping[str, str] | None,
+) -> FailoverSettings:
+    if settings_or_path is None:
+        return FailoverSettings.from_env(environ=environ)
+    if isinstance(settings_or_path, FailoverSettings):
+        return settings_or_path
+    if isinstance(settings_or_path, str | os.PathLike):
+        return FailoverSettings.from_toml(settings_or_path)
+    raise ConfigurationError(
+        f"managed_failover() takes FailoverSettings, the path of a TOML file, or None (read the "
+        f"environment), got {settings_or_path!r}"
+    )
+
+
+async def _build_providers(
+    settings: FailoverSettings, environ: Mapping[str, str] | None
+) -> tuple[Provider, ...]:
+    """Like ``failover.registry.build_providers`` (every problem reported before any factory
+    runs), but the providers built before a failing factory are closed."""
+    found = [
+        problem
+        for index, provider in enumerate(settings.providers)
+        for problem in default_registry.problems(provider, environ, at=f"providers[{index}].")
+    ]
+    if found:
+        raise SettingsError("building the providers", found)
+    built: list[Provider] = []
+    try:
+        for provider_settings in settings.providers:
+            built.append(build_provider(provider_settings, environ))
+    except BaseException:
+        await _close(built)
+        raise
+    return tuple(built)
+
+
+def _coordinator(
+    settings: FailoverSettings, providers: tuple[Provider, ...], clock: Clock | None
+) -> Coordinator:
+    names = [p.name for p in settings.providers]
+    return Coordinator(
+        providers,
+        policy=settings.breaker_policy(),
+        policies={name: settings.breaker_policy(name) for name in names},
+        strategy=settings.strategy,
+        retry=settings.retry_policy(),
+        rate_limits={name: settings.rate_limit(name) for name in names},
+        health=settings.health_config(),
+        clock=clock,
+        all_down=settings.all_down,
+        priorities={p.name: p.priority for p in settings.providers},
+        weights={p.name: p.weight for p in settings.providers},
+    )
+
+
+async def _close(providers: Iterable[Provider]) -> None:
+    for provider in providers:
+        try:
+            await provider.aclose()
+        except Exception:
+            logger.exception("closing provider %r failed; ignored", provider.name)
+
+
+class ProviderMixin:
+    """Gives a class ``await self.llm(prompt)`` and ``await self.search(query)``.
+
+    The class (or its instances) must set ``coordinator`` to a Coordinator, such as the one
+    ``managed_failover`` yields::
+
+        class Agent(ProviderMixin):
+            def __init__(self, coordinator: Coordinator) -> None:
+                self.coordinator = coordinator
+
+    Attributes:
+        coordinator: The Coordinator the requests go through.
+    """
+
+    coordinator: Coordinator
+
+    async def llm(self, prompt: str | Mapping[str, object], **options: object) -> str:
+        """The text ``coordinator.generate(prompt, **options)`` answered.
+
+        Raises:
+            AttributeError: ``self.coordinator`` is not set.
+            AllProvidersFailed: Every attempt failed (as for ``Coordinator.generate``).
+            AllProvidersUnavailable: No provider admitted the request.
+        """
+        result = await self._coordinator().generate(prompt, **options)
+        response: LLMResponse = result.value
+        return response.text
+
+    async def search(self, query: str, **options: object) -> SearchResults:
+        """The results ``coordinator.search(query, **options)`` found.
+
+        Raises:
+            AttributeError: ``self.coordinator`` is not set.
+            AllProvidersFailed: Every attempt failed (as for ``Coordinator.search``).
+            AllProvidersUnavailable: No provider admitted the request.
+        """
+        result = await self._coordinator().search(query, **options)
+        results: SearchResults = result.value
+        return results
+
+    def _coordinator(self) -> Coordinator:
+        coordinator: Coordinator | None = getattr(self, "coordinator", None)
+        if coordinator is None:
+            raise AttributeError(
+                f"{type(self).__name__} uses ProviderMixin but has no coordinator: set "
+                "self.coordinator to a Coordinator (e.g. the one `async with "
+                "managed_failover(settings) as coordinator:` yields) before calling llm() or "
+                "search()"
+            )
+        return coordinator
