@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := test
-.PHONY: install test test-fast lint format typecheck demo bench clean distclean
+.PHONY: install test test-fast lint format typecheck demo bench bench-instructions clean distclean
 
 # Re-runs whenever pyproject.toml changes (new dependency, new extra).
 $(STAMP): pyproject.toml
@@ -51,6 +51,10 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/machine.py
 	@echo
 	$(BIN)/python benchmarks/overhead.py
+
+# Noise-free figures (callgrind instruction counts; needs valgrind; ~7 minutes).
+bench-instructions: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/instructions.py
 
 clean:
 	rm -rf build dist .hypothesis .mypy_cache .pytest_cache .ruff_cache *.egg-info
