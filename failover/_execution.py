@@ -11,8 +11,9 @@ only when they end within the request's deadline. A BadRequest (and a ContentBlo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from types import TracebackType
+from collections.abc import Awaitable, Callable, Generator
+from types import CoroutineType, TracebackType
+from types import coroutine as types_coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from failover._attempt import Attempt
@@ -77,11 +78,50 @@ class _ClockTimeout:
             raise TimeoutError from exc
 
 
+@types_coroutine
+def _resume(coro: Any, yielded: Any) -> Generator[Any, Any, Any]:
+    """Go on awaiting ``coro``, which has already been stepped once and yielded ``yielded``:
+    what the task sends or throws in goes on to ``coro``, exactly as if it were awaited."""
+    while True:
+        try:
+            sent = yield yielded
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:
+            try:
+                yielded = coro.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                yielded = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value
+
+
 def clock_timeout(clock: Clock, seconds: float) -> Any:
     """An async context manager raising TimeoutError after ``seconds`` of ``clock`` time."""
     if type(clock) is SystemClock:
         return asyncio.timeout(seconds)  # the loop's clock is time.monotonic too
     return _ClockTimeout(clock, seconds)
+
+
+async def _under_deadline(awaitable: Awaitable[T], deadline: float) -> T:
+    """``await awaitable`` under ``asyncio.timeout_at(deadline)`` (loop time), arming the timer
+    only if it suspends: a coroutine is stepped once first, and one that returns (or raises)
+    at once never needed a timer, which could not have fired before it suspended anyway."""
+    if type(awaitable) is not CoroutineType:
+        async with asyncio.timeout_at(deadline):
+            return await awaitable
+    try:
+        yielded = awaitable.send(None)
+    except StopIteration as stop:
+        value: T = stop.value
+        return value
+    async with asyncio.timeout_at(deadline):
+        resumed: T = await _resume(awaitable, yielded)
+    return resumed
 
 
 class Plan:
@@ -207,6 +247,8 @@ class Plan:
         try:
             if limit is None:
                 value = await fn(slot.provider)
+            elif type(clock) is SystemClock:
+                value = await _under_deadline(fn(slot.provider), started + limit)
             else:
                 async with clock_timeout(clock, limit):
                     value = await fn(slot.provider)
