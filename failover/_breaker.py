@@ -41,7 +41,6 @@ R = TypeVar("R")
 
 _SUCCESS, _SLOW_SUCCESS = Outcome.SUCCESS, Outcome.SLOW_SUCCESS
 _IGNORED = Outcome.IGNORED
-_SLOW = {Outcome.SUCCESS: Outcome.SLOW_SUCCESS, Outcome.FAILURE: Outcome.SLOW_FAILURE}
 _COROUTINE = types.CoroutineType
 
 
@@ -201,7 +200,7 @@ class CircuitBreaker:
             verdict = IGNORED
         outcome = verdict.outcome
         if outcome is not _IGNORED and end - started >= self._slow:
-            outcome = _SLOW[outcome]
+            outcome = Outcome.of(failed=outcome.failed, slow=True)
         lock = self._lock
         lock.acquire()
         try:
