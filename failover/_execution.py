@@ -290,6 +290,10 @@ class Plan:
         slot.observe(end - started, error is not None, end)
         self.attempts.append(Attempt(slot.name, started, end - started, error))
         coordinator._ordering.update(slot)
+        if slot.reports_quota:
+            report = slot.provider.quota_report()  # type: ignore[attr-defined]
+            if report is not None:
+                slot.learn(report, end)
         if error is None:
             if slot.quota is not None and isinstance(value, LLMResponse):
                 slot.quota.consume_tokens(end, value.usage.total_tokens)

@@ -17,7 +17,7 @@ from statemachines import BreakerState
 
 if TYPE_CHECKING:
     from failover._breaker import CircuitBreaker
-    from failover.provider import HealthCheckResult, Provider
+    from failover.provider import HealthCheckResult, Provider, QuotaReport
 
 __all__ = ["CALL", "EWMA_ALPHA", "GENERATE", "KINDS", "SEARCH", "STREAM", "Slot"]
 
@@ -44,6 +44,7 @@ class Slot:
         "priority",
         "provider",
         "quota",
+        "reports_quota",
         "serves",
         "weight",
     )
@@ -69,6 +70,7 @@ class Slot:
         self.latency: float | None = None
         self.last_failure_at: float | None = None
         self.last_health_check: HealthCheckResult | None = None
+        self.reports_quota = callable(getattr(provider, "quota_report", None))
         self.serves = (
             True,
             callable(getattr(provider, "generate", None)),
@@ -151,6 +153,13 @@ class Slot:
             when = max(when, retry_at)
         quota_at = self.quota_at(now)
         return when if quota_at is None else max(when, quota_at)
+
+    def learn(self, report: QuotaReport, now: float) -> None:
+        """Take in the quota the provider reported at ``now``."""
+        if self.quota is None:
+            self.quota = Quota(_UNLIMITED)
+        resets_at = None if report.reset_after is None else now + report.reset_after
+        self.quota.learn_remaining(report.remaining, resets_at)
 
     def block(self, until: float) -> None:
         """The provider asked to be left alone until ``until`` (a Retry-After)."""

@@ -17,6 +17,8 @@ __all__ = [
     "LLMProvider",
     "LLMResponse",
     "Provider",
+    "QuotaReport",
+    "ReportsQuota",
     "SearchProvider",
     "SearchResult",
     "SearchResults",
@@ -92,6 +94,20 @@ class HealthCheckResult:
     error: str | None = None
 
 
+@attrs.frozen
+class QuotaReport:
+    """The quota a provider's response reported (from headers such as X-RateLimit-Remaining).
+
+    Attributes:
+        remaining: Requests left in the tightest window (0: none until the reset).
+        reset_after: Seconds from the response until that window resets; None if unknown
+            (a remaining of 0 without a reset time blocks nothing: there is no time to wait for).
+    """
+
+    remaining: int
+    reset_after: float | None = None
+
+
 @runtime_checkable
 class Provider(Protocol):
     """What every provider offers."""
@@ -129,4 +145,17 @@ class SearchProvider(Provider, Protocol):
 
     async def search(self, query: str, **options: object) -> SearchResults:
         """One search."""
+        ...
+
+
+@runtime_checkable
+class ReportsQuota(Protocol):
+    """A provider that learns its quota from its responses (optional, beside Provider).
+
+    After every attempt, success or failure, the coordinator reads ``quota_report()``; a
+    remaining of 0 skips the provider until the reset, without sending it a request.
+    """
+
+    def quota_report(self) -> QuotaReport | None:
+        """The quota the most recent response reported; None when unknown."""
         ...
