@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
@@ -11,6 +12,7 @@ from typing import Any, Literal, TypeAlias, TypeVar
 from failover._breaker import CircuitBreaker
 from failover._execution import Plan
 from failover._health_runner import HealthRunner
+from failover._hedge import run_hedged
 from failover._result import Result
 from failover._selection import CALL, GENERATE, SEARCH, Slot
 from failover.clock import Clock, SystemClock
@@ -56,7 +58,10 @@ class Coordinator:
         priorities: A priority per provider name (default 0; higher first).
         weights: A weight per provider name for "weighted_random" (default 1; > 0).
         seed: Seeds the coordinator's random source (backoff jitter, random strategies).
-        hedge_after: Reserved: hedged requests are not implemented yet; must be None.
+        hedge_after: Hedging, off by default (None): when an attempt has not answered after
+            this many seconds, the next candidate that admits a call is started beside it;
+            the first success wins and the others are cancelled (recorded as cancellations,
+            not failures). Streams are not hedged.
 
     Raises:
         ConfigurationError: A duplicate provider name, a name in ``policies``,
@@ -101,11 +106,7 @@ class Coordinator:
             raise ConfigurationError(
                 f"all_down must be one of {list(ALL_DOWN_MODES)!r}, got {all_down!r}"
             )
-        if hedge_after is not None:
-            raise ConfigurationError(
-                f"hedge_after={hedge_after!r}: hedged requests are not implemented yet; "
-                "leave it None"
-            )
+        self.hedge_after = _hedge_after(hedge_after)
         self.all_down: AllDown = all_down
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._rng = random.Random(seed)
@@ -187,6 +188,8 @@ class Coordinator:
 
     async def _run(self, fn: Callable[[Any], Awaitable[T]], kind: int) -> Result[T]:
         plan = Plan(self, kind)
+        if self.hedge_after is not None:
+            return await run_hedged(plan, fn, self.hedge_after)
         while True:
             picked = await plan.next()
             if picked is None:
@@ -336,6 +339,22 @@ def _check_can_probe(name: str, policy: BreakerPolicy) -> None:
         "keep the built-in one (leave it out of removed_transitions) or choose "
         "all_down='fail_fast' or 'wait'"
     )
+
+
+def _hedge_after(value: object) -> float | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ConfigurationError(
+            f"hedge_after must be None (no hedging) or a finite number of seconds > 0, "
+            f"got {value!r}"
+        )
+    return float(value)
 
 
 def _check_names(arg: str, mapping: Mapping[str, object], names: list[str]) -> None:

@@ -159,6 +159,13 @@ class Plan:
             await clock.sleep(wake - now)
         return None
 
+    def pick_now(self) -> tuple[Slot, int] | None:
+        """A provider that admits a call at once (for a hedge): never waits, never probes."""
+        now = self.coordinator.clock.monotonic()
+        if self.deadline is not None and now >= self.deadline:
+            return None
+        return self._fresh(now) or self._again(now)
+
     def _fresh(self, now: float) -> tuple[Slot, int] | None:
         kind, tries = self.kind, self.tries
         for slot in self.coordinator._ordering.order(now):

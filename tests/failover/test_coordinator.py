@@ -46,7 +46,6 @@ from tests.failover.test_coordinator_support import QUIET, answers, coordinator,
         ({"policy": "strict"}, r"policy must be a BreakerPolicy, got 'strict'"),
         ({"rate_limits": {"a": 60}}, r"rate_limits\['a'\] must be a RateLimit, got 60"),
         ({"retry": 3}, r"retry must be a RetryPolicy, got 3"),
-        ({"hedge_after": 1.0}, r"hedge_after=1.0: hedged requests are not implemented"),
         (
             {"all_down": "probe", "policy": BreakerPolicy(removed_transitions={"probe_now"})},
             r"fires the MANUAL transition 'probe_now' .* provider 'a' has no such transition",
