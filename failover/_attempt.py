@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import attrs
+from typing import NamedTuple
 
 __all__ = ["Attempt"]
 
 
-@attrs.frozen
-class Attempt:
-    """One attempt of a request at one provider.
+class Attempt(NamedTuple):
+    """One attempt of a request at one provider (an immutable record).
 
     Attributes:
         provider: The provider tried.
@@ -21,7 +20,7 @@ class Attempt:
     provider: str
     started_at: float
     duration: float
-    error: BaseException | None = attrs.field(default=None, eq=False)
+    error: BaseException | None = None
 
     @property
     def succeeded(self) -> bool:

@@ -37,6 +37,7 @@ __all__ = ["Plan", "clock_timeout"]
 
 T = TypeVar("T")
 _RATE_LIMITED = FailoverReason.RATE_LIMITED
+_new_attempt = tuple.__new__  # Attempt(...) without its Python-level __new__: the hot path
 
 
 class _ClockTimeout:
@@ -107,20 +108,14 @@ def clock_timeout(clock: Clock, seconds: float) -> Any:
     return _ClockTimeout(clock, seconds)
 
 
-async def _under_deadline(awaitable: Awaitable[T], deadline: float) -> T:
-    """``await awaitable`` under ``asyncio.timeout_at(deadline)`` (loop time), arming the timer
-    only if it suspends: a coroutine is stepped once first, and one that returns (or raises)
-    at once never needed a timer, which could not have fired before it suspended anyway."""
-    if type(awaitable) is not CoroutineType:
-        async with asyncio.timeout_at(deadline):
-            return await awaitable
-    try:
-        yielded = awaitable.send(None)
-    except StopIteration as stop:
-        value: T = stop.value
-        return value
+async def _await_at(awaitable: Awaitable[T], deadline: float) -> T:
     async with asyncio.timeout_at(deadline):
-        resumed: T = await _resume(awaitable, yielded)
+        return await awaitable
+
+
+async def _resume_at(coro: Any, yielded: Any, deadline: float) -> T:
+    async with asyncio.timeout_at(deadline):
+        resumed: T = await _resume(coro, yielded)
     return resumed
 
 
@@ -255,7 +250,19 @@ class Plan:
             if limit is None:
                 value = await fn(slot.provider)
             elif type(clock) is SystemClock:
-                value = await _under_deadline(fn(slot.provider), started + limit)
+                # ``await`` under asyncio.timeout_at(deadline) (loop time), arming the timer
+                # only if it suspends: a coroutine is stepped once first, and one that returns
+                # (or raises) at once never needed a timer, which could not have fired anyway.
+                awaitable = fn(slot.provider)
+                if type(awaitable) is not CoroutineType:
+                    value = await _await_at(awaitable, started + limit)
+                else:
+                    try:
+                        yielded = awaitable.send(None)
+                    except StopIteration as stop:
+                        value = stop.value
+                    else:
+                        value = await _resume_at(awaitable, yielded, started + limit)
             else:
                 async with clock_timeout(clock, limit):
                     value = await fn(slot.provider)
@@ -295,7 +302,7 @@ class Plan:
             slot.breaker.finish(generation, started, error, value)
         end = coordinator.clock.monotonic()
         slot.observe(end - started, error is not None, end)
-        self.attempts.append(Attempt(slot.name, started, end - started, error))
+        self.attempts.append(_new_attempt(Attempt, (slot.name, started, end - started, error)))
         coordinator._ordering.update(slot)
         if slot.reports_quota:
             report = slot.provider.quota_report()  # type: ignore[attr-defined]

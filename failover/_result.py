@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
-
-import attrs
+from typing import Generic, NamedTuple, TypeVar
 
 from failover._attempt import Attempt
 
@@ -13,9 +11,8 @@ __all__ = ["Result"]
 T = TypeVar("T")
 
 
-@attrs.frozen
-class Result(Generic[T]):
-    """The answer of a coordinated request and how it was reached.
+class Result(NamedTuple, Generic[T]):
+    """The answer of a coordinated request and how it was reached (an immutable record).
 
     Attributes:
         value: What the answering provider returned.

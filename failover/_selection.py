@@ -108,15 +108,18 @@ class Slot:
         until an operator acts) is not asked again, so that skipping it raises nothing and
         counts no rejection.
         """
-        machine = self.machine
-        if not machine.free_admission:
+        machine, quota = self.machine, self.quota
+        generation = machine.generation  # read before the flag, as CircuitBreaker.admit does
+        if machine.free_admission:
+            if quota is None:
+                return generation
+        else:
             retry_at = machine.retry_at
             state = machine.state
             if state is _FORCED_OPEN or (
                 not state.admits_calls and retry_at is not None and now < retry_at
             ):
                 return None
-        quota = self.quota
         if quota is not None and quota.available_at(now) is not None:
             return None
         try:

@@ -31,7 +31,8 @@ import bisect
 import itertools
 import random
 from collections.abc import Callable, Iterator, Sequence
-from typing import Literal, TypeAlias
+from operator import itemgetter
+from typing import Any, Literal, TypeAlias
 
 from failover._selection import Slot
 from failover.status import ProviderStatus, provider_status
@@ -58,6 +59,7 @@ STRATEGIES: tuple[StrategyName, ...] = (
 """Every built-in strategy's name, the default first."""
 
 _INF = float("inf")
+_LAST = itemgetter(-1)
 
 
 class Ordering:
@@ -83,13 +85,13 @@ class _Sorted(Ordering):
         self._keys = [self.key(s) for s in self.slots]
         self._sorted = sorted(self._keys)
 
-    def key(self, slot: Slot) -> tuple[float, ...]:
-        """The sort key; its last element must be the slot's index."""
+    def key(self, slot: Slot) -> tuple[Any, ...]:
+        """The sort key: figures, then the slot's index (unique: the slot itself, last, is
+        never compared)."""
         raise NotImplementedError
 
     def order(self, now: float) -> Iterator[Slot]:
-        slots = self.slots
-        return (slots[int(key[-1])] for key in self._sorted)
+        return map(_LAST, self._sorted)
 
     def update(self, slot: Slot) -> None:
         new = self.key(slot)
@@ -98,25 +100,32 @@ class _Sorted(Ordering):
             return
         self._keys[slot.index] = new
         ordered = self._sorted
-        del ordered[bisect.bisect_left(ordered, old)]
-        bisect.insort(ordered, new)
+        at = bisect.bisect_left(ordered, old)
+        if (at == 0 or ordered[at - 1] < new) and (at + 1 == len(ordered) or new < ordered[at + 1]):
+            ordered[at] = new  # still in place: the common case
+        else:
+            del ordered[at]
+            bisect.insort(ordered, new)
 
 
 class _SuccessRate(_Sorted):
-    def key(self, slot: Slot) -> tuple[float, ...]:
+    def key(self, slot: Slot) -> tuple[Any, ...]:
         latency = slot.latency
+        machine = slot.machine
+        calls = machine.calls
         return (
-            -slot.success_rate,
+            (machine.failures - calls - 1) / (calls + 2),  # -success_rate, without a call
             -slot.priority,
             _INF if latency is None else latency,
             slot.index,
+            slot,
         )
 
 
 class _LeastLatency(_Sorted):
-    def key(self, slot: Slot) -> tuple[float, ...]:
+    def key(self, slot: Slot) -> tuple[Any, ...]:
         latency = slot.latency
-        return (-1.0 if latency is None else latency, slot.index)
+        return (-1.0 if latency is None else latency, slot.index, slot)
 
 
 class _Priority(Ordering):
