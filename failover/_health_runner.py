@@ -9,7 +9,9 @@ HealthCheckResult counts as an unhealthy result whose ``error`` names only the k
 (never the exception's text, which could hold a URL with a credential). The result is kept on
 the provider's slot (shown by ``status()``) and fed to its breaker (``record_health_check``):
 failures trip it per the policy (HEALTH_CHECK_FAILED), a pass while OPEN probes early
-(HEALTH_CHECK_PASSED).
+(HEALTH_CHECK_PASSED). A background check is skipped while the provider's quota allows no
+request (a check may cost one: Brave's does), and a provider that reports its quota
+(``ReportsQuota``) is read after a check as after a request.
 """
 
 from __future__ import annotations
@@ -83,7 +85,8 @@ class HealthRunner:
         while True:
             await self._clock.sleep(delay)
             try:
-                await self.check(slot)
+                if slot.quota_at(self._clock.monotonic()) is None:  # no quota: skip this one
+                    await self.check(slot)
             except Exception:  # a hook's error: said once per check, the task goes on
                 logger.exception("health check of provider %r failed; checks go on", slot.name)
             delay = config.interval + rng.uniform(-0.5, 0.5) * spread
@@ -109,6 +112,10 @@ class HealthRunner:
     async def check(self, slot: Slot) -> HealthCheckResult:
         """Check ``slot``'s provider once: keep the result and tell its breaker."""
         result = await self._ask(slot)
+        if slot.reports_quota:  # a check's answer reports quota as a request's does
+            report = slot.provider.quota_report()  # type: ignore[attr-defined]
+            if report is not None:
+                slot.learn(report, result.checked_at)
         slot.last_health_check = result
         slot.breaker.record_health_check(result.healthy)
         return result

@@ -12,7 +12,7 @@ import pytest
 from failover import BreakerPolicy, BreakerState, ManualClock, Unavailable
 from failover._coordinator import Coordinator
 from failover.health import HealthCheckConfig
-from failover.provider import HealthCheckResult
+from failover.provider import HealthCheckResult, QuotaReport
 from failover.testing import ScriptedProvider, ScriptedRequest
 from statemachines import FailoverReason
 from tests.failover.test_coordinator_support import coordinator, drive
@@ -310,3 +310,39 @@ async def test_start_twice_starts_one_task_per_provider() -> None:
     assert len(asyncio.all_tasks() - before) == 2
     await c.aclose()
     assert asyncio.all_tasks() == before
+
+
+# --- quota ---------------------------------------------------------------------------------------
+
+
+class QuotaReporting(ScriptedProvider):
+    """A provider whose health checks report ``report`` as its quota afterwards."""
+
+    def __init__(self, name: str, clock: ManualClock) -> None:
+        self.times: list[float] = []
+        self.report: QuotaReport | None = None
+        super().__init__(name, self._handle)
+        self._clock = clock
+
+    def _handle(self, request: ScriptedRequest) -> object:
+        if request.kind == "health_check":
+            self.times.append(self._clock.monotonic())
+        return True if request.kind == "health_check" else "ok"
+
+    def quota_report(self) -> QuotaReport | None:
+        return self.report
+
+
+@pytest.mark.asyncio
+async def test_a_check_reads_the_reported_quota_and_checks_wait_while_none_is_left() -> None:
+    clock = ManualClock()
+    a = QuotaReporting("a", clock)
+    a.report = QuotaReport(remaining=0, reset_after=250.0)  # the first check learns: none left
+    c = manual_coordinator(clock, a, health=EVERY_100)
+    async with c:
+        await until(clock, 10.0)
+        assert c.status().providers[0].quota_available_at == 250.0
+        a.report = None
+        await until(clock, 450.0)
+    # 100 and 200 are skipped (no quota until 250); checks go on at 300 and 400
+    assert a.times == [0.0, 300.0, 400.0]
