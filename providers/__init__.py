@@ -1,12 +1,44 @@
 """I/O adapters: the providers a ``failover`` coordinator calls.
 
-It will hold adapters for Gemini (REST over httpx, and the google-generativeai SDK), Brave
-Search, OpenAI-compatible chat APIs and any Python callable, each mapping its own errors onto the
-library's error tree at the boundary. It builds on ``failover``.
+- ``GeminiProvider``: Gemini over its REST API (httpx); ``GeminiSDKProvider``: through the
+  google-generativeai SDK (extra ``gemini-sdk``; imported on first use).
+- ``BraveSearchProvider``: Brave Web Search.
+- ``OpenAICompatibleProvider``: OpenAI-compatible chat completions (OpenAI, Groq, Together,
+  vLLM, Ollama).
+- ``CallableProvider``: any sync or async Python callable.
 
-Nothing is public yet: the code lands in later issues.
+Each maps its API's answers and failures onto the library's records and error tree at the
+boundary (``providers._http`` for everything httpx raises). Importing the package registers the
+kinds "gemini", "gemini-sdk", "brave", "openai" and "callable" with ``failover.registry``, so
+settings can build them (see ``register_builtin_kinds``).
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from typing import Any
+
+from providers._registration import register_builtin_kinds
+from providers.brave import BraveSearchProvider
+from providers.callable import CallableProvider
+from providers.gemini import GeminiProvider
+from providers.openai import OpenAICompatibleProvider
+
+__all__ = [
+    "BraveSearchProvider",
+    "CallableProvider",
+    "GeminiProvider",
+    "GeminiSDKProvider",
+    "OpenAICompatibleProvider",
+    "register_builtin_kinds",
+]
+
+register_builtin_kinds()
+
+
+def __getattr__(name: str) -> Any:
+    # GeminiSDKProvider needs the optional SDK: imported on first use only.
+    if name == "GeminiSDKProvider":
+        import importlib
+
+        return importlib.import_module("providers.gemini_sdk").GeminiSDKProvider
+    raise AttributeError(f"module 'providers' has no attribute {name!r}")
