@@ -15,7 +15,7 @@ import threading
 import types
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from failover._guard import Guard
 from failover.classify import IGNORED, Classifier, default_classifier
@@ -33,6 +33,9 @@ from statemachines import (
     ProviderHealth,
     State,
 )
+
+if TYPE_CHECKING:
+    from failover._replica import Member
 
 __all__ = ["CircuitBreaker"]
 
@@ -75,6 +78,7 @@ class CircuitBreaker:
         "_plain_success",
         "_queue",
         "_reject_hooks",
+        "_replica",
         "_slow",
         "name",
         "policy",
@@ -118,8 +122,12 @@ class CircuitBreaker:
         # the default classifier says SUCCESS to every result: skip it, and the call hooks if none
         self._plain_success = classifier is default_classifier and not self._call_hooks
         self._queue = self._dispatcher.queue
+        self._replica: Member | None = None  # distributed mode: set by failover._replica
 
     def _on_machine_event(self, event: FailoverEvent) -> None:
+        if self._replica is not None:  # distributed mode: hooks get the events that won
+            self._replica.on_event(event)
+            return
         self._history.append(event)
         self._queue.append(event)
 
@@ -171,6 +179,9 @@ class CircuitBreaker:
         lock.acquire()
         try:
             admitted = machine.admit(self._now())
+            if admitted is not None and self._replica is not None and not self._replica.permit():
+                machine.record(admitted, _IGNORED, self._now())  # no global probe permit
+                admitted = None
             if admitted is None:
                 error = CallNotPermitted(self.name, machine.state, machine.retry_at)
         finally:
@@ -193,6 +204,16 @@ class CircuitBreaker:
     ) -> None:
         """Record how a call admitted in ``generation`` and started at ``started`` ended."""
         end = self._now()
+        if exc is None and self._plain_success and end - started < self._slow:
+            lock = self._lock  # the common case: a plain success, as in ``call``
+            lock.acquire()
+            try:
+                self._machine.record_success(generation, end)
+            finally:
+                lock.release()
+            if self._queue:
+                self._dispatcher.drain()
+            return
         try:
             verdict = self._classify(exc, result)
         except Exception:  # a broken classifier must not lose the call nor its probe permit

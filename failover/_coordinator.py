@@ -13,6 +13,7 @@ from failover._breaker import CircuitBreaker
 from failover._execution import Plan
 from failover._health_runner import HealthRunner
 from failover._hedge import run_hedged
+from failover._replica import Replica, local_events
 from failover._result import Result
 from failover._selection import CALL, GENERATE, SEARCH, Slot
 from failover.clock import Clock, SystemClock
@@ -22,10 +23,19 @@ from failover.provider import HealthCheckResult, LLMResponse, Provider, SearchRe
 from failover.ratelimit import Quota, RateLimit
 from failover.retry import RetryPolicy
 from failover.status import CoordinatorStatus, provider_status
+from failover.storage import Storage
 from failover.strategies import CustomStrategy, StrategyName, bind
-from statemachines import BreakerPolicy, BreakerState, ConfigurationError, Stimulus
+from statemachines import (
+    BreakerPolicy,
+    BreakerState,
+    ConfigurationError,
+    FailoverEvent,
+    Stimulus,
+)
 
 __all__ = ["ALL_DOWN_MODES", "PROBE_TRIGGER", "AllDown", "Coordinator"]
+
+_new_result = tuple.__new__  # Result(...) without its Python-level __new__: the hot path
 
 logger = logging.getLogger("failover")
 
@@ -62,6 +72,9 @@ class Coordinator:
             this many seconds, the next candidate that admits a call is started beside it;
             the first success wins and the others are cancelled (recorded as cancellations,
             not failures). Streams are not hedged.
+        storage: Share breaker state with other processes (``failover.storage``, e.g.
+            ``RedisStorage(url)``) from ``start()`` to ``aclose()`` (which closes it); None:
+            every breaker is this process's own.
 
     Raises:
         ConfigurationError: A duplicate provider name, a name in ``policies``,
@@ -87,6 +100,7 @@ class Coordinator:
         weights: Mapping[str, float] | None = None,
         seed: int | None = None,
         hedge_after: float | None = None,
+        storage: Storage | None = None,
     ) -> None:
         providers = list(providers)
         names = _check_providers(providers)
@@ -119,6 +133,9 @@ class Coordinator:
         self.strategy = strategy
         self._started = self._closed = False
         self._health_runner = HealthRunner(self._slots, self.clock, self.health)
+        self._replica = (
+            None if storage is None else Replica(storage, [s.breaker for s in self._slots])
+        )
 
     def _slot(
         self,
@@ -190,13 +207,17 @@ class Coordinator:
         plan = Plan(self, kind)
         if self.hedge_after is not None:
             return await run_hedged(plan, fn, self.hedge_after)
+        picked = plan.pick_now()  # the common case: no need to wait for anyone
         while True:
-            picked = await plan.next()
             if picked is None:
-                raise plan.unavailable()
-            value, error = await plan.attempt(picked[0], picked[1], fn)
+                picked = await plan.next()
+                if picked is None:
+                    raise plan.unavailable()
+            slot = picked[0]
+            value, error = await plan.attempt(slot, picked[1], fn)
             if error is None:
-                return Result(value, picked[0].name, tuple(plan.attempts))  # type: ignore[arg-type]
+                return _new_result(Result, (value, slot.name, tuple(plan.attempts)))
+            picked = None
 
     def _probe(self, kind: int, now: float) -> tuple[Slot, int] | None:
         """all_down="probe": move the OPEN provider that failed least recently to HALF_OPEN
@@ -236,6 +257,17 @@ class Coordinator:
             self._ordering.update(slot)  # windows may have moved without an outcome
         return CoordinatorStatus.of((provider_status(s, now) for s in self._slots), now)
 
+    async def events(
+        self, provider: str | None = None, *, since: int = 0, limit: int | None = None
+    ) -> tuple[FailoverEvent, ...]:
+        """The event log, per provider in seq order (seq > ``since``, at most ``limit`` each),
+        providers in registration order: with a storage, the shared log of every process;
+        without one, each breaker's recent ``events``."""
+        names = list(self._by_name) if provider is None else [self.breaker(provider).name]
+        if self._replica is not None:
+            return await self._replica.events(names, since, limit)
+        return local_events([self._by_name[n].breaker for n in names], since, limit)
+
     # --- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -261,10 +293,14 @@ class Coordinator:
     async def _start_background(self) -> None:
         """Start one health-check task per provider (unless health checks are disabled)."""
         self._health_runner.start(self._rng)
+        if self._replica is not None:
+            await self._replica.start()
 
     async def _stop_background(self) -> None:
         """Cancel the health-check tasks and wait until each has ended."""
         await self._health_runner.stop()
+        if self._replica is not None:
+            await self._replica.stop()
 
     async def check_health(self, force: bool = False) -> Mapping[str, HealthCheckResult]:
         """Check the providers now (concurrently) and return each one's latest result.

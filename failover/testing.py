@@ -1,18 +1,57 @@
 """Test kit: ScriptedProvider (a provider driven by a function, as httpx's MockTransport is)
-and the ManualClock, for users' tests and the library's own."""
+and the ManualClock, for users' tests and the library's own; and for policy authors, Hypothesis
+strategies (``outcomes``, ``fault_schedules``, ``policies``) and ``PolicyInterleavings``, a
+state machine that checks a policy against the invariants of DESIGN.md.
+
+The Hypothesis part is loaded on first use of one of its names (a module ``__getattr__``): it
+needs hypothesis (the extra ``failover[testing]``); ``import failover.testing`` does not.
+"""
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import attrs
 
 from failover.clock import ManualClock
 from failover.provider import HealthCheckResult, LLMResponse, SearchResults, Usage
 
-__all__ = ["ManualClock", "ScriptedProvider", "ScriptedRequest"]
+if TYPE_CHECKING:
+    from failover._interleavings import PolicyInterleavings
+    from failover._test_strategies import (
+        CallOutcome,
+        Fault,
+        FaultSchedule,
+        fault_schedules,
+        outcomes,
+        policies,
+    )
+
+__all__ = [
+    "CallOutcome",
+    "Fault",
+    "FaultSchedule",
+    "ManualClock",
+    "PolicyInterleavings",
+    "ScriptedProvider",
+    "ScriptedRequest",
+    "fault_schedules",
+    "outcomes",
+    "policies",
+]
+
+_HYPOTHESIS_KIT = {
+    "CallOutcome": "failover._test_strategies",
+    "Fault": "failover._test_strategies",
+    "FaultSchedule": "failover._test_strategies",
+    "fault_schedules": "failover._test_strategies",
+    "outcomes": "failover._test_strategies",
+    "policies": "failover._test_strategies",
+    "PolicyInterleavings": "failover._interleavings",
+}
 
 RequestKind: TypeAlias = Literal["generate", "stream", "search", "health_check"]
 
@@ -118,3 +157,21 @@ def _iterable(answer: object) -> Iterable[object]:
     if isinstance(answer, Iterable) and not isinstance(answer, str | bytes):
         return answer
     raise TypeError(f"ScriptedProvider handler returned {answer!r}; expected an iterable")
+
+
+def __getattr__(name: str) -> object:
+    """Load the Hypothesis part of the kit on first use of one of its names."""
+    module = _HYPOTHESIS_KIT.get(name)
+    if module is None:
+        raise AttributeError(f"module 'failover.testing' has no attribute {name!r}")
+    try:
+        value = getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError as exc:
+        if exc.name != "hypothesis":
+            raise
+        raise ImportError(
+            f"failover.testing.{name} needs hypothesis, which is not installed; "
+            "install it with `pip install 'failover[testing]'` (or `pip install hypothesis`)"
+        ) from exc
+    globals()[name] = value
+    return value

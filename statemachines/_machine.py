@@ -283,6 +283,47 @@ class BreakerMachine(MachineView):
         """Operator: back to CLOSED with an empty window."""
         return self.fire("reset", now)
 
+    def adopt(
+        self,
+        state: State,
+        now: float,
+        *,
+        deadline: float | None = None,
+        openings: int | None = None,
+        seq: int | None = None,
+    ) -> int:
+        """Take on a state decided elsewhere (another process's transition, read from shared
+        storage): no transition of the table fires and no event is emitted.
+
+        A new generation starts, as after any transition, so that outcomes of calls admitted
+        before count in the lifetime figures only (I5); the window and the state's counts are
+        cleared. ``deadline`` is the state's deadline in this machine's time (OPEN's
+        open_until); ``openings`` and ``seq`` replace the machine's when given. Returns the
+        new generation.
+
+        Raises:
+            ConfigurationError: ``state`` is not one of the policy's states.
+        """
+        node = self._graph.nodes.get(state)
+        if node is None:
+            raise ConfigurationError(
+                f"cannot adopt state {state!r}: the policy declares "
+                f"{[s.value for s in self._graph.states]!r}"
+            )
+        self.free_admission = False  # drops before the generation moves: see _enter
+        self.generation += 1
+        self._node = node
+        self._machine.set_state(node.graph_state, model=self._model)
+        self.seq = self.seq if seq is None else seq
+        self.openings = self.openings if openings is None else openings
+        self.entered_at = now
+        self.deadline = deadline
+        self._clear_context(now)
+        self._clear_counts()
+        self._tick_after = self._earliest_tick()
+        self.free_admission = node.admits and not node.probing and not node.tick
+        return self.generation
+
     # --- transitions ----------------------------------------------------------------------------
 
     def _first(self, edges: tuple[Edge, ...], now: float) -> FailoverEvent | None:

@@ -138,7 +138,8 @@ State: TypeAlias = BreakerState | CustomState
 
 
 class FailoverReason(enum.Enum):
-    """Why a transition happened: one per row of the transition table, plus MANUAL."""
+    """Why a transition happened: one per row of the transition table, plus MANUAL (and
+    STORAGE_DEGRADED, which marks no transition)."""
 
     ERROR_RATE = "error_rate"
     CONSECUTIVE_FAILURES = "consecutive_failures"
@@ -152,6 +153,9 @@ class FailoverReason(enum.Enum):
     PROBE_FAILED = "probe_failed"
     PROBE_TIMEOUT = "probe_timeout"
     MANUAL = "manual"
+    STORAGE_DEGRADED = "storage_degraded"
+    """Not a transition: the shared storage of distributed mode became unreachable (one event
+    per breaker and outage, with ``source == dest`` and ``seq == 0``; see failover.storage)."""
 
 
 class Outcome(enum.Enum):

@@ -1,0 +1,199 @@
+"""``failover status --redis URL`` and ``failover events --redis URL [--follow]``: the shared
+breaker state and event log of distributed mode (``failover.redis_storage``), read from Redis.
+
+Providers are the ``--provider`` names given, or every provider with a state record under the
+prefix (found with SCAN over the storage's key layout, ``{prefix:NAME}:state``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from failover.cli._errors import CommandError
+from failover.cli._render import Output, Table, fmt_seconds
+from statemachines import FailoverEvent, converter
+
+if TYPE_CHECKING:
+    from failover.redis_storage import RedisStorage
+
+__all__ = ["add_parsers", "events", "status"]
+
+
+def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The ``status`` and ``events`` subcommands' arguments."""
+    for name, text in (
+        ("status", "print the breaker state every process shares through Redis"),
+        ("events", "print the shared event log from Redis (--follow: as it grows)"),
+    ):
+        parser = commands.add_parser(name, help=text, description=text[0].upper() + text[1:])
+        parser.add_argument(
+            "--redis",
+            required=True,
+            metavar="URL",
+            help="the Redis URL, such as redis://localhost:6379/0",
+        )
+        parser.add_argument(
+            "--prefix", default="failover", help="the storage's key prefix (default: failover)"
+        )
+        parser.add_argument(
+            "--provider",
+            dest="providers",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="only this provider (repeatable; default: all)",
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="JSON (events: one JSON object per line)"
+        )
+        if name == "events":
+            parser.add_argument(
+                "--follow", action="store_true", help="keep printing new events until interrupted"
+            )
+            parser.add_argument(
+                "--count", type=int, metavar="N", help="with --follow: stop after N new events"
+            )
+
+
+def status(args: argparse.Namespace, out: Output) -> int:
+    """Print each provider's shared record; 0 (2 when Redis cannot be reached)."""
+    return _run(args, lambda storage, names: _status(storage, names, args, out))
+
+
+def events(args: argparse.Namespace, out: Output) -> int:
+    """Print the event log (and follow it); 0 (2 when Redis cannot be reached)."""
+    return _run(args, lambda storage, names: _events(storage, names, args, out))
+
+
+def _run(
+    args: argparse.Namespace,
+    body: Callable[[RedisStorage, list[str]], Awaitable[None]],
+) -> int:
+    try:
+        from failover.redis_storage import RedisStorage
+    except ImportError:  # pragma: no cover - redis comes with the redis extra
+        raise CommandError(
+            "--redis needs the redis package: pip install 'failover[redis]'"
+        ) from None
+    from failover.storage import StorageUnavailable
+
+    async def main() -> None:
+        storage = RedisStorage(args.redis, prefix=args.prefix)
+        try:
+            await storage.connect()
+            names = args.providers or await _discover(storage)
+            await body(storage, names)
+        finally:
+            await storage.aclose()
+
+    try:
+        asyncio.run(main())
+    except StorageUnavailable as exc:
+        raise CommandError(f"cannot reach Redis at {args.redis}: {exc}") from None
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+async def _discover(storage: RedisStorage) -> list[str]:
+    """Every provider with a state record under the storage's prefix."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(storage.url)
+    start, end = storage.key("", "state").split("}", 1)[0], "}:state"
+    try:
+        keys = [k.decode() async for k in client.scan_iter(match=f"{start}*{end}")]
+    finally:
+        await client.aclose()
+    return sorted(key[len(start) : -len(end)] for key in keys)
+
+
+async def _status(
+    storage: RedisStorage, names: list[str], args: argparse.Namespace, out: Output
+) -> None:
+    records = {name: await storage.load(name) for name in names}
+    if args.json:
+        out.json({n: None if r is None else converter.unstructure(r) for n, r in records.items()})
+        return
+    rows = tuple(
+        (name, "-", "-", "-", "-", "-", "no record")
+        if r is None
+        else (
+            name,
+            r.state,
+            str(r.generation),
+            str(r.seq),
+            str(r.openings),
+            r.reason or "-",
+            fmt_seconds(r.remaining, 1),
+        )
+        for name, r in records.items()
+    )
+    headers = (
+        "provider",
+        "state",
+        "generation",
+        "events",
+        "openings",
+        "last reason",
+        "deadline in",
+    )
+    out.table(
+        Table(
+            f"Shared breaker state ({args.redis}, prefix {args.prefix!r})",
+            headers,
+            rows,
+            frozenset({2, 3, 4, 6}),
+        )
+    )
+
+
+async def _events(
+    storage: RedisStorage, names: list[str], args: argparse.Namespace, out: Output
+) -> None:
+    subscription = await storage.subscribe() if args.follow else None
+    seen = dict.fromkeys(names, 0)
+    found: list[FailoverEvent] = []
+    for name in names:
+        mine = await storage.events(name)
+        found += mine
+        seen[name] = mine[-1].seq if mine else 0
+    for event in sorted(found, key=_when):
+        _print(event, args, out)
+    if subscription is None:
+        return
+    printed = 0
+    try:
+        async for update in subscription:
+            if args.providers and update.provider not in args.providers:
+                continue
+            new = await storage.events(update.provider, since=seen.get(update.provider, 0))
+            for event in new:
+                _print(event, args, out)
+                seen[update.provider] = event.seq
+                printed += 1
+            if args.count is not None and printed >= args.count:
+                return
+    finally:
+        await subscription.aclose()
+
+
+def _when(event: FailoverEvent) -> tuple[float, str, int]:
+    server_time = event.details.get("server_time")
+    at = float(server_time) if isinstance(server_time, int | float) else event.at
+    return at, event.provider, event.seq
+
+
+def _print(event: FailoverEvent, args: argparse.Namespace, out: Output) -> None:
+    if args.json:
+        data: Any = converter.unstructure(event)
+        out.json_line(data)
+    else:
+        out.line(
+            f"{event.provider} #{event.seq}: {event.source.value} -> {event.dest.value} "
+            f"({event.reason.value})"
+        )
+    out.stream.flush()

@@ -1,0 +1,371 @@
+"""RedisStorage: breaker state shared by many processes through Redis (extra ``redis``).
+
+Keys, per provider ``p`` under the prefix (one hash slot per provider, Redis Cluster ready):
+
+- ``{prefix:p}:state``: a hash (state, gen, seq, openings, reason, deadline in the server's
+  milliseconds);
+- ``{prefix:p}:events``: a stream capped at about ``maxlen`` entries, entry id ``<seq>-0``;
+- ``{prefix:p}:probes:<gen>``: the probe permits taken in a half-open generation (expiring);
+- channel ``prefix:updates``: every state change, as JSON.
+
+Every write is one Lua script (``CAS_SCRIPT``, ``SEED_SCRIPT``, ``ACQUIRE_SCRIPT``,
+``RELEASE_SCRIPT``), so that two processes never see half a change. Deadlines are kept on the
+server's clock (``TIME``) and cross the port as durations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+import attrs
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from failover.storage import SharedState, StateUpdate, StorageUnavailable, Subscription
+from statemachines import (
+    BreakerPolicy,
+    ConfigurationError,
+    FailoverEvent,
+    event_from_json,
+    event_to_json,
+)
+
+__all__ = [
+    "ACQUIRE_SCRIPT",
+    "CAS_SCRIPT",
+    "LOAD_SCRIPT",
+    "RELEASE_SCRIPT",
+    "SEED_SCRIPT",
+    "RedisStorage",
+]
+
+T = TypeVar("T")
+
+_NOW_MS = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+_RECORD = """
+local function record(key, now)
+  local r = redis.call('HMGET', key, 'state', 'gen', 'seq', 'openings', 'reason', 'deadline')
+  if not r[2] then return {'closed', 0, 0, 0, '', -1} end
+  local left = -1
+  if r[6] and r[6] ~= '' then left = math.max(tonumber(r[6]) - now, 0) end
+  return {r[1], tonumber(r[2]), tonumber(r[3]), tonumber(r[4]), r[5] or '', left}
+end
+"""
+
+CAS_SCRIPT = (
+    _NOW_MS
+    + _RECORD
+    + """
+-- KEYS: state hash, events stream. ARGV: expected gen, state, openings, reason,
+-- remaining ms (-1: none), event JSON, origin, stream maxlen, channel, provider
+local gen = tonumber(redis.call('HGET', KEYS[1], 'gen') or '0')
+if gen ~= tonumber(ARGV[1]) then
+  local r = record(KEYS[1], now)
+  table.insert(r, 1, 0)
+  return r
+end
+gen = gen + 1
+local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0') + 1
+local left = tonumber(ARGV[5])
+local deadline = ''
+if left >= 0 then deadline = now + left end
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'gen', gen, 'seq', seq, 'openings', ARGV[3],
+  'reason', ARGV[4], 'deadline', deadline)
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], seq .. '-0', 'event', ARGV[6],
+  'gen', gen, 'origin', ARGV[7], 'time', now)
+redis.call('PUBLISH', ARGV[9], cjson.encode({p = ARGV[10], s = ARGV[2], g = gen, q = seq,
+  o = tonumber(ARGV[3]), r = ARGV[4], d = left, src = ARGV[7]}))
+return {1, ARGV[2], gen, seq, tonumber(ARGV[3]), ARGV[4], left}
+"""
+)
+"""Compare-and-set of one provider's state on its generation, with the event and the publish."""
+
+SEED_SCRIPT = (
+    _NOW_MS
+    + _RECORD
+    + """
+-- KEYS: state hash. ARGV: state, gen, seq, openings, reason, remaining ms (-1: none)
+local gen = tonumber(redis.call('HGET', KEYS[1], 'gen') or '-1')
+if gen < tonumber(ARGV[2]) then
+  local deadline = ''
+  if tonumber(ARGV[6]) >= 0 then deadline = now + tonumber(ARGV[6]) end
+  redis.call('HSET', KEYS[1], 'state', ARGV[1], 'gen', ARGV[2], 'seq', ARGV[3],
+    'openings', ARGV[4], 'reason', ARGV[5], 'deadline', deadline)
+end
+return record(KEYS[1], now)
+"""
+)
+"""Store a process's known state unless the stored one is as new (after Redis lost its data)."""
+
+LOAD_SCRIPT = (
+    _NOW_MS
+    + _RECORD
+    + """
+-- KEYS: state hash
+if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+return record(KEYS[1], now)
+"""
+)
+"""Read one provider's record, with the time left until its deadline."""
+
+ACQUIRE_SCRIPT = """
+-- KEYS: state hash, permits counter. ARGV: generation, cap, ttl ms
+if redis.call('HGET', KEYS[1], 'gen') ~= ARGV[1] then return 0 end
+local taken = tonumber(redis.call('GET', KEYS[2]) or '0')
+if taken >= tonumber(ARGV[2]) then return 0 end
+redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return 1
+"""
+"""Take one half-open probe permit of a generation, under the cap, with a TTL."""
+
+RELEASE_SCRIPT = """
+-- KEYS: permits counter
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+return 1
+"""
+"""Give one probe permit back."""
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _shared(reply: list[Any]) -> SharedState:
+    """A SharedState from a script's record reply (state, gen, seq, openings, reason, left)."""
+    state, gen, seq, openings, reason, left = reply
+    reason_ = _text(reason)
+    return SharedState(
+        _text(state),
+        int(gen),
+        int(seq),
+        int(openings),
+        reason_ or None,
+        None if int(left) < 0 else int(left) / 1000,
+    )
+
+
+def _ms(seconds: float | None) -> int:
+    return -1 if seconds is None else max(round(seconds * 1000), 0)
+
+
+class _RedisSubscription:
+    def __init__(self, pubsub: Any) -> None:
+        self._pubsub = pubsub
+
+    def __aiter__(self) -> AsyncIterator[StateUpdate]:
+        return self._feed()
+
+    async def _feed(self) -> AsyncIterator[StateUpdate]:
+        try:
+            async for message in self._pubsub.listen():
+                if message.get("type") == "message":
+                    yield _update(json.loads(_text(message["data"])))
+        except (RedisError, OSError) as exc:
+            raise StorageUnavailable(f"Redis: {type(exc).__name__}: {exc}") from exc
+        raise StorageUnavailable("Redis subscription ended")
+
+    async def aclose(self) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            await self._pubsub.aclose()
+
+
+def _update(data: dict[str, Any]) -> StateUpdate:
+    left = int(data["d"])
+    state = SharedState(
+        data["s"],
+        int(data["g"]),
+        int(data["q"]),
+        int(data["o"]),
+        data["r"] or None,
+        None if left < 0 else left / 1000,
+    )
+    return StateUpdate(data["p"], state, data["src"])
+
+
+class RedisStorage:
+    """The Storage of many processes: Redis (redis.asyncio).
+
+    Args:
+        url_or_client: A Redis URL (``redis://host:6379/0``; the storage then owns and closes
+            its client, built with short timeouts and no silent retries so that an outage
+            is seen at once) or a ``redis.asyncio.Redis`` client you own (build it with
+            ``retry=None``-like settings for the same effect).
+        prefix: Namespaces every key and the channel; processes that share breakers share it.
+        maxlen: Events kept per provider, about (``XADD MAXLEN ~``).
+        timeout: Seconds for connecting and for each command (URL only).
+
+    Raises:
+        ConfigurationError: A bad argument.
+    """
+
+    def __init__(
+        self,
+        url_or_client: str | aioredis.Redis = "redis://localhost:6379/0",
+        *,
+        prefix: str = "failover",
+        maxlen: int = 10_000,
+        timeout: float = 1.0,
+    ) -> None:
+        if not isinstance(prefix, str) or not prefix or "{" in prefix or "}" in prefix:
+            raise ConfigurationError(
+                f"prefix must be a non-empty str without braces, got {prefix!r}"
+            )
+        if not isinstance(maxlen, int) or isinstance(maxlen, bool) or maxlen < 1:
+            raise ConfigurationError(f"maxlen must be an int >= 1, got {maxlen!r}")
+        if isinstance(url_or_client, str):
+            self._client = aioredis.Redis.from_url(
+                url_or_client,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                retry=Retry(NoBackoff(), 0),
+            )
+            self._owned = True
+            self.url = url_or_client
+        elif isinstance(url_or_client, aioredis.Redis):
+            self._client, self._owned = url_or_client, False
+            self.url = repr(url_or_client)
+        else:
+            raise ConfigurationError(
+                "url_or_client must be a Redis URL such as 'redis://localhost:6379/0' or a "
+                f"redis.asyncio.Redis client, got {url_or_client!r}"
+            )
+        self.prefix = prefix
+        self.maxlen = maxlen
+        self.timeout = timeout
+        self.channel = f"{prefix}:updates"
+        self._policies: dict[str, BreakerPolicy] = {}
+        self._cas = self._client.register_script(CAS_SCRIPT)
+        self._seed = self._client.register_script(SEED_SCRIPT)
+        self._load = self._client.register_script(LOAD_SCRIPT)
+        self._acquire = self._client.register_script(ACQUIRE_SCRIPT)
+        self._release = self._client.register_script(RELEASE_SCRIPT)
+
+    def key(self, provider: str, part: str) -> str:
+        """The key of one part (``state``, ``events``, ``probes:<gen>``) of a provider."""
+        return f"{{{self.prefix}:{provider}}}:{part}"
+
+    @staticmethod
+    async def _call(fn: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await fn()
+        except (RedisError, OSError) as exc:
+            raise StorageUnavailable(f"Redis: {type(exc).__name__}: {exc}") from exc
+
+    async def connect(self) -> None:
+        """PING the server."""
+        await self._call(lambda: self._client.ping())
+
+    async def aclose(self) -> None:
+        """Close the client if this storage made it."""
+        if self._owned:
+            with contextlib.suppress(RedisError, OSError):
+                await self._client.aclose()
+
+    async def load(self, provider: str) -> SharedState | None:
+        """See ``Storage.load``."""
+        reply = await self._call(lambda: self._load(keys=[self.key(provider, "state")]))
+        return None if reply is None else _shared(reply)
+
+    async def compare_and_set(
+        self, provider: str, expected: int, new: SharedState, event: FailoverEvent, origin: str
+    ) -> tuple[bool, SharedState]:
+        """See ``Storage.compare_and_set`` (``CAS_SCRIPT``)."""
+        keys = [self.key(provider, "state"), self.key(provider, "events")]
+        args: list[str | int] = [
+            expected,
+            new.state,
+            new.openings,
+            new.reason or "",
+            _ms(new.remaining),
+            event_to_json(event),
+            origin,
+            self.maxlen,
+            self.channel,
+            provider,
+        ]
+        reply = await self._call(lambda: self._cas(keys=keys, args=args))
+        return bool(int(reply[0])), _shared(reply[1:])
+
+    async def seed(self, provider: str, state: SharedState) -> SharedState:
+        """See ``Storage.seed`` (``SEED_SCRIPT``)."""
+        args: list[str | int] = [
+            state.state,
+            state.generation,
+            state.seq,
+            state.openings,
+            state.reason or "",
+            _ms(state.remaining),
+        ]
+        reply = await self._call(lambda: self._seed(keys=[self.key(provider, "state")], args=args))
+        return _shared(reply)
+
+    async def acquire_probe(self, provider: str, generation: int, cap: int, ttl: float) -> bool:
+        """See ``Storage.acquire_probe`` (``ACQUIRE_SCRIPT``)."""
+        keys = [self.key(provider, "state"), self.key(provider, f"probes:{generation}")]
+        args = [generation, cap, max(_ms(ttl), 1)]
+        return bool(await self._call(lambda: self._acquire(keys=keys, args=args)))
+
+    async def release_probe(self, provider: str, generation: int) -> None:
+        """See ``Storage.release_probe`` (``RELEASE_SCRIPT``)."""
+        keys = [self.key(provider, f"probes:{generation}")]
+        await self._call(lambda: self._release(keys=keys))
+
+    async def events(
+        self, provider: str, since: int = 0, limit: int | None = None
+    ) -> list[FailoverEvent]:
+        """See ``Storage.events``: ``XRANGE`` from seq ``since + 1``."""
+        key = self.key(provider, "events")
+        entries = await self._call(
+            lambda: self._client.xrange(key, min=f"{since + 1}-0", max="+", count=limit)
+        )
+        policy = self._policies.get(provider)
+        return [self._event(entry_id, fields or {}, policy) for entry_id, fields in entries or ()]
+
+    @staticmethod
+    def _event(
+        entry_id: object, fields: Mapping[Any, Any], policy: BreakerPolicy | None
+    ) -> FailoverEvent:
+        data = {_text(k): v for k, v in fields.items()}
+        event = event_from_json(_text(data["event"]), policy)
+        seq = int(_text(entry_id).split("-")[0])
+        details = {**event.details, "server_time": int(_text(data["time"])) / 1000}
+        generation = int(_text(data["gen"]))
+        return attrs.evolve(event, seq=seq, generation=generation, details=details)
+
+    async def subscribe(self) -> Subscription:
+        """See ``Storage.subscribe``: SUBSCRIBE, waiting for the server's confirmation."""
+        pubsub = self._client.pubsub()
+
+        async def subscribed() -> None:
+            await pubsub.subscribe(self.channel)
+            while True:
+                message = await pubsub.get_message(timeout=self.timeout)
+                if message is None:
+                    raise StorageUnavailable("Redis did not confirm the subscription")
+                if message.get("type") == "subscribe":
+                    return
+
+        try:
+            await self._call(subscribed)
+        except StorageUnavailable:
+            await _RedisSubscription(pubsub).aclose()
+            raise
+        return _RedisSubscription(pubsub)
+
+    def register_policy(self, provider: str, policy: object) -> None:
+        """Read the provider's events back with ``policy`` (its custom states)."""
+        if isinstance(policy, BreakerPolicy):
+            self._policies[provider] = policy
+
+    def __repr__(self) -> str:
+        return f"<RedisStorage {self.url} prefix={self.prefix!r}>"

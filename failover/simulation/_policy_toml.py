@@ -1,0 +1,350 @@
+"""Policies in TOML: the ``[policy]`` table of a policy file or of a scenario.
+
+The thresholds and durations are BreakerPolicy's fields, read and checked exactly as the
+per-provider ``policy`` table of the settings (``failover.settings``); on top of those, a policy
+file can give what settings leave to code: ``trip_condition``, custom ``states`` and
+``transitions``, whose conditions are expressions over the built-in condition atoms::
+
+    [policy]
+    open_duration = 10
+    window = { size = 50 }
+    trip_condition = "consecutive_failures(5) | failure_rate(0.5, min_calls=20)"
+
+    [[policy.states]]
+    name = "throttled"
+    health = "degraded"        # healthy, degraded, unhealthy or unknown; omit for none
+    admits_calls = false
+    duration = 5
+
+    [[policy.transitions]]
+    name = "unthrottle"
+    source = "throttled"       # a state, a list of states, or "*" (any state)
+    dest = "closed"
+    reason = "cooldown_elapsed"
+    on = "tick"                # outcome (default), tick, health_check or manual
+    condition = "deadline_passed()"
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from failover._settings_checks import _POLICY_KEYS, _policy, _policy_kwargs
+from failover.simulation._problems import PolicyFileError, Problems, join, read_toml
+from statemachines import (
+    ANY,
+    BreakerPolicy,
+    BreakerState,
+    Condition,
+    ConfigurationError,
+    CustomState,
+    FailoverReason,
+    ProviderHealth,
+    State,
+    Stimulus,
+    Transition,
+    consecutive_failures,
+    deadline_passed,
+    failure_rate,
+    health_check_passed,
+    health_checks_failed,
+    probes_failed,
+    probes_succeeded,
+    signalled,
+    slow_call_rate,
+    timed_out,
+)
+
+T = TypeVar("T")
+
+__all__ = ["CONDITION_ATOMS", "POLICY_KEYS", "policy_from_mapping", "policy_from_toml"]
+
+CONDITION_ATOMS: Mapping[str, Callable[..., Condition]] = {
+    "consecutive_failures": consecutive_failures,
+    "deadline_passed": deadline_passed,
+    "failure_rate": failure_rate,
+    "health_check_passed": health_check_passed,
+    "health_checks_failed": health_checks_failed,
+    "probes_failed": probes_failed,
+    "probes_succeeded": probes_succeeded,
+    "signalled": signalled,
+    "slow_call_rate": slow_call_rate,
+    "timed_out": timed_out,
+}
+"""The condition atoms a policy file's expressions may call, by name."""
+
+_CODE_KEYS = ("trip_condition", "states", "transitions")
+POLICY_KEYS: tuple[str, ...] = (*_POLICY_KEYS, *_CODE_KEYS)
+"""The keys of a ``[policy]`` table."""
+
+_STATE_KEYS = ("name", "health", "admits_calls", "duration")
+_TRANSITION_KEYS = ("name", "source", "dest", "reason", "on", "condition")
+_HEALTH = {h.value: h for h in ProviderHealth}
+_REASONS = {r.value: r for r in FailoverReason}
+_STIMULI = {s.value: s for s in Stimulus}
+_EXPRESSION = (
+    "an expression of built-in conditions joined by |, & and ~, such as "
+    "'consecutive_failures(5) | failure_rate(0.5, min_calls=20)'"
+)
+
+
+def policy_from_toml(path: str | os.PathLike[str]) -> BreakerPolicy:
+    """The BreakerPolicy of the ``[policy]`` table of a TOML file.
+
+    Raises:
+        PolicyFileError: Listing every problem (unreadable file, bad TOML, unknown key, wrong
+            type, impossible value), each with its key path and what would be accepted.
+    """
+    document = read_toml(path, PolicyFileError)
+    problems = Problems()
+    problems.table("", document, ("policy",))
+    table = document.get("policy")
+    if table is None:
+        problems.missing("policy", "a [policy] table of BreakerPolicy fields (it may be empty)")
+    policy = policy_in(problems, "policy", table if table is not None else {})
+    if problems or policy is None:
+        raise PolicyFileError(os.fspath(path), problems.found)
+    return policy
+
+
+def policy_from_mapping(
+    data: Mapping[str, object], *, base: BreakerPolicy | None = None, source: str = "a mapping"
+) -> BreakerPolicy:
+    """The BreakerPolicy of a mapping shaped like a policy file's ``[policy]`` table.
+
+    Args:
+        data: The table.
+        base: The policy whose fields the table changes (``BreakerPolicy()`` when None).
+        source: Where the data came from, for the error.
+
+    Raises:
+        PolicyFileError: Listing every problem.
+    """
+    problems = Problems()
+    policy = policy_in(problems, "policy", data, base)
+    if problems or policy is None:
+        raise PolicyFileError(source, problems.found)
+    return policy
+
+
+def policy_in(
+    problems: Problems, path: str, value: object, base: BreakerPolicy | None = None
+) -> BreakerPolicy | None:
+    """Read a ``[policy]`` table at ``path``; None (with problems recorded) when it is bad."""
+    table = problems.table(path, value, POLICY_KEYS)
+    before = len(problems.found)
+    plain = {k: v for k, v in table.items() if k not in _CODE_KEYS}
+    checked = problems.check(path, plain, _policy) if plain else {}
+    states = _states(problems, join(path, "states"), table.get("states", []))
+    known: dict[str, State] = {s.value: s for s in BreakerState}
+    known.update({s.value: s for s in states})
+    transitions = _transitions(
+        problems, join(path, "transitions"), table.get("transitions", []), known
+    )
+    changes: dict[str, Any] = dict(_policy_kwargs(checked or {}))
+    if "trip_condition" in table:
+        changes["trip_condition"] = condition_in(
+            problems, join(path, "trip_condition"), table["trip_condition"]
+        )
+    if len(problems.found) > before:
+        return None
+    if states:
+        changes["states"] = tuple(states)
+    if transitions:
+        changes["transitions"] = tuple(transitions)
+    try:
+        return (base or BreakerPolicy()).with_changes(**changes)
+    except ConfigurationError as exc:
+        problems.add(path, None, f"a consistent policy: {exc}", shown=True)
+        return None
+
+
+def _entries(problems: Problems, path: str, value: object, what: str) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    problems.add(path, value, f"a list of {what} tables ([[{path}]] in TOML)")
+    return []
+
+
+def _states(problems: Problems, path: str, value: object) -> list[CustomState]:
+    states = []
+    for index, entry in enumerate(_entries(problems, path, value, "state")):
+        where = join(path, index)
+        table = problems.table(where, entry, _STATE_KEYS)
+        if not isinstance(entry, Mapping):
+            continue
+        state = _state(problems, where, table)
+        if state is not None:
+            states.append(state)
+    return states
+
+
+def _state(problems: Problems, where: str, table: Mapping[str, Any]) -> CustomState | None:
+    before = len(problems.found)
+    if "name" not in table:
+        problems.missing(join(where, "name"), "the state's name, a lowercase identifier")
+    else:
+        _try_state(problems, join(where, "name"), table["name"], name=table["name"])
+    health = table.get("health")
+    if health is not None and health not in _HEALTH:
+        problems.add(join(where, "health"), health, f"one of {', '.join(map(repr, _HEALTH))}")
+    admits = table.get("admits_calls", False)
+    if not isinstance(admits, bool):
+        problems.add(join(where, "admits_calls"), admits, "true or false")
+    if "duration" in table:
+        _try_state(problems, join(where, "duration"), table["duration"], duration=table["duration"])
+    if len(problems.found) > before:
+        return None
+    return CustomState(
+        table["name"],
+        health=None if health is None else _HEALTH[health],
+        admits_calls=admits,
+        duration=table.get("duration"),
+    )
+
+
+def _try_state(problems: Problems, path: str, given: object, **fields: Any) -> None:
+    """Record the problem CustomState finds with one field (the others valid)."""
+    fields.setdefault("name", "probe")
+    try:
+        CustomState(fields.pop("name"), **fields)
+    except ConfigurationError as exc:
+        problems.add(path, given, _expected(exc))
+
+
+def _transitions(
+    problems: Problems, path: str, value: object, known: Mapping[str, State]
+) -> list[Transition]:
+    found = []
+    for index, entry in enumerate(_entries(problems, path, value, "transition")):
+        where = join(path, index)
+        table = problems.table(where, entry, _TRANSITION_KEYS)
+        if not isinstance(entry, Mapping):
+            continue
+        transition = _transition(problems, where, table, known)
+        if transition is not None:
+            found.append(transition)
+    return found
+
+
+def _transition(
+    problems: Problems, where: str, table: Mapping[str, Any], known: Mapping[str, State]
+) -> Transition | None:
+    before = len(problems.found)
+    for key in ("name", "source", "dest", "reason"):
+        if key not in table:
+            problems.missing(join(where, key), f"the transition's {key}")
+    if len(problems.found) > before:
+        return None
+    states = f"a state: one of {', '.join(map(repr, known))}"
+    source = _source(problems, join(where, "source"), table["source"], known, states)
+    dest = known.get(table["dest"]) if isinstance(table["dest"], str) else None
+    if dest is None:
+        problems.add(join(where, "dest"), table["dest"], states)
+    reason = _choice(problems, join(where, "reason"), table["reason"], _REASONS)
+    on = _choice(problems, join(where, "on"), table.get("on", "outcome"), _STIMULI)
+    condition = None
+    if "condition" in table:
+        condition = condition_in(problems, join(where, "condition"), table["condition"])
+    elif on is not None and on is not Stimulus.MANUAL:
+        problems.missing(join(where, "condition"), f"{_EXPRESSION} (only on = 'manual' has none)")
+    if len(problems.found) > before:
+        return None
+    try:
+        return Transition(table["name"], source, dest, reason, on=on, condition=condition)  # type: ignore[arg-type]
+    except ConfigurationError as exc:
+        problems.add(join(where, "name"), table["name"], _expected(exc))
+        return None
+
+
+def _source(
+    problems: Problems, path: str, value: object, known: Mapping[str, State], states: str
+) -> Any:
+    if value == ANY:
+        return ANY
+    names = value if isinstance(value, list) else [value]
+    if names and all(isinstance(n, str) and n in known for n in names):
+        return tuple(known[n] for n in names)  # type: ignore[index]
+    problems.add(path, value, f"{states}; a list of them; or '*' for any state")
+    return None
+
+
+def _choice(problems: Problems, path: str, value: object, options: Mapping[str, T]) -> T | None:
+    if isinstance(value, str) and value in options:
+        return options[value]
+    problems.add(path, value, f"one of {', '.join(map(repr, options))}")
+    return None
+
+
+def _expected(exc: ConfigurationError) -> str:
+    text = str(exc)
+    _, found, rest = text.partition(" must be ")
+    return rest.rsplit(", got ", 1)[0] if found else text
+
+
+# --- condition expressions ----------------------------------------------------------------------
+
+
+class _BadExpression(Exception):
+    pass
+
+
+def condition_in(problems: Problems, path: str, value: object) -> Condition | None:
+    """The condition an expression names; None (with a problem) when it is bad."""
+    if not isinstance(value, str):
+        problems.add(path, value, _EXPRESSION)
+        return None
+    try:
+        return _evaluate(ast.parse(f"(\n{value}\n)", mode="eval").body)
+    except SyntaxError:
+        problems.add(path, value, f"{_EXPRESSION} (this one is not a valid expression)")
+    except _BadExpression as exc:
+        problems.add(path, value, f"{_EXPRESSION} ({exc})")
+    except ConfigurationError as exc:
+        problems.add(path, value, f"{_EXPRESSION}, with valid arguments ({exc})")
+    return None
+
+
+_OPERATORS: Mapping[type[ast.operator], Callable[[Condition, Condition], Condition]] = {
+    ast.BitOr: lambda a, b: a | b,
+    ast.BitAnd: lambda a, b: a & b,
+}
+
+
+def _evaluate(node: ast.expr) -> Condition:
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+        return _OPERATORS[type(node.op)](_evaluate(node.left), _evaluate(node.right))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Invert):
+        return ~_evaluate(node.operand)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        atom = CONDITION_ATOMS.get(node.func.id)
+        if atom is None:
+            raise _BadExpression(
+                f"{node.func.id!r} is not a built-in condition; they are "
+                + ", ".join(CONDITION_ATOMS)
+            )
+        args = [_argument(a) for a in node.args]
+        kwargs = {k.arg: _argument(k.value) for k in node.keywords if k.arg is not None}
+        try:
+            return atom(*args, **kwargs)
+        except TypeError as exc:
+            raise _BadExpression(f"{node.func.id}(): {exc}") from None
+    raise _BadExpression(f"{ast.unparse(node)!r} is not a condition")
+
+
+def _argument(node: ast.expr) -> object:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        value = _argument(node.operand)
+        if isinstance(value, int | float):
+            return -value
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float | str):
+        value = node.value
+        return _REASONS.get(value.lower(), value) if isinstance(value, str) else value
+    if isinstance(node, ast.Name) and node.id in FailoverReason.__members__:
+        return FailoverReason[node.id]
+    raise _BadExpression(
+        f"argument {ast.unparse(node)!r}: arguments are numbers or reasons such as RATE_LIMITED"
+    )

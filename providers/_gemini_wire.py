@@ -1,0 +1,390 @@
+"""Gemini's wire format, pure: request bodies, responses, and errors onto the library's tree.
+
+No I/O here: ``providers/gemini.py`` (REST) and ``providers/gemini_sdk.py`` (the SDK, whose
+errors carry the same JSON body) both call these functions.
+
+Error rows (``error_for``):
+
+=====  ===========================================  ==========================================
+HTTP   body                                         error
+=====  ===========================================  ==========================================
+429    a QuotaFailure violation whose quotaId has    QuotaExhausted, retry_after = until the
+       "PerDay"                                     daily reset (midnight Pacific time)
+429    anything else                                RateLimited, retry_after = RetryInfo's
+                                                    retryDelay, else "retry in N s" of the
+                                                    message, else the Retry-After header
+400    ErrorInfo reason API_KEY_INVALID             Unauthorized
+400    status FAILED_PRECONDITION (billing, region)  Unauthorized (the account cannot use the
+                                                    API: the breaker opens, AUTH_FAILED)
+400    anything else (INVALID_ARGUMENT)             BadRequest
+401,   -                                            Unauthorized
+403
+404    -                                            NotFound
+408,   -                                            ProviderTimeout
+504
+5xx    -                                            Unavailable
+4xx    other                                        BadRequest
+=====  ===========================================  ==========================================
+
+A 200 whose ``promptFeedback.blockReason`` is set, or whose candidate stopped for a safety
+reason (``BLOCKED_FINISH_REASONS``), is ContentBlocked; a 200 body that is not the expected JSON
+is Unavailable, its first bytes in the message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, TypeAlias
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from failover.errors import (
+    BadRequest,
+    ContentBlocked,
+    NotFound,
+    ProviderError,
+    ProviderTimeout,
+    QuotaExhausted,
+    RateLimited,
+    Unauthorized,
+    Unavailable,
+)
+from failover.provider import Usage
+from providers._http import body_excerpt
+
+__all__ = [
+    "BLOCKED_FINISH_REASONS",
+    "CHARS_PER_TOKEN",
+    "REQUEST_KEYS",
+    "Json",
+    "build_request",
+    "check_blocked",
+    "error_for",
+    "estimate_tokens",
+    "excerpt",
+    "finish_reason",
+    "parse_delay",
+    "parse_json",
+    "response_text",
+    "seconds_to_daily_reset",
+    "snake",
+    "usage_of",
+]
+
+Json: TypeAlias = dict[str, Any]
+
+REQUEST_KEYS = frozenset(
+    {
+        "contents",
+        "systemInstruction",
+        "generationConfig",
+        "safetySettings",
+        "tools",
+        "toolConfig",
+        "cachedContent",
+    }
+)
+"""The keys a request mapping may hold (GenerateContentRequest's fields, camelCase)."""
+
+_CONFIG_FIELDS = (  # noqa: SIM905 - one field list, read as such
+    "stopSequences responseMimeType responseSchema responseJsonSchema responseModalities "
+    "candidateCount maxOutputTokens temperature topP topK seed presencePenalty frequencyPenalty "
+    "responseLogprobs logprobs enableEnhancedCivicAnswers speechConfig thinkingConfig "
+    "mediaResolution"
+).split()
+
+
+def snake(name: str) -> str:
+    """``maxOutputTokens`` -> ``max_output_tokens``."""
+    return re.sub(r"[A-Z]", lambda m: "_" + m.group(0).lower(), name)
+
+
+_OPTION_FIELDS = {**{f: f for f in _CONFIG_FIELDS}, **{snake(f): f for f in _CONFIG_FIELDS}}
+
+BLOCKED_FINISH_REASONS = frozenset(
+    {
+        "SAFETY",
+        "RECITATION",
+        "BLOCKLIST",
+        "PROHIBITED_CONTENT",
+        "SPII",
+        "IMAGE_SAFETY",
+        "IMAGE_PROHIBITED_CONTENT",
+        "IMAGE_RECITATION",
+    }
+)
+"""Finish reasons that mean the provider refused the content (ContentBlocked)."""
+
+CHARS_PER_TOKEN = 4
+"""The offline estimate's ratio: Google's rule of thumb, about 4 characters per token."""
+
+_FINISH_NAMES = {"STOP": "stop", "MAX_TOKENS": "length"}
+_DAILY_RESET_ZONE = "America/Los_Angeles"
+
+
+# --- requests ------------------------------------------------------------------------------------
+
+
+def build_request(prompt: str | Mapping[str, object], options: Mapping[str, object]) -> Json:
+    """The JSON body of a generateContent / streamGenerateContent / countTokens request.
+
+    Args:
+        prompt: A text prompt (one user turn), or a mapping of ``REQUEST_KEYS``.
+        options: generationConfig fields, snake_case or camelCase (``max_output_tokens=64``);
+            they override the mapping's own generationConfig.
+
+    Raises:
+        BadRequest: An unknown key or option, or a prompt of another type.
+    """
+    if isinstance(prompt, str):
+        body: Json = {"contents": [{"role": "user", "parts": [{"text": prompt}]}]}
+    elif isinstance(prompt, Mapping):
+        unknown = sorted(str(k) for k in prompt if k not in REQUEST_KEYS)
+        if unknown:
+            raise BadRequest(
+                f"Gemini request keys {unknown!r} are not known; use {sorted(REQUEST_KEYS)}"
+            )
+        if "contents" not in prompt:
+            raise BadRequest("a Gemini request mapping needs 'contents' (a list of Content)")
+        body = dict(prompt)
+    else:
+        raise BadRequest(f"prompt must be a str or a mapping, got {type(prompt).__name__}")
+    config = _generation_config(options)
+    if config:
+        base = body.get("generationConfig") or {}
+        body["generationConfig"] = {**base, **config}
+    return body
+
+
+def _generation_config(options: Mapping[str, object]) -> Json:
+    unknown = sorted(k for k in options if k not in _OPTION_FIELDS)
+    if unknown:
+        raise BadRequest(
+            f"Gemini options {unknown!r} are not generationConfig fields; use e.g. "
+            "temperature, max_output_tokens, top_p, top_k, stop_sequences, response_mime_type"
+        )
+    return {_OPTION_FIELDS[k]: v for k, v in options.items()}
+
+
+def estimate_tokens(text: str) -> int:
+    """Tokens in ``text`` by the offline rule of thumb (``CHARS_PER_TOKEN``), rounded up."""
+    return -(-len(text) // CHARS_PER_TOKEN)
+
+
+# --- responses -----------------------------------------------------------------------------------
+
+
+def excerpt(body: bytes | str) -> str:
+    """The first bytes of a body, for an error message."""
+    return body_excerpt(body.encode() if isinstance(body, str) else body)
+
+
+def parse_json(body: bytes | str, provider: str, what: str = "response") -> Json:
+    """A JSON object body, or Unavailable quoting its first bytes."""
+    try:
+        value = json.loads(body)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise Unavailable(f"Gemini {what} is not a JSON object: {excerpt(body)}", provider=provider)
+    return value
+
+
+def check_blocked(data: Json, provider: str) -> None:
+    """Raise ContentBlocked when the prompt or the first candidate was blocked."""
+    feedback = data.get("promptFeedback") or {}
+    reason = feedback.get("blockReason") if isinstance(feedback, dict) else None
+    if reason and reason != "BLOCK_REASON_UNSPECIFIED":
+        raise ContentBlocked(f"Gemini blocked the prompt: blockReason={reason}", provider=provider)
+    finish = _first_candidate(data).get("finishReason")
+    if finish in BLOCKED_FINISH_REASONS:
+        raise ContentBlocked(f"Gemini stopped the answer: finishReason={finish}", provider=provider)
+
+
+def _first_candidate(data: Json) -> Json:
+    candidates = data.get("candidates")
+    if isinstance(candidates, list) and candidates and isinstance(candidates[0], dict):
+        return candidates[0]
+    return {}
+
+
+def response_text(data: Json, provider: str, *, require: bool = True) -> str:
+    """The text of the first candidate's parts (thought parts left out).
+
+    Args:
+        data: A GenerateContentResponse.
+        provider: For the error.
+        require: Whether a response without candidates is an error (a whole response) or
+            not (a stream chunk, e.g. the last one holding only usage).
+
+    Raises:
+        ContentBlocked: The prompt or answer was blocked.
+        Unavailable: ``require`` and no candidate at all.
+    """
+    check_blocked(data, provider)
+    candidate = _first_candidate(data)
+    if require and not candidate:
+        raise Unavailable(
+            f"Gemini answered no candidates: {excerpt(json.dumps(data))}", provider=provider
+        )
+    parts = (candidate.get("content") or {}).get("parts") or []
+    return "".join(
+        p["text"]
+        for p in parts
+        if isinstance(p, dict) and isinstance(p.get("text"), str) and not p.get("thought")
+    )
+
+
+def usage_of(data: Json) -> Usage | None:
+    """Usage from ``usageMetadata`` (output counts thinking tokens too); None if absent."""
+    meta = data.get("usageMetadata")
+    if not isinstance(meta, dict):
+        return None
+    prompt = int(meta.get("promptTokenCount", 0))
+    output = int(meta.get("candidatesTokenCount", 0)) + int(meta.get("thoughtsTokenCount", 0))
+    return Usage(prompt, output, int(meta.get("totalTokenCount", prompt + output)))
+
+
+def finish_reason(data: Json) -> str | None:
+    """The first candidate's finishReason: "stop", "length", or the lowercased enum name."""
+    finish = _first_candidate(data).get("finishReason")
+    if not isinstance(finish, str) or finish == "FINISH_REASON_UNSPECIFIED":
+        return None
+    return _FINISH_NAMES.get(finish, finish.lower())
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+_MESSAGE_DELAY = re.compile(
+    r"retry in\s+(\d+(?:\.\d+)?)\s*(ms|s|sec|secs|second|seconds)?\b", re.IGNORECASE
+)
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
+
+
+def parse_delay(text: object) -> float | None:
+    """Seconds of a google.protobuf.Duration in JSON ("26s", "1.5s"); None if not one."""
+    match = _DURATION.match(text) if isinstance(text, str) else None
+    return float(match.group(1)) if match else None
+
+
+def _message_delay(message: str) -> float | None:
+    match = _MESSAGE_DELAY.search(message)
+    if match is None:
+        return None
+    value = float(match.group(1))
+    return value / 1000 if (match.group(2) or "").lower() == "ms" else value
+
+
+def _error_object(body: bytes | str) -> Json | None:
+    """The ``error`` object of a google.rpc.Status body (also inside a one-item list)."""
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(value, list) and value:
+        value = value[0]
+    error = value.get("error") if isinstance(value, dict) else None
+    return error if isinstance(error, dict) else None
+
+
+def _details(error: Json, kind: str) -> list[Json]:
+    details = error.get("details")
+    if not isinstance(details, list):
+        return []
+    suffix = f"google.rpc.{kind}"
+    return [d for d in details if isinstance(d, dict) and str(d.get("@type", "")).endswith(suffix)]
+
+
+def _retry_delay(error: Json) -> float | None:
+    for info in _details(error, "RetryInfo"):
+        delay = parse_delay(info.get("retryDelay"))
+        if delay is not None:
+            return delay
+    return _message_delay(str(error.get("message", "")))
+
+
+def _per_day(error: Json) -> bool:
+    return any(
+        "PerDay" in str(v.get("quotaId", ""))
+        for failure in _details(error, "QuotaFailure")
+        for v in failure.get("violations") or []
+        if isinstance(v, dict)
+    )
+
+
+def _reasons(error: Json) -> set[str]:
+    return {str(info.get("reason")) for info in _details(error, "ErrorInfo")}
+
+
+def seconds_to_daily_reset(now: datetime) -> float:
+    """Seconds from ``now`` (aware) to the next midnight Pacific time, when daily quotas reset."""
+    try:
+        zone: ZoneInfo | timezone = ZoneInfo(_DAILY_RESET_ZONE)
+    except ZoneInfoNotFoundError:  # no tz database: Pacific standard time
+        zone = timezone(timedelta(hours=-8))
+    local = now.astimezone(zone)
+    midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), zone)
+    return max((midnight.astimezone(UTC) - now.astimezone(UTC)).total_seconds(), 0.0)
+
+
+def error_for(
+    status: int,
+    body: bytes | str,
+    *,
+    provider: str,
+    retry_after: float | None = None,
+    now: datetime | None = None,
+) -> ProviderError:
+    """The library's error for a Gemini error answer (see the module docstring's table).
+
+    Args:
+        status: The HTTP status (>= 400).
+        body: The answer's body (a google.rpc.Status JSON, or anything else).
+        provider: The provider's name, for the error.
+        retry_after: The Retry-After header, already parsed, if any.
+        now: The wall-clock time (aware), for a daily quota's reset; default now.
+    """
+    error = _error_object(body)
+    if error is None:
+        return _by_status(status, f"Gemini answered HTTP {status}: {excerpt(body)}", provider)
+    rpc_status = str(error.get("status", ""))
+    message = f"Gemini answered HTTP {status} {rpc_status}: {error.get('message', '')}"
+    if status == 429:
+        return _rate_limited(error, message, provider, retry_after, now)
+    if status == 400:
+        if "API_KEY_INVALID" in _reasons(error) or rpc_status == "FAILED_PRECONDITION":
+            return Unauthorized(message, provider=provider, status=status)
+        return BadRequest(message, provider=provider, status=status)
+    return _by_status(status, message, provider, retry_after)
+
+
+def _rate_limited(
+    error: Json, message: str, provider: str, header: float | None, now: datetime | None
+) -> ProviderError:
+    delay = _retry_delay(error)
+    if _per_day(error):
+        until_reset = seconds_to_daily_reset(now or datetime.now(UTC))
+        daily = max(until_reset, delay or 0.0)
+        return QuotaExhausted(message, provider=provider, retry_after=daily, status=429)
+    wait = delay if delay is not None else header
+    return RateLimited(message, provider=provider, retry_after=wait, status=429)
+
+
+_BY_STATUS: dict[int, type[ProviderError]] = {
+    401: Unauthorized,
+    403: Unauthorized,
+    404: NotFound,
+    408: ProviderTimeout,
+    429: RateLimited,
+    504: ProviderTimeout,
+}
+
+
+def _by_status(
+    status: int, message: str, provider: str, retry_after: float | None = None
+) -> ProviderError:
+    default = BadRequest if 400 <= status < 500 else Unavailable
+    cls = _BY_STATUS.get(status, default)
+    return cls(message, provider=provider, status=status, retry_after=retry_after)

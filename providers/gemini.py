@@ -1,0 +1,242 @@
+"""GeminiProvider: Google's Gemini API over REST (httpx), the default way to call Gemini.
+
+One attempt per call (retries belong to the coordinator). The key travels in the
+``x-goog-api-key`` header, never in a URL, and never appears in a repr, message or log line.
+Errors are mapped by ``providers/_gemini_wire.py`` (its module docstring holds the table).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Final
+
+import httpx
+
+from failover.errors import ConfigurationError, FailoverError, Unavailable
+from failover.provider import HealthCheckResult, LLMResponse, Usage
+from providers import _gemini_wire as wire
+from providers._http import BaseHTTPProvider, iter_sse, map_httpx_errors, parse_retry_after
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_MODEL", "DEFAULT_TIMEOUT", "GeminiProvider"]
+
+DEFAULT_MODEL: Final = "gemini-2.5-flash"
+"""The model asked when none is given: Google's current stable, fast general model."""
+DEFAULT_BASE_URL: Final = "https://generativelanguage.googleapis.com"
+DEFAULT_TIMEOUT: Final = 60.0
+"""Seconds for each of connect, read, write and pool (a read waits for the next byte, so a
+long stream is fine as long as its chunks keep coming)."""
+
+
+class GeminiProvider(BaseHTTPProvider):
+    """Gemini over REST: generate, stream, count tokens, health check.
+
+    Args:
+        api_key: The Gemini API key (sent in the ``x-goog-api-key`` header only).
+        model: The model ("gemini-2.5-flash"; a "models/" prefix is accepted).
+        name: The provider's name (breakers, events, metrics).
+        base_url: The API's endpoint (a fake server's in tests).
+        api_version: "v1beta" (all features) or "v1".
+        client: An httpx.AsyncClient to use (not closed by ``aclose``); default: one pooled
+            client of the provider's own.
+        timeout: Seconds for connect, read, write and pool, or an httpx.Timeout.
+
+    Attributes:
+        model: The configured model.
+        api_version: The API version in the paths.
+        last_usage: The token counts of the most recent finished call or stream (for a stream,
+            the totals of its last chunk); None before any. Shared by concurrent calls.
+
+    Raises:
+        ConfigurationError: An empty key, model, name or version, or a bad timeout.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        model: str = DEFAULT_MODEL,
+        *,
+        name: str = "gemini",
+        base_url: str = DEFAULT_BASE_URL,
+        api_version: str = "v1beta",
+        client: httpx.AsyncClient | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+    ) -> None:
+        if not isinstance(api_key, str) or not api_key.strip():
+            raise ConfigurationError(
+                "GeminiProvider needs an API key (a non-empty str); get one at "
+                "https://aistudio.google.com/apikey and pass it, e.g. from GEMINI_API_KEY"
+            )
+        model = model.removeprefix("models/") if isinstance(model, str) else model
+        for field, value in (("model", model), ("api_version", api_version)):
+            if not isinstance(value, str) or not value or "/" in value or "?" in value:
+                raise ConfigurationError(
+                    f"GeminiProvider {field} must be a name such as {DEFAULT_MODEL!r} or "
+                    f"'v1beta', got {value!r}"
+                )
+        super().__init__(
+            name,
+            base_url=base_url,
+            headers={"x-goog-api-key": api_key},
+            timeout=timeout,
+            client=client,
+        )
+        self.model = model
+        self.api_version = api_version
+        self.last_usage: Usage | None = None
+
+    def _path(self, method: str | None = None) -> str:
+        model = f"/{self.api_version}/models/{self.model}"
+        return self.url(model if method is None else f"{model}:{method}")
+
+    def _raise_for(self, response: httpx.Response) -> None:
+        if response.status_code < 400:
+            return
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        raise wire.error_for(
+            response.status_code, response.content, provider=self.name, retry_after=retry_after
+        )
+
+    async def _post(self, method: str, body: wire.Json) -> wire.Json:
+        with map_httpx_errors(self.name):
+            response = await self.client.post(self._path(method), json=body, headers=self.headers)
+        self._raise_for(response)
+        return wire.parse_json(response.content, self.name)
+
+    async def generate(self, prompt: str | Mapping[str, object], **options: object) -> LLMResponse:
+        """One generateContent call.
+
+        Args:
+            prompt: A text prompt, or a mapping of contents / systemInstruction /
+                generationConfig / safetySettings / tools / toolConfig / cachedContent.
+            **options: generationConfig fields (``temperature=0.2``, ``max_output_tokens=64``,
+                snake_case or camelCase); they override the mapping's.
+
+        Raises:
+            ProviderError: A subclass per the error table (BadRequest for a malformed
+                request, ContentBlocked for a blocked prompt or answer, ...).
+        """
+        body = wire.build_request(prompt, options)
+        started = time.perf_counter()
+        data = await self._post("generateContent", body)
+        text = wire.response_text(data, self.name)
+        usage = wire.usage_of(data) or Usage()
+        self.last_usage = usage
+        return LLMResponse(
+            text=text,
+            provider=self.name,
+            model=str(data.get("modelVersion") or self.model),
+            usage=usage,
+            finish_reason=wire.finish_reason(data),
+            latency=time.perf_counter() - started,
+        )
+
+    async def stream(
+        self, prompt: str | Mapping[str, object], **options: object
+    ) -> AsyncIterator[str]:
+        """The text of streamGenerateContent (``alt=sse``), chunk by chunk as it arrives.
+
+        An error before the first chunk is raised by the first ``__anext__`` (the coordinator
+        fails over); a cut after it raises Unavailable (the coordinator turns it into
+        StreamInterrupted); so does a stream that ends without a finishReason. Usage is
+        cumulative: ``last_usage`` holds the last chunk's totals.
+
+        Raises:
+            ProviderError: As ``generate``.
+        """
+        body = wire.build_request(prompt, options)
+        with map_httpx_errors(self.name):
+            async with self.client.stream(
+                "POST",
+                self._path("streamGenerateContent"),
+                params={"alt": "sse"},
+                json=body,
+                headers=self.headers,
+            ) as response:
+                await self._check_stream(response)
+                async for chunk in self._chunks(response):
+                    yield chunk
+
+    async def _check_stream(self, response: httpx.Response) -> None:
+        if response.status_code >= 400:
+            await response.aread()
+            self._raise_for(response)
+        kind = response.headers.get("content-type", "")
+        if not kind.startswith("text/event-stream"):
+            raw = await response.aread()
+            raise Unavailable(
+                f"Gemini answered a stream with {kind or 'no content-type'!r}, not "
+                f"text/event-stream: {wire.excerpt(raw)}",
+                provider=self.name,
+            )
+
+    async def _chunks(self, response: httpx.Response) -> AsyncIterator[str]:
+        finished = False
+        async for event in iter_sse(response):
+            data = wire.parse_json(event, self.name, "stream event")
+            text = wire.response_text(data, self.name, require=False)
+            usage = wire.usage_of(data)
+            if usage is not None:
+                self.last_usage = usage
+            finished = finished or wire.finish_reason(data) is not None
+            if text:
+                yield text
+        if not finished:
+            raise Unavailable(
+                "Gemini's stream ended without a finishReason (cut short)", provider=self.name
+            )
+
+    async def count_tokens(self, prompt: str | Mapping[str, object], **options: object) -> int:
+        """The prompt's tokens by the model's tokenizer (countTokens; spends no quota of
+        generation).
+
+        Raises:
+            ProviderError: As ``generate``; Unavailable when totalTokens is missing.
+        """
+        body = wire.build_request(prompt, options)
+        if set(body) != {"contents"}:
+            body = {"generateContentRequest": {"model": f"models/{self.model}", **body}}
+        data = await self._post("countTokens", body)
+        total = data.get("totalTokens", 0)  # proto3 JSON leaves a 0 out
+        if not isinstance(total, int):
+            raise Unavailable(
+                f"Gemini countTokens answered no totalTokens: {wire.excerpt(str(data))}",
+                provider=self.name,
+            )
+        return total
+
+    @staticmethod
+    def estimate_tokens(text: str) -> int:
+        """Tokens in ``text`` offline: about 4 characters per token, rounded up (Google's rule of
+        thumb for English; exact counts come from ``count_tokens``)."""
+        return wire.estimate_tokens(text)
+
+    async def health_check(self) -> HealthCheckResult:
+        """GET the model (models.get): spends no tokens. Healthy when the model is there.
+
+        Never raises for a provider failure: the result says what went wrong (the error's class
+        and message, which never hold the key).
+        """
+        started = time.perf_counter()
+        error: str | None = None
+        try:
+            with map_httpx_errors(self.name):
+                response = await self.client.get(self._path(), headers=self.headers)
+            self._raise_for(response)
+            if "name" not in wire.parse_json(response.content, self.name):
+                error = "Unavailable: the model resource has no name"
+        except FailoverError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        return HealthCheckResult(
+            provider=self.name,
+            healthy=error is None,
+            latency=time.perf_counter() - started,
+            checked_at=time.monotonic(),
+            error=error,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"GeminiProvider(name={self.name!r}, model={self.model!r}, "
+            f"base_url={self.base_url.split('?')[0]!r}, api_version={self.api_version!r})"
+        )
