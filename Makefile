@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := test
-.PHONY: install redis-server test test-fast lint format typecheck demo docs bench bench-instructions clean distclean
+.PHONY: install redis-server test test-fast lint format typecheck demo docs bench bench-distributed bench-instructions clean distclean
 
 # Re-runs whenever pyproject.toml changes (new dependency, new extra).
 $(STAMP): pyproject.toml
@@ -49,8 +49,12 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The main job: the bundled outage scenario on a virtual clock, its timeline and a plot.
 demo: $(STAMP)
-	$(BIN)/python examples/trip_probe_recover.py
+	$(BIN)/failover simulate --plot timeline.png
+
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
 
 BENCH_STAMP := $(VENV)/.bench-installed
 
@@ -62,13 +66,19 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/machine.py
 	@echo
 	$(BIN)/python benchmarks/overhead.py
+	@echo
+	$(BIN)/python benchmarks/coordinator.py
 
 # Noise-free figures (callgrind instruction counts; needs valgrind; ~7 minutes).
 bench-instructions: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/instructions.py
 
+# Redis commands per guarded call and trip propagation between processes (needs redis-server).
+bench-distributed: $(BENCH_STAMP) redis-server
+	$(BIN)/python benchmarks/distributed.py
+
 clean:
-	rm -rf build dist .hypothesis .mypy_cache .pytest_cache .ruff_cache *.egg-info
+	rm -rf build dist site timeline.png .hypothesis .mypy_cache .pytest_cache .ruff_cache *.egg-info
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
 
 # clean, and the virtualenv too: the next target rebuilds it from nothing.

@@ -93,8 +93,9 @@ def build_gemini_sdk(settings: ProviderSettings, *, api_key: str | None) -> Prov
     # Imported by name: the module needs the optional SDK, loaded only when one is built.
     module = importlib.import_module("providers.gemini_sdk")
     options = _options(settings, _COMMON)
+    # GeminiSDKProvider(model, *, api_key, ...): the model comes first, the key by keyword.
     provider: Provider = module.GeminiSDKProvider(
-        _key(settings, api_key), **_located(settings), **options
+        api_key=_key(settings, api_key), **_located(settings), **options
     )
     return provider
 

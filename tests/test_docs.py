@@ -29,17 +29,20 @@ import re
 import unicodedata
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar, get_origin
 
 import attrs
 import pytest
 
 import failover
 import failover.interop
+import failover.redis_storage
 import failover.status
+import failover.storage
 import failover.strategies
 import failover.telemetry
 import failover.testing
+import providers
 import statemachines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -278,6 +281,8 @@ class Reference:
     modules: tuple[ModuleType, ...]
 
 
+PACKAGES = ("statemachines", "failover", "providers")
+
 REFERENCES = (
     Reference(DOCS / "reference" / "statemachines.md", (statemachines,)),
     Reference(
@@ -291,6 +296,8 @@ REFERENCES = (
             failover.interop,
         ),
     ),
+    Reference(DOCS / "reference" / "providers.md", (providers,)),
+    Reference(DOCS / "reference" / "distributed.md", (failover.storage, failover.redis_storage)),
 )
 REFERENCE = REFERENCES[0].page
 KIND = inspect.Parameter
@@ -343,6 +350,9 @@ def _evaluate(expr: ast.expr, module: ModuleType) -> Any:
         "Protocol": Protocol,
         "attrs": attrs,
         "logging": logging,
+        "NamedTuple": NamedTuple,
+        "Generic": Generic,
+        "T": TypeVar("T"),
     }
     return eval(ast.unparse(expr), scope)
 
@@ -400,10 +410,11 @@ def _exists(cls: type, name: str) -> bool:
         return True
     if attrs.has(cls):
         return name in attrs.fields_dict(cls)
-    assigned = ast.walk(ast.parse(inspect.getsource(cls)))
+    own = [c for c in cls.__mro__ if c.__module__.split(".")[0] in PACKAGES]
     return any(
         isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store) and n.attr == name
-        for n in assigned
+        for c in own
+        for n in ast.walk(ast.parse(inspect.getsource(c)))
     )
 
 
@@ -415,10 +426,15 @@ def check_field(cls: type, item: ast.AnnAssign, module: ModuleType) -> list[str]
         return [f"{where} is documented but does not exist"]
     if item.value is None:
         return []
+    named_defaults = getattr(cls, "_field_defaults", None)  # a NamedTuple's
     field = attrs.fields_dict(cls).get(name) if attrs.has(cls) else None
-    if field is None:
+    if isinstance(named_defaults, dict) and name in named_defaults:
+        real = named_defaults[name]
+    elif field is None:
         return [f"{where} is documented with a default, but is not an attrs field"]
-    real = field.default.factory() if isinstance(field.default, attrs.Factory) else field.default
+    else:
+        default = field.default
+        real = default.factory() if isinstance(default, attrs.Factory) else default
     if _evaluate(item.value, module) != real:
         return [f"{where}: documented default {ast.unparse(item.value)}, real {real!r}"]
     return []
@@ -442,6 +458,15 @@ def check_member(cls: type, item: ast.stmt, module: ModuleType) -> list[str]:
     return []
 
 
+def _is_base(base: Any, cls: type) -> bool:
+    """``base`` is one of ``cls``'s bases (NamedTuple and Generic[...] as typing means them)."""
+    if base is NamedTuple:
+        return issubclass(cls, tuple) and hasattr(cls, "_fields")
+    if base is Generic or get_origin(base) is Generic:
+        return bool(getattr(cls, "__parameters__", ()))
+    return base in cls.__mro__
+
+
 def check_class(node: ast.ClassDef, module: ModuleType) -> list[str]:
     """Differences between a documented class listing and the class."""
     cls = getattr(module, node.name, None)
@@ -450,7 +475,7 @@ def check_class(node: ast.ClassDef, module: ModuleType) -> list[str]:
     problems = [
         f"{node.name} is documented as a subclass of {ast.unparse(base)}, but is not one"
         for base in node.bases
-        if _evaluate(base, module) not in cls.__mro__
+        if not _is_base(_evaluate(base, module), cls)
     ]
     return problems + [p for item in node.body for p in check_member(cls, item, module)]
 

@@ -56,7 +56,9 @@ def test_metadata_names_the_distribution_and_python(dist: metadata.Distribution)
     assert dist.metadata["Requires-Python"] == ">=3.11"
 
 
-def test_core_dependencies_are_only_attrs_cattrs_httpx_transitions(dist: metadata.Distribution) -> None:
+def test_core_dependencies_are_only_attrs_cattrs_httpx_transitions(
+    dist: metadata.Distribution,
+) -> None:
     core = {
         re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0].lower()
         for requirement in dist.requires or []

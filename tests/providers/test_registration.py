@@ -191,7 +191,21 @@ def test_gemini_sdk_is_imported_only_when_built(
         options={"timeout": 9},
     )
     assert isinstance(p, FakeSDKProvider)
-    assert built == [(("g-key",), {"name": "sdk", "model": "gemini-1.5-pro", "timeout": 9})]
+    assert built == [
+        ((), {"api_key": "g-key", "name": "sdk", "model": "gemini-1.5-pro", "timeout": 9})
+    ]
+
+
+def test_gemini_sdk_kind_builds_the_real_provider_with_its_model_and_a_hidden_key() -> None:
+    registry = ProviderRegistry()
+    register_builtin_kinds(registry)
+    settings = ProviderSettings(
+        name="sdk", kind="gemini-sdk", model="gemini-1.5-pro", api_key_env="GEMINI_API_KEY"
+    )
+    provider = registry.build(settings, {"GEMINI_API_KEY": "g-key-SECRET-123"})
+    assert provider.name == "sdk"
+    assert provider.model_name == "gemini-1.5-pro"  # type: ignore[attr-defined]
+    assert "g-key-SECRET-123" not in repr(provider)
 
 
 @pytest.mark.parametrize(
