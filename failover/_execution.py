@@ -163,7 +163,7 @@ class Plan:
 
     def _fresh(self, now: float) -> tuple[Slot, int] | None:
         kind, tries = self.kind, self.tries
-        for slot in self.coordinator._ordering.order(now):
+        for slot in self.coordinator._ordering.order(now, not tries):
             if slot.serves[kind] and slot.index not in tries:
                 generation = slot.admit(now)
                 if generation is not None:

@@ -36,7 +36,7 @@ from typing import Any, Literal, TypeAlias
 
 from failover._selection import Slot
 from failover.status import ProviderStatus, provider_status
-from statemachines import ConfigurationError
+from statemachines import ConfigurationError, TimeWindow
 
 __all__ = ["STRATEGIES", "CustomStrategy", "StrategyName"]
 
@@ -69,8 +69,9 @@ class Ordering:
         self.slots = tuple(slots)
         self.rng = rng
 
-    def order(self, now: float) -> Iterator[Slot]:
-        """The slots in the order to try them."""
+    def order(self, now: float, first: bool = True) -> Iterator[Slot]:
+        """The slots in the order to try them; ``first``: the request's first pick (later
+        picks of the same request, after a failure, pass False)."""
         return iter(self.slots)
 
     def update(self, slot: Slot) -> None:
@@ -84,13 +85,27 @@ class _Sorted(Ordering):
         super().__init__(slots, rng)
         self._keys = [self.key(s) for s in self.slots]
         self._sorted = sorted(self._keys)
+        # Outcomes age out of time windows without an attempt: refresh every key once per
+        # (narrowest) bucket width, so an idle provider's figures are never older than that.
+        widths = [
+            w.seconds / w.buckets
+            for s in self.slots
+            if isinstance(w := s.machine.policy.window, TimeWindow)
+        ]
+        self._refresh_every = min(widths) if widths else None
+        self._refresh_at = -_INF
 
     def key(self, slot: Slot) -> tuple[Any, ...]:
         """The sort key: figures, then the slot's index (unique: the slot itself, last, is
         never compared)."""
         raise NotImplementedError
 
-    def order(self, now: float) -> Iterator[Slot]:
+    def order(self, now: float, first: bool = True) -> Iterator[Slot]:
+        if self._refresh_every is not None and now >= self._refresh_at:
+            self._refresh_at = now + self._refresh_every
+            for slot in self.slots:
+                slot.breaker.statistics()  # drops what has aged out of its window by now
+                self.update(slot)
         return map(_LAST, self._sorted)
 
     def update(self, slot: Slot) -> None:
@@ -138,10 +153,11 @@ class _RoundRobin(Ordering):
         super().__init__(slots, rng)
         self._next = 0
 
-    def order(self, now: float) -> Iterator[Slot]:
+    def order(self, now: float, first: bool = True) -> Iterator[Slot]:
         start = self._next
         slots = self.slots
-        self._next = (start + 1) % len(slots)
+        if first:  # each request (not each attempt) starts one provider further along
+            self._next = (start + 1) % len(slots)
         return map(slots.__getitem__, itertools.chain(range(start, len(slots)), range(start)))
 
 
@@ -150,7 +166,7 @@ class _WeightedRandom(Ordering):
         super().__init__(slots, rng)
         self._cumulative = list(itertools.accumulate(s.weight for s in self.slots))
 
-    def order(self, now: float) -> Iterator[Slot]:
+    def order(self, now: float, first: bool = True) -> Iterator[Slot]:
         slots, cumulative, rng = self.slots, self._cumulative, self.rng
         total = cumulative[-1]
         seen: set[int] = set()
@@ -168,7 +184,7 @@ class _WeightedRandom(Ordering):
 
 
 class _PowerOfTwo(Ordering):
-    def order(self, now: float) -> Iterator[Slot]:
+    def order(self, now: float, first: bool = True) -> Iterator[Slot]:
         slots, n = self.slots, len(self.slots)
         if n == 1:
             yield slots[0]
@@ -203,7 +219,7 @@ class _Custom(Ordering):
         self._fn = fn
         self._by_name = {s.name: s for s in self.slots}
 
-    def order(self, now: float) -> Iterator[Slot]:
+    def order(self, now: float, first: bool = True) -> Iterator[Slot]:
         statuses = [provider_status(s, now) for s in self.slots]
         ordered = self._fn(statuses)
         by_name = self._by_name

@@ -11,11 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from failover import ConfigurationError, ManualClock, Unavailable
+from failover import BreakerPolicy, ConfigurationError, ManualClock, Unavailable
 from failover._selection import Slot
+from failover.retry import RetryPolicy
 from failover.status import ProviderStatus
 from failover.strategies import STRATEGIES, _Sorted
 from failover.testing import ScriptedProvider, ScriptedRequest
+from statemachines import TimeWindow
 from tests.failover.test_coordinator_support import QUIET, answers, coordinator, down, script
 
 
@@ -170,7 +172,8 @@ def test_the_incremental_order_equals_a_full_sort(updates: list[tuple[int, float
         def key(self, slot: Slot) -> tuple[object, ...]:
             return (table[slot.index], slot.index, slot)
 
-    slots = [SimpleNamespace(index=i) for i in range(8)]
+    no_time_window = SimpleNamespace(policy=SimpleNamespace(window=None))
+    slots = [SimpleNamespace(index=i, machine=no_time_window) for i in range(8)]
     ordering = Keyed(slots, random.Random(0))  # type: ignore[arg-type]
     for index, value in updates:
         table[index] = value
@@ -184,3 +187,27 @@ def test_weighted_random_draws_without_repetition() -> None:
     for _ in range(50):
         drawn = order(c)
         assert sorted(drawn) == list("abcdefgh")
+
+
+@pytest.mark.asyncio
+async def test_round_robin_moves_once_per_request_not_per_attempt() -> None:
+    c, _ = coordinator(answers("a"), down("b"), answers("c"), strategy="round_robin", policy=QUIET)
+    served = [(await c.generate("x")).provider for _ in range(6)]
+    # requests start at a, b (fails over to c), c, a, b (-> c), c
+    assert served == ["a", "c", "c", "a", "c", "c"]
+
+
+@pytest.mark.asyncio
+async def test_success_rate_order_follows_outcomes_aging_out_of_a_time_window() -> None:
+    policy = BreakerPolicy(
+        window=TimeWindow(60.0, 6), minimum_calls=1000, max_consecutive_failures=1000
+    )
+    c, clock = coordinator(
+        script("a", Unavailable("503", provider="a"), "a"), answers("b"),
+        policy=policy, retry=RetryPolicy(max_attempts=2),
+    )  # fmt: skip
+    first = await c.generate("x")  # a fails (rate 1/3), b answers (2/3)
+    assert [t.provider for t in first.attempts] == ["a", "b"]
+    assert (await c.generate("x")).provider == "b"
+    clock.advance(120.0)  # every outcome has aged out: both back at 1/2, a registered first
+    assert (await c.generate("x")).provider == "a"
