@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import logging
-import math
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal, TypeAlias, TypeVar
 
 from failover._breaker import CircuitBreaker
+from failover._coordinator_checks import (
+    PROBE_TRIGGER,
+    check_can_probe,
+    check_names,
+    check_providers,
+    check_values,
+    hedge_after_of,
+    instance,
+)
 from failover._execution import Plan
 from failover._health_runner import HealthRunner
 from failover._hedge import run_hedged
@@ -30,7 +38,6 @@ from statemachines import (
     BreakerState,
     ConfigurationError,
     FailoverEvent,
-    Stimulus,
 )
 
 __all__ = ["ALL_DOWN_MODES", "PROBE_TRIGGER", "AllDown", "Coordinator"]
@@ -42,9 +49,6 @@ logger = logging.getLogger("failover")
 T = TypeVar("T")
 AllDown: TypeAlias = Literal["fail_fast", "wait", "probe"]
 ALL_DOWN_MODES: tuple[AllDown, ...] = ("fail_fast", "wait", "probe")
-
-PROBE_TRIGGER = "probe_now"
-"""The built-in MANUAL transition OPEN -> HALF_OPEN that ``all_down="probe"`` fires."""
 
 
 class Coordinator:
@@ -103,7 +107,7 @@ class Coordinator:
         storage: Storage | None = None,
     ) -> None:
         providers = list(providers)
-        names = _check_providers(providers)
+        names = check_providers(providers)
         policies, rate_limits = dict(policies or {}), dict(rate_limits or {})
         priorities, weights = dict(priorities or {}), dict(weights or {})
         for arg, mapping in (
@@ -112,15 +116,15 @@ class Coordinator:
             ("priorities", priorities),
             ("weights", weights),
         ):
-            _check_names(arg, mapping, names)
-        _check_values(policy, policies, rate_limits, priorities, weights)
-        self.retry = _instance(retry, RetryPolicy, "retry", "RetryPolicy(max_attempts=3)")
-        self.health = _instance(health, HealthCheckConfig, "health", "HealthCheckConfig()")
+            check_names(arg, mapping, names)
+        check_values(policy, policies, rate_limits, priorities, weights)
+        self.retry = instance(retry, RetryPolicy, "retry", "RetryPolicy(max_attempts=3)")
+        self.health = instance(health, HealthCheckConfig, "health", "HealthCheckConfig()")
         if all_down not in ALL_DOWN_MODES:
             raise ConfigurationError(
                 f"all_down must be one of {list(ALL_DOWN_MODES)!r}, got {all_down!r}"
             )
-        self.hedge_after = _hedge_after(hedge_after)
+        self.hedge_after = hedge_after_of(hedge_after)
         self.all_down: AllDown = all_down
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._rng = random.Random(seed)
@@ -149,7 +153,7 @@ class Coordinator:
     ) -> Slot:
         policy = policy or BreakerPolicy()
         if self.all_down == "probe":
-            _check_can_probe(provider.name, policy)
+            check_can_probe(provider.name, policy)
         breaker = CircuitBreaker(
             provider.name, policy, clock=self.clock, hooks=None if hooks is None else tuple(hooks)
         )
@@ -341,95 +345,3 @@ class Coordinator:
 
 
 # --- validation -------------------------------------------------------------------------------
-
-
-def _check_providers(providers: list[Provider]) -> list[str]:
-    if not providers:
-        raise ConfigurationError("Coordinator needs at least one provider, got none")
-    names: list[str] = []
-    for provider in providers:
-        name = getattr(provider, "name", None)
-        if not isinstance(name, str) or not name:
-            raise ConfigurationError(
-                f"every provider needs a non-empty str name, got {provider!r} (name={name!r})"
-            )
-        if name in names:
-            raise ConfigurationError(
-                f"duplicate provider name {name!r}; each provider needs its own name "
-                f"(have {names!r})"
-            )
-        names.append(name)
-    return names
-
-
-def _check_can_probe(name: str, policy: BreakerPolicy) -> None:
-    """all_down="probe" fires PROBE_TRIGGER: the policy must keep it as OPEN -> HALF_OPEN."""
-    for t in policy.transition_table():
-        if t.name == PROBE_TRIGGER and t.on is Stimulus.MANUAL and t.leaves(BreakerState.OPEN):
-            if t.dest is BreakerState.HALF_OPEN:
-                return
-            break
-    raise ConfigurationError(
-        f'all_down="probe" fires the MANUAL transition {PROBE_TRIGGER!r} (OPEN -> HALF_OPEN), '
-        f"but the policy of provider {name!r} has no such transition from OPEN into HALF_OPEN; "
-        "keep the built-in one (leave it out of removed_transitions) or choose "
-        "all_down='fail_fast' or 'wait'"
-    )
-
-
-def _hedge_after(value: object) -> float | None:
-    if value is None:
-        return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ConfigurationError(
-            f"hedge_after must be None (no hedging) or a finite number of seconds > 0, "
-            f"got {value!r}"
-        )
-    return float(value)
-
-
-def _check_names(arg: str, mapping: Mapping[str, object], names: list[str]) -> None:
-    unknown = sorted(set(mapping) - set(names))
-    if unknown:
-        raise ConfigurationError(
-            f"{arg} names unknown providers {unknown!r}; the providers are {names!r}"
-        )
-
-
-def _check_values(
-    policy: BreakerPolicy | None,
-    policies: Mapping[str, object],
-    rate_limits: Mapping[str, object],
-    priorities: Mapping[str, object],
-    weights: Mapping[str, object],
-) -> None:
-    _instance(policy, BreakerPolicy, "policy", "BreakerPolicy(max_consecutive_failures=3)")
-    for name, value in policies.items():
-        _instance(value, BreakerPolicy, f"policies[{name!r}]", "BreakerPolicy(...)")
-    for name, value in rate_limits.items():
-        _instance(value, RateLimit, f"rate_limits[{name!r}]", "RateLimit(per_minute=60)")
-    for arg, mapping, minimum in (("priorities", priorities, None), ("weights", weights, 0)):
-        for name, value in mapping.items():
-            if (
-                not isinstance(value, int | float)
-                or isinstance(value, bool)
-                or value != value  # NaN
-                or (minimum is not None and not 0 < value < float("inf"))
-            ):
-                wanted = "a finite number > 0" if minimum is not None else "a number"
-                raise ConfigurationError(f"{arg}[{name!r}] must be {wanted}, got {value!r}")
-
-
-def _instance(value: Any, kind: type[T], arg: str, example: str) -> T:
-    if value is None:
-        return kind()
-    if not isinstance(value, kind):
-        raise ConfigurationError(
-            f"{arg} must be a {kind.__name__}, got {value!r}; e.g. {arg}={example}"
-        )
-    return value

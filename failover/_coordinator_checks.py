@@ -1,0 +1,119 @@
+"""The Coordinator's argument checks: each bad argument is one ConfigurationError naming what
+is wrong and what would be right."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from failover.provider import Provider
+from failover.ratelimit import RateLimit
+from statemachines import BreakerPolicy, BreakerState, ConfigurationError, Stimulus
+
+__all__ = [
+    "PROBE_TRIGGER",
+    "check_can_probe",
+    "check_names",
+    "check_providers",
+    "check_values",
+    "hedge_after_of",
+    "instance",
+]
+
+T = TypeVar("T")
+
+PROBE_TRIGGER = "probe_now"
+"""The built-in MANUAL transition OPEN -> HALF_OPEN that ``all_down="probe"`` fires."""
+
+
+def check_providers(providers: list[Provider]) -> list[str]:
+    if not providers:
+        raise ConfigurationError("Coordinator needs at least one provider, got none")
+    names: list[str] = []
+    for provider in providers:
+        name = getattr(provider, "name", None)
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(
+                f"every provider needs a non-empty str name, got {provider!r} (name={name!r})"
+            )
+        if name in names:
+            raise ConfigurationError(
+                f"duplicate provider name {name!r}; each provider needs its own name "
+                f"(have {names!r})"
+            )
+        names.append(name)
+    return names
+
+
+def check_can_probe(name: str, policy: BreakerPolicy) -> None:
+    """all_down="probe" fires PROBE_TRIGGER: the policy must keep it as OPEN -> HALF_OPEN."""
+    for t in policy.transition_table():
+        if t.name == PROBE_TRIGGER and t.on is Stimulus.MANUAL and t.leaves(BreakerState.OPEN):
+            if t.dest is BreakerState.HALF_OPEN:
+                return
+            break
+    raise ConfigurationError(
+        f'all_down="probe" fires the MANUAL transition {PROBE_TRIGGER!r} (OPEN -> HALF_OPEN), '
+        f"but the policy of provider {name!r} has no such transition from OPEN into HALF_OPEN; "
+        "keep the built-in one (leave it out of removed_transitions) or choose "
+        "all_down='fail_fast' or 'wait'"
+    )
+
+
+def hedge_after_of(value: object) -> float | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ConfigurationError(
+            f"hedge_after must be None (no hedging) or a finite number of seconds > 0, "
+            f"got {value!r}"
+        )
+    return float(value)
+
+
+def check_names(arg: str, mapping: Mapping[str, object], names: list[str]) -> None:
+    unknown = sorted(set(mapping) - set(names))
+    if unknown:
+        raise ConfigurationError(
+            f"{arg} names unknown providers {unknown!r}; the providers are {names!r}"
+        )
+
+
+def check_values(
+    policy: BreakerPolicy | None,
+    policies: Mapping[str, object],
+    rate_limits: Mapping[str, object],
+    priorities: Mapping[str, object],
+    weights: Mapping[str, object],
+) -> None:
+    instance(policy, BreakerPolicy, "policy", "BreakerPolicy(max_consecutive_failures=3)")
+    for name, value in policies.items():
+        instance(value, BreakerPolicy, f"policies[{name!r}]", "BreakerPolicy(...)")
+    for name, value in rate_limits.items():
+        instance(value, RateLimit, f"rate_limits[{name!r}]", "RateLimit(per_minute=60)")
+    for arg, mapping, minimum in (("priorities", priorities, None), ("weights", weights, 0)):
+        for name, value in mapping.items():
+            if (
+                not isinstance(value, int | float)
+                or isinstance(value, bool)
+                or value != value  # NaN
+                or (minimum is not None and not 0 < value < float("inf"))
+            ):
+                wanted = "a finite number > 0" if minimum is not None else "a number"
+                raise ConfigurationError(f"{arg}[{name!r}] must be {wanted}, got {value!r}")
+
+
+def instance(value: Any, kind: type[T], arg: str, example: str) -> T:
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        raise ConfigurationError(
+            f"{arg} must be a {kind.__name__}, got {value!r}; e.g. {arg}={example}"
+        )
+    return value
