@@ -22,37 +22,39 @@ from failover.retry import RetryPolicy
 from failover.strategies import STRATEGIES
 from failover.testing import ScriptedProvider
 
-N = 20_000
-REPEATS = 5
+N = 10_000
+REPEATS = 15
 
 
 def providers(n: int) -> list[ScriptedProvider]:
     return [ScriptedProvider(f"p{i}", lambda r: "ok") for i in range(n)]
 
 
-async def per_request(fn: object, n: int = N) -> float:
-    """Best seconds per awaited ``fn()`` over REPEATS runs of ``n``."""
-    best = float("inf")
+async def once(fn: object, n: int = N) -> float:
+    """Seconds per awaited ``fn()`` over one run of ``n``."""
     loop = asyncio.get_running_loop()
-    for _ in range(REPEATS):
-        start = loop.time()
-        for _ in range(n):
-            await fn()  # type: ignore[operator]
-        best = min(best, (loop.time() - start) / n)
-    return best
+    start = loop.time()
+    for _ in range(n):
+        await fn()  # type: ignore[operator]
+    return (loop.time() - start) / n
 
 
 async def overhead() -> list[tuple[str, float]]:
+    """Best of REPEATS per variant; the variants take turns within each repeat, so that a
+    noisy spell on the machine hits all of them alike."""
     ps = providers(3)
-    direct = await per_request(lambda: ps[0].generate("x"))
-    rows = [("provider.generate directly", direct)]
-    for label, retry in (
-        ("coordinator.generate (deadline 60 s)", RetryPolicy()),
-        ("coordinator.generate (no deadline)", RetryPolicy(request_timeout=None)),
-    ):
-        c = Coordinator(ps, hooks=(), retry=retry)
-        rows.append((label, await per_request(lambda c=c: c.generate("x"))))
-    return rows
+    deadline = Coordinator(ps, hooks=(), retry=RetryPolicy())
+    no_deadline = Coordinator(ps, hooks=(), retry=RetryPolicy(request_timeout=None))
+    variants = [
+        ("provider.generate directly", lambda: ps[0].generate("x")),
+        ("coordinator.generate (deadline 60 s)", lambda: deadline.generate("x")),
+        ("coordinator.generate (no deadline)", lambda: no_deadline.generate("x")),
+    ]
+    best = [float("inf")] * len(variants)
+    for _ in range(REPEATS):
+        for i, (_, fn) in enumerate(variants):
+            best[i] = min(best[i], await once(fn))
+    return [(label, seconds) for (label, _), seconds in zip(variants, best, strict=True)]
 
 
 def pick_cost(n: int, strategy: str) -> float:
