@@ -24,6 +24,7 @@ from failover._hedge import run_hedged
 from failover._replica import Replica, local_events
 from failover._result import Result
 from failover._selection import CALL, GENERATE, SEARCH, Slot
+from failover._shared_quota import share_quotas
 from failover.clock import Clock, SystemClock
 from failover.health import HealthCheckConfig
 from failover.hooks import Hook
@@ -140,6 +141,8 @@ class Coordinator:
         self._replica = (
             None if storage is None else Replica(storage, [s.breaker for s in self._slots])
         )
+        if self._replica is not None:
+            share_quotas(self._replica, self._slots, self.clock)
 
     def _slot(
         self,

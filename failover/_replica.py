@@ -9,7 +9,9 @@ elsewhere arrive through the storage's subscription and are adopted likewise.
 
 In HALF_OPEN a probe needs a global permit (``Storage.acquire_probe``): the first admission
 asks for one and is rejected; the background task takes one, and the next admission uses it.
-An unused permit is given back after ``PERMIT_LEASE`` seconds.
+An unused permit is given back after ``PERMIT_LEASE`` seconds. When the storage refuses one
+(another process holds them), no permit is asked for again before a wait (``PERMIT_RETRY``,
+doubling): ``permit_refused_until`` tells the coordinator how long a waiting request sleeps.
 
 When the storage fails, the replica says so once (a warning on logger ``failover`` and one
 STORAGE_DEGRADED event per breaker), lets the breakers run on their own (local transitions go
@@ -35,10 +37,12 @@ from statemachines import BreakerState, ConfigurationError, FailoverEvent, Failo
 
 if TYPE_CHECKING:
     from failover._breaker import CircuitBreaker
+    from failover._shared_quota import SharedQuota
 
 __all__ = [
     "MAX_PENDING",
     "PERMIT_LEASE",
+    "PERMIT_RETRY",
     "RECONNECT_DELAY",
     "Member",
     "Replica",
@@ -49,6 +53,9 @@ logger = logging.getLogger("failover")
 
 PERMIT_LEASE = 2.0
 """Seconds a process keeps a probe permit it has not used before giving it back."""
+PERMIT_RETRY = (0.05, 1.0)
+"""First and longest wait (breaker clock) before asking again for a probe permit the storage
+refused, doubling in between: how often a request waiting for HALF_OPEN looks again."""
 RECONNECT_DELAY = (0.05, 2.0)
 """First and longest wait between reconnection attempts (doubling in between)."""
 MAX_PENDING = 1024
@@ -83,6 +90,9 @@ class Member:
         self.permit_generation = -1
         self.permit_expiry = 0.0
         self.want_permit = False
+        self.refused_generation = -1
+        self.refusals = 0
+        self.retry_permit_at = 0.0
 
     # --- the breaker's side (under its lock) ---------------------------------------------------
 
@@ -112,6 +122,29 @@ class Member:
         self.want_permit = True
         replica.wake()
         return False
+
+    def permit_refused_until(self, now: float) -> float | None:
+        """When a probe permit is worth asking for again, if the storage refused this
+        generation's lately (None: ask now). Read without the lock, for waits only."""
+        replica = self.replica
+        if (
+            self.refused_generation != self.known.generation
+            or now >= self.retry_permit_at
+            or not replica.online
+            or replica.degraded
+        ):
+            return None
+        return self.retry_permit_at
+
+    def refused(self, generation: int, now: float) -> None:
+        """The storage refused a permit of ``generation`` at ``now`` (breaker clock)."""
+        same = generation == self.refused_generation
+        if same and now < self.retry_permit_at:
+            return  # a refusal of the same wait (several admissions asked): it stands
+        self.refusals = min(self.refusals + 1, 16) if same else 0
+        self.refused_generation = generation
+        first, longest = PERMIT_RETRY
+        self.retry_permit_at = now + min(first * 2**self.refusals, longest)
 
     def local(self, event: FailoverEvent, history: bool = True) -> None:
         """Hand ``event`` to the breaker's history and hooks (delivered by whoever drains)."""
@@ -193,6 +226,7 @@ class Replica:
         self._listener: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
         self._lost: BaseException | None = None
+        self.quotas: list[SharedQuota] = []  # global rate limits (failover._shared_quota)
         for member in self.members.values():
             member.breaker._replica = member
             storage.register_policy(member.name, member.breaker.policy)
@@ -261,6 +295,8 @@ class Replica:
         for member in self.members.values():
             await self._flush(member)
             await self._permits(member)
+        for quota in self.quotas:
+            await quota.refill(self.storage)
 
     async def _connect(self) -> None:
         await self._unsubscribe()
@@ -271,6 +307,8 @@ class Replica:
         self._listener = self._loop.create_task(self._listen(subscription))
         for member in self.members.values():
             await self._resync(member)
+        for quota in self.quotas:
+            await quota.refill(self.storage)
         self.wake()
 
     async def _unsubscribe(self) -> None:
@@ -346,6 +384,7 @@ class Replica:
         policy = member.breaker.policy
         cap, ttl = policy.half_open_max_calls, policy.max_half_open_duration
         if not await self.storage.acquire_probe(member.name, known.generation, cap, ttl):
+            member.refused(known.generation, member.breaker._now())
             return
         with member.breaker._lock:
             current = member.known.generation == known.generation

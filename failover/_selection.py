@@ -28,6 +28,7 @@ CALL, GENERATE, STREAM, SEARCH = 0, 1, 2, 3
 KINDS = ("call", "generate", "stream", "search")
 _UNLIMITED = RateLimit(per_minute=None, per_day=None)
 _FORCED_OPEN = BreakerState.FORCED_OPEN
+_HALF_OPEN = BreakerState.HALF_OPEN
 
 
 class Slot:
@@ -134,9 +135,12 @@ class Slot:
             return True
         state = machine.state
         retry_at = machine.retry_at
-        if state is BreakerState.HALF_OPEN:
-            return machine.probes_admitted < machine.policy.half_open_max_calls and (
-                retry_at is None or now < retry_at
+        if state is _HALF_OPEN:
+            replica = self.breaker._replica  # distributed: is a global permit to be had?
+            return (
+                machine.probes_admitted < machine.policy.half_open_max_calls
+                and (retry_at is None or now < retry_at)
+                and (replica is None or replica.permit_refused_until(now) is None)
             )
         if state.admits_calls:
             return True
@@ -146,12 +150,19 @@ class Slot:
         """The earliest time a call may be sent (``now`` if at once); None if not foreseeable.
 
         With ``breaker`` false, a provider whose breaker rejects now is not foreseeable (the
-        caller does not wait for cooldowns); with it true, the breaker's retry_at counts.
+        caller does not wait for cooldowns); with it true, the breaker's retry_at counts, or in
+        distributed mode when a HALF_OPEN probe permit the storage refused is asked for again.
         """
         when = now
         if not self.would_admit(now):
-            retry_at = self.machine.retry_at
-            if not breaker or retry_at is None or self.machine.state is _FORCED_OPEN:
+            machine = self.machine
+            retry_at = machine.retry_at
+            replica = self.breaker._replica
+            if replica is not None and machine.state is _HALF_OPEN:
+                refused = replica.permit_refused_until(now)
+                if refused is not None and (retry_at is None or refused < retry_at):
+                    retry_at = refused
+            if not breaker or retry_at is None or machine.state is _FORCED_OPEN:
                 return None
             when = max(when, retry_at)
         quota_at = self.quota_at(now)

@@ -6,11 +6,13 @@ Keys, per provider ``p`` under the prefix (one hash slot per provider, Redis Clu
   milliseconds);
 - ``{prefix:p}:events``: a stream capped at about ``maxlen`` entries, entry id ``<seq>-0``;
 - ``{prefix:p}:probes:<gen>``: the probe permits taken in a half-open generation (expiring);
+- ``{prefix:p}:rate:<ms>``: a hash (bucket, used): the requests leased in the current fixed
+  bucket of a rate-limit window of ``<ms>`` milliseconds (expiring with the bucket);
 - channel ``prefix:updates``: every state change, as JSON.
 
 Every write is one Lua script (``CAS_SCRIPT``, ``SEED_SCRIPT``, ``ACQUIRE_SCRIPT``,
-``RELEASE_SCRIPT``), so that two processes never see half a change. Deadlines are kept on the
-server's clock (``TIME``) and cross the port as durations.
+``RELEASE_SCRIPT``, ``LEASE_SCRIPT``), so that two processes never see half a change.
+Deadlines are kept on the server's clock (``TIME``) and cross the port as durations.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from failover.storage import SharedState, StateUpdate, StorageUnavailable, Subscription
+from failover.storage import Lease, SharedState, StateUpdate, StorageUnavailable, Subscription
 from statemachines import (
     BreakerPolicy,
     ConfigurationError,
@@ -38,6 +40,7 @@ from statemachines import (
 __all__ = [
     "ACQUIRE_SCRIPT",
     "CAS_SCRIPT",
+    "LEASE_SCRIPT",
     "LOAD_SCRIPT",
     "RELEASE_SCRIPT",
     "SEED_SCRIPT",
@@ -134,6 +137,24 @@ if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[
 return 1
 """
 """Give one probe permit back."""
+
+LEASE_SCRIPT = (
+    _NOW_MS
+    + """
+-- KEYS: rate hash. ARGV: window ms, limit, wanted
+local size = tonumber(ARGV[1])
+local bucket = math.floor(now / size)
+local r = redis.call('HMGET', KEYS[1], 'bucket', 'used')
+local used = 0
+if r[1] and tonumber(r[1]) == bucket then used = tonumber(r[2]) end
+local granted = math.max(math.min(tonumber(ARGV[3]), tonumber(ARGV[2]) - used), 0)
+local reset = (bucket + 1) * size - now
+redis.call('HSET', KEYS[1], 'bucket', bucket, 'used', used + granted)
+redis.call('PEXPIRE', KEYS[1], reset)
+return {granted, reset}
+"""
+)
+"""Lease requests of the current fixed bucket of a rate-limit window, capped at the limit."""
 
 
 def _text(value: object) -> str:
@@ -249,9 +270,11 @@ class RedisStorage:
         self._load = self._client.register_script(LOAD_SCRIPT)
         self._acquire = self._client.register_script(ACQUIRE_SCRIPT)
         self._release = self._client.register_script(RELEASE_SCRIPT)
+        self._lease = self._client.register_script(LEASE_SCRIPT)
 
     def key(self, provider: str, part: str) -> str:
-        """The key of one part (``state``, ``events``, ``probes:<gen>``) of a provider."""
+        """The key of one part (``state``, ``events``, ``probes:<gen>``, ``rate:<ms>``) of a
+        provider."""
         return f"{{{self.prefix}:{provider}}}:{part}"
 
     @staticmethod
@@ -319,6 +342,13 @@ class RedisStorage:
         """See ``Storage.release_probe`` (``RELEASE_SCRIPT``)."""
         keys = [self.key(provider, f"probes:{generation}")]
         await self._call(lambda: self._release(keys=keys))
+
+    async def lease(self, provider: str, window: float, limit: int, want: int) -> Lease:
+        """See ``Storage.lease`` (``LEASE_SCRIPT``; buckets on the server's ``TIME``)."""
+        size = max(_ms(window), 1)
+        keys = [self.key(provider, f"rate:{size}")]
+        reply = await self._call(lambda: self._lease(keys=keys, args=[size, limit, want]))
+        return Lease(int(reply[0]), int(reply[1]) / 1000)
 
     async def events(
         self, provider: str, since: int = 0, limit: int | None = None

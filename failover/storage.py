@@ -3,9 +3,10 @@
 The port (``Storage``) holds, per provider: the shared state record (``SharedState``: state,
 generation, seq, openings, reason, time left until the state's deadline), the event log (seq
 1, 2, 3, ... per provider across every process), the half-open probe permits of each
-generation, and a feed of state changes (``updates()``). ``Coordinator(..., storage=...)``
-keeps each breaker's local machine in step with it (``failover._replica``); without a storage
-nothing is shared and nothing here runs.
+generation, the rate-limit counters leased per fixed bucket (``lease``;
+``failover._shared_quota``), and a feed of state changes (``updates()``).
+``Coordinator(..., storage=...)`` keeps each breaker's local machine in step with it
+(``failover._replica``); without a storage nothing is shared and nothing here runs.
 
 Implementations: ``MemoryStorage`` (one process: coordinators in one event loop share it; also
 the reference for the contract tests) and ``failover.redis_storage.RedisStorage`` (many
@@ -17,6 +18,7 @@ so processes whose monotonic clocks differ agree on them.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Protocol, runtime_checkable
@@ -27,6 +29,7 @@ from failover.clock import Clock, SystemClock
 from statemachines import ConfigurationError, FailoverError, FailoverEvent
 
 __all__ = [
+    "Lease",
     "MemoryStorage",
     "SharedState",
     "StateUpdate",
@@ -61,6 +64,16 @@ class SharedState:
     openings: int = 0
     reason: str | None = None
     remaining: float | None = None
+
+
+@attrs.frozen
+class Lease:
+    """What ``Storage.lease`` granted: ``granted`` requests of the current fixed bucket of a
+    rate-limit window, and ``reset_after``, the seconds until that bucket ends (when the
+    process must stop spending them)."""
+
+    granted: int
+    reset_after: float
 
 
 @attrs.frozen
@@ -116,6 +129,11 @@ class Storage(Protocol):
 
     async def release_probe(self, provider: str, generation: int) -> None:
         """Give back one permit of ``generation`` (an unused or cancelled probe)."""
+
+    async def lease(self, provider: str, window: float, limit: int, want: int) -> Lease:
+        """Atomically take up to ``want`` requests of the provider's rate-limit counter for
+        ``window`` seconds: windows are fixed buckets on the storage's clock, and the
+        requests granted in one bucket, over every process, never exceed ``limit``."""
 
     async def events(
         self, provider: str, since: int = 0, limit: int | None = None
@@ -184,6 +202,7 @@ class MemoryStorage:
         self._records: dict[str, _Record] = {}
         self._subscriptions: set[_MemorySubscription] = set()
         self._available = True
+        self._counters: dict[tuple[str, float], tuple[int, int]] = {}  # -> bucket, used
 
     @property
     def available(self) -> bool:
@@ -275,6 +294,17 @@ class MemoryStorage:
         if record is not None and generation in record.permits:
             taken, expiry = record.permits[generation]
             record.permits[generation] = (max(taken - 1, 0), expiry)
+
+    async def lease(self, provider: str, window: float, limit: int, want: int) -> Lease:
+        """See ``Storage.lease`` (buckets of ``window`` seconds on the storage's clock)."""
+        self._check()
+        now = self._now()
+        bucket = math.floor(now / window)
+        last, used = self._counters.get((provider, window), (bucket, 0))
+        used = used if last == bucket else 0
+        granted = max(min(want, limit - used), 0)
+        self._counters[provider, window] = (bucket, used + granted)
+        return Lease(granted, (bucket + 1) * window - now)
 
     async def events(
         self, provider: str, since: int = 0, limit: int | None = None

@@ -169,3 +169,45 @@ async def test_probe_permits_expire(storages: StorageFactory) -> None:
             await asyncio.sleep(0.01)
 
     await asyncio.wait_for(until_granted(), timeout=10)
+
+
+DAY = 86_400.0  # a bucket that cannot end during a test (Redis buckets follow its wall clock)
+
+
+@pytest.mark.asyncio
+async def test_leases_are_capped_at_the_limit_per_bucket(storages: StorageFactory) -> None:
+    a, b = storages(), storages()
+    leases = await asyncio.gather(*(s.lease("p", DAY, 10, 3) for s in [a, b] * 3))
+    assert sum(lease.granted for lease in leases) == 10
+    assert sorted(lease.granted for lease in leases) == [0, 0, 1, 3, 3, 3]
+    assert all(0.0 < lease.reset_after <= DAY for lease in leases)
+    assert (await a.lease("p", DAY, 10, 1)).granted == 0
+
+
+@pytest.mark.asyncio
+async def test_leases_count_per_provider_and_window(storages: StorageFactory) -> None:
+    a, b = storages(), storages()
+    assert (await a.lease("p", DAY, 2, 2)).granted == 2
+    assert (await b.lease("q", DAY, 2, 5)).granted == 2
+    assert (await b.lease("p", DAY / 2, 2, 1)).granted == 1
+    assert (await b.lease("p", DAY, 2, 1)).granted == 0
+
+
+@pytest.mark.asyncio
+async def test_the_next_bucket_leases_again(storages: StorageFactory) -> None:
+    a, b = storages(), storages()
+    window = 0.2
+    while (await a.lease("p", window, 1, 1)).granted:  # until this bucket is used up
+        pass
+    regranted: list[int] = []
+
+    async def until_regranted() -> None:
+        while not regranted:
+            lease = await b.lease("p", window, 1, 1)
+            assert 0.0 < lease.reset_after <= window
+            if lease.granted:
+                regranted.append(lease.granted)
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(until_regranted(), timeout=10)
+    assert regranted == [1]

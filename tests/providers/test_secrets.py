@@ -8,6 +8,10 @@ collected: every log record (DEBUG, httpx and httpcore included) as formatted wi
 traceback, every FailoverEvent, the status and its JSON, every exception's str, repr and
 formatted traceback (causes, contexts and AllProvidersFailed's attempts included), the reprs of
 the providers, settings and coordinator. The key, and any 12 characters of it, appear nowhere.
+
+"gemini-sdk" goes through Google's SDK and its REST transport (requests and urllib3, not httpx),
+whose wire format differs a little (a stream is one JSON array, enums are numbers): its replies
+are sent through FakeGemini's encoding (``SDKServer``).
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ from failover.hooks import BreakerHook
 from failover.registry import build_provider
 from failover.settings import ProviderSettings
 from statemachines import FailoverEvent, Outcome, State
-from tests.fakes._server import FakeRequest, FakeServer, Reply, sequence
+from tests.fakes import gemini as fake
+from tests.fakes._server import FakeRequest, FakeServer, Handler, Reply, sequence
 
 KEY = "zq9-LEAK-CANARY-7f3a9c1e5b2d4a6f8e0c"
 ENV = {"SECRET_TEST_KEY": KEY}
@@ -123,6 +128,14 @@ REPLIES: dict[str, list[Reply]] = {
         _google_error(400, "FAILED_PRECONDITION", "User location is not supported."),
         *COMMON,
     ],
+    "gemini-sdk": [
+        fake.bad_key(),
+        fake.permission_denied(),
+        fake.rate_limited("3s"),
+        fake.overloaded(),
+        fake.failed_precondition(),
+        *COMMON,
+    ],
     "brave": [
         _brave_error(
             422, "SUBSCRIPTION_TOKEN_INVALID", "The provided subscription token is invalid."
@@ -145,16 +158,45 @@ STREAMS = {
     "gemini": Reply.sse(
         [{"candidates": [{"content": {"parts": [{"text": "a"}]}}]}] * 2, cut_after=1
     ),
+    "gemini-sdk": fake.stream(["a", "a"], cut_after=1),  # a JSON array once SDKServer encodes it
 }
 """A stream cut after its first text, for the kinds that stream."""
 SHOWN = {
     "openai": {"Unauthorized", "RateLimited", "QuotaExhausted", "BadRequest", "Unavailable"},
     "gemini": {"Unauthorized", "RateLimited", "Unavailable"},
+    "gemini-sdk": {"Unauthorized", "RateLimited", "Unavailable"},
     "brave": {"Unauthorized", "RateLimited", "QuotaExhausted", "BadRequest", "Unavailable"},
 }
 """The errors each run must have shown (so that the run did fail in those ways)."""
 KINDS = sorted(REPLIES)
-MODELS = {"openai": "gpt-test", "gemini": "gemini-2.0-flash", "brave": None}
+MODELS = {
+    "openai": "gpt-test",
+    "gemini": "gemini-2.0-flash",
+    "gemini-sdk": fake.MODEL,
+    "brave": None,
+}
+TRANSPORT_LOGGER = {"gemini-sdk": "urllib3"}
+"""The HTTP client whose logs a kind's run must show (httpx unless listed)."""
+
+
+class SDKServer(fake.FakeGemini):
+    """FakeGemini answering every request with ``replies(request)`` in the SDK's wire format
+    (the key is not checked: the replies say what the server thinks of it)."""
+
+    def __init__(self, replies: Handler) -> None:
+        super().__init__(api_key=KEY)
+        self.replies = replies
+
+    def handle(self, request: FakeRequest) -> Reply:
+        """``replies(request)``, encoded as the request asked."""
+        reply = self.replies(request)
+        assert isinstance(reply, Reply)
+        return self._encoded(request, reply)
+
+
+def serve(kind: str, handler: Handler) -> FakeServer | SDKServer:
+    """The fake server for ``kind`` (not started)."""
+    return SDKServer(handler) if kind == "gemini-sdk" else FakeServer(handler)
 
 
 class Recorder(BreakerHook):
@@ -210,7 +252,7 @@ def request_for(kind: str, c: Coordinator) -> Callable[[], Any]:
 @pytest.fixture
 def all_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.DEBUG)
-    for name in ("httpx", "httpcore", "failover", "providers", "asyncio"):
+    for name in ("httpx", "httpcore", "urllib3", "google", "failover", "providers", "asyncio"):
         caplog.set_level(logging.DEBUG, logger=name)
     return caplog
 
@@ -230,7 +272,7 @@ async def test_a_failing_run_shows_no_key(kind: str, all_logs: pytest.LogCapture
 
     texts: list[str] = []
     recorder = Recorder()
-    async with FakeServer(handler) as server:
+    async with serve(kind, handler) as server:
         settings = ProviderSettings(
             name=kind,
             kind=kind,
@@ -279,21 +321,15 @@ async def test_a_failing_run_shows_no_key(kind: str, all_logs: pytest.LogCapture
     await c.aclose()
 
     formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
-    logs = [formatter.format(r) + repr(r.args) for r in all_logs.records]
+    # vars(r): a record's extras too (the SDK's client logging puts its request there)
+    logs = [formatter.format(r) + repr(r.args) + repr(vars(r)) for r in all_logs.records]
     haystack = "\n".join([*texts, *recorder.seen, *logs])
     assert "AllProvidersFailed" in haystack or "Unauthorized" in haystack  # errors were captured
     assert recorder.seen, "no event was captured"
-    assert any(r.name.startswith("httpx") for r in all_logs.records), "httpx logs were not captured"
-    print(
-        sorted(
-            set(
-                re.findall(
-                    r"\b(?:Unauthorized|RateLimited|QuotaExhausted|Unavailable|BadRequest|StreamInterrupted|ProviderTimeout|AllProvidersUnavailable|NotFound|ContentBlocked)\b",
-                    haystack,
-                )
-            )
-        )
-    )
+    transport = TRANSPORT_LOGGER.get(kind, "httpx")
+    assert any(r.name.startswith(transport) for r in all_logs.records), f"no {transport} logs"
+    errors = set(re.findall(r"\b(?:" + "|".join(SHOWN[kind]) + r")\b", "\n".join(texts)))
+    assert errors == SHOWN[kind], "the run did not fail in every expected way"
     assert leaks(haystack) == []
 
 
