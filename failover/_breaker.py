@@ -35,7 +35,7 @@ from statemachines import (
 )
 
 if TYPE_CHECKING:
-    from failover._replica import Member
+    from failover._member import Member
 
 __all__ = ["CircuitBreaker"]
 
