@@ -44,6 +44,7 @@ from statemachines import (
     BreakerPolicy,
     BreakerState,
     FailoverEvent,
+    FailoverReason,
     MachineSnapshot,
     State,
     Stimulus,
@@ -387,9 +388,14 @@ class PolicyInterleavings(RuleBasedStateMachine):
         )
 
     def _half_open_since(self) -> int:
-        """The seq of the event that entered HALF_OPEN from another state (0 if none)."""
+        """The seq of the event that started this HALF_OPEN round (0 if none): entering it
+        from another state, or an operator re-entering it (a MANUAL HALF_OPEN -> HALF_OPEN,
+        such as pybreaker's ``half_open()``, deliberately starts a new round; a transition the
+        policy fires by itself does not, so it cannot hand out probes beyond the limit)."""
         for e in reversed(self.breaker.events):
-            if e.dest is _S.HALF_OPEN and e.source is not _S.HALF_OPEN:
+            if e.dest is _S.HALF_OPEN and (
+                e.source is not _S.HALF_OPEN or e.reason is FailoverReason.MANUAL
+            ):
                 return e.seq
         return 0
 
