@@ -1,7 +1,7 @@
 """PolicyInterleavings: correct policies pass it, and it catches the bugs it promises to.
 
 The correct ones are the default table (with random small thresholds, as the internal
-tests/failover/test_interleavings.py draws them), the THROTTLED policy file
+tests/strategies.runtime_policies draws them), the THROTTLED policy file
 (examples/policies/throttled.toml) and the pybreaker preset.
 The buggy ones break one invariant each; their tests run without shrinking (a stateful shrink
 takes minutes, and only the detection is asserted) and derandomized, so that they are
