@@ -51,7 +51,7 @@ from failover.errors import (
     Unauthorized,
     Unavailable,
 )
-from failover.provider import Usage
+from failover.provider import LLMResponse, Usage
 from providers._http import body_excerpt
 
 __all__ = [
@@ -65,6 +65,7 @@ __all__ = [
     "estimate_tokens",
     "excerpt",
     "finish_reason",
+    "llm_response",
     "parse_delay",
     "parse_json",
     "response_text",
@@ -388,3 +389,16 @@ def _by_status(
     default = BadRequest if 400 <= status < 500 else Unavailable
     cls = _BY_STATUS.get(status, default)
     return cls(message, provider=provider, status=status, retry_after=retry_after)
+
+
+def llm_response(data: Json, provider: str, model: str, latency: float) -> LLMResponse:
+    """A generateContent answer as an LLMResponse (ContentBlocked / Unavailable as
+    ``response_text`` says); usage is zeros when the answer has none."""
+    return LLMResponse(
+        text=response_text(data, provider),
+        provider=provider,
+        model=str(data.get("modelVersion") or model),
+        usage=usage_of(data) or Usage(),
+        finish_reason=finish_reason(data),
+        latency=latency,
+    )

@@ -119,17 +119,9 @@ class GeminiProvider(BaseHTTPProvider):
         body = wire.build_request(prompt, options)
         started = time.perf_counter()
         data = await self._post("generateContent", body)
-        text = wire.response_text(data, self.name)
-        usage = wire.usage_of(data) or Usage()
-        self.last_usage = usage
-        return LLMResponse(
-            text=text,
-            provider=self.name,
-            model=str(data.get("modelVersion") or self.model),
-            usage=usage,
-            finish_reason=wire.finish_reason(data),
-            latency=time.perf_counter() - started,
-        )
+        response = wire.llm_response(data, self.name, self.model, time.perf_counter() - started)
+        self.last_usage = response.usage
+        return response
 
     async def stream(
         self, prompt: str | Mapping[str, object], **options: object

@@ -191,17 +191,10 @@ class GeminiSDKProvider:
             request_options=self._options(),
         )
         data = _as_wire(response)
-        text = wire.response_text(data, self._name)
-        usage = wire.usage_of(data) or Usage()
-        self.last_usage = usage
-        return LLMResponse(
-            text=text,
-            provider=self._name,
-            model=str(data.get("modelVersion") or self.model_name),
-            usage=usage,
-            finish_reason=wire.finish_reason(data),
-            latency=time.perf_counter() - started,
-        )
+        latency = time.perf_counter() - started
+        response = wire.llm_response(data, self._name, self.model_name, latency)
+        self.last_usage = response.usage
+        return response
 
     async def stream(
         self, prompt: str | Mapping[str, object], **options: object
