@@ -320,7 +320,8 @@ def _reasons(error: Json) -> set[str]:
 
 
 def seconds_to_daily_reset(now: datetime) -> float:
-    """Seconds from ``now`` (aware) to the next midnight Pacific time, when daily quotas reset."""
+    """Seconds from ``now`` (aware, a current time: not datetime's first or last days) to the
+    next midnight Pacific time, when daily quotas reset."""
     try:
         zone: ZoneInfo | timezone = ZoneInfo(_DAILY_RESET_ZONE)
     except ZoneInfoNotFoundError:  # no tz database: Pacific standard time
