@@ -69,9 +69,11 @@ bench: $(BENCH_STAMP)
 	@echo
 	$(BIN)/python benchmarks/coordinator.py
 
-# Noise-free figures (callgrind instruction counts; needs valgrind; ~7 minutes).
+# Noise-free figures (callgrind instruction counts; needs valgrind; ~8 minutes).
 bench-instructions: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/instructions.py
+	@echo
+	$(BIN)/python benchmarks/request_instructions.py
 
 # Redis commands per guarded call and trip propagation between processes (needs redis-server).
 bench-distributed: $(BENCH_STAMP) redis-server

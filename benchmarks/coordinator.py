@@ -59,8 +59,8 @@ async def overhead() -> list[tuple[str, float]]:
 
 def pick_cost(n: int, strategy: str) -> float:
     c = Coordinator(providers(n), hooks=(), strategy=strategy)  # type: ignore[arg-type]
-    plan = Plan(c, GENERATE)
     now = c.clock.monotonic()
+    plan = Plan(c, GENERATE, None)
 
     def pick() -> None:
         slot, generation = plan._fresh(now)  # type: ignore[misc]

@@ -201,8 +201,12 @@ class CircuitBreaker:
 
     def finish(
         self, generation: int, started: float, exc: BaseException | None, result: object = None
-    ) -> None:
-        """Record how a call admitted in ``generation`` and started at ``started`` ended."""
+    ) -> float:
+        """Record how a call admitted in ``generation`` and started at ``started`` ended.
+
+        Returns:
+            When it ended: the breaker's clock, read once here.
+        """
         end = self._now()
         if exc is None and self._plain_success and end - started < self._slow:
             lock = self._lock  # the common case: a plain success, as in ``call``
@@ -213,7 +217,7 @@ class CircuitBreaker:
                 lock.release()
             if self._queue:
                 self._dispatcher.drain()
-            return
+            return end
         try:
             verdict = self._classify(exc, result)
         except Exception:  # a broken classifier must not lose the call nor its probe permit
@@ -232,6 +236,7 @@ class CircuitBreaker:
             self._dispatcher.drain()
         for hook in self._call_hooks:
             self._safe(hook.on_call, self.name, outcome, end - started)
+        return end
 
     @staticmethod
     def _safe(fn: Callable[..., object], *args: object) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from operator import methodcaller
 from types import TracebackType
 from typing import Any, Literal, TypeAlias, TypeVar
 
@@ -18,7 +19,7 @@ from failover._coordinator_checks import (
     hedge_after_of,
     instance,
 )
-from failover._execution import Plan
+from failover._execution import Plan, run_attempt
 from failover._health_runner import HealthRunner
 from failover._hedge import run_hedged
 from failover._replica import Replica, local_events
@@ -189,14 +190,14 @@ class Coordinator:
     async def generate(self, prompt: str | Mapping[str, object], **options: object) -> Result[Any]:
         """``provider.generate(prompt, **options)`` through ``call`` (LLM providers only)."""
         result: Result[LLMResponse] = await self._run(
-            lambda p: p.generate(prompt, **options), GENERATE
+            methodcaller("generate", prompt, **options), GENERATE
         )
         return result
 
     async def search(self, query: str, **options: object) -> Result[Any]:
         """``provider.search(query, **options)`` through ``call`` (search providers only)."""
         result: Result[SearchResults] = await self._run(
-            lambda p: p.search(query, **options), SEARCH
+            methodcaller("search", query, **options), SEARCH
         )
         return result
 
@@ -211,20 +212,26 @@ class Coordinator:
         return stream(self, prompt, options)
 
     async def _run(self, fn: Callable[[Any], Awaitable[T]], kind: int) -> Result[T]:
-        plan = Plan(self, kind)
+        now = self.clock.monotonic()
+        timeout = self.retry.request_timeout
+        deadline = None if timeout is None else now + timeout
         if self.hedge_after is not None:
-            return await run_hedged(plan, fn, self.hedge_after)
-        picked = plan.pick_now()  # the common case: no need to wait for anyone
-        while True:
-            if picked is None:
-                picked = await plan.next()
-                if picked is None:
-                    raise plan.unavailable()
-            slot = picked[0]
-            value, error = await plan.attempt(slot, picked[1], fn)
-            if error is None:
-                return _new_result(Result, (value, slot.name, tuple(plan.attempts)))
-            picked = None
+            return await run_hedged(Plan(self, kind, deadline), fn, self.hedge_after)
+        # The common case first, without a Plan: the first provider in the strategy's order
+        # that admits the call answers at once.
+        for slot in self._ordering.order(now, True):
+            if slot.serves[kind]:
+                generation = slot.admit(now)
+                if generation is not None:
+                    break
+        else:
+            return await Plan(self, kind, deadline, first=False).run(fn)
+        value, record = await run_attempt(self, slot, generation, fn, deadline)
+        if record.error is None:
+            return _new_result(Result, (value, slot.name, (record,)))
+        plan = Plan(self, kind, deadline, first=False)
+        plan.ended(slot, record)  # raises a request-level error (BadRequest)
+        return await plan.run(fn)
 
     def _probe(self, kind: int, now: float) -> tuple[Slot, int] | None:
         """all_down="probe": move the OPEN provider that failed least recently to HALF_OPEN

@@ -6,19 +6,22 @@ providers before ones already tried; a provider already tried is tried again onl
 ``retry.backoff(...)`` (never before its Retry-After); waits happen on the injected clock and
 only when they end within the request's deadline. A BadRequest (and a ContentBlocked when
 ``retry.stop_on_content_blocked``) ends the request at once and is raised as it is.
+
+The common request (its first pick admits, its first attempt answers) needs none of a Plan's
+bookkeeping: ``Coordinator._run`` picks and calls ``run_attempt`` itself and makes a Plan only
+when that first attempt failed or nobody admitted.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Generator
-from types import CoroutineType, TracebackType
-from types import coroutine as types_coroutine
+from collections.abc import Awaitable, Callable
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from failover._attempt import Attempt
+from failover._result import Result
 from failover._selection import Slot
-from failover.clock import Clock, SystemClock
+from failover._timeouts import await_within, resume_within
 from failover.errors import (
     AllProvidersFailed,
     AllProvidersUnavailable,
@@ -33,107 +36,58 @@ from statemachines import FailoverReason
 if TYPE_CHECKING:
     from failover._coordinator import Coordinator
 
-__all__ = ["Plan", "clock_timeout"]
+__all__ = ["Plan", "request_deadline", "run_attempt"]
 
 T = TypeVar("T")
 _RATE_LIMITED = FailoverReason.RATE_LIMITED
 _new_attempt = tuple.__new__  # Attempt(...) without its Python-level __new__: the hot path
 
 
-class _ClockTimeout:
-    """``asyncio.timeout`` on any Clock: cancels the task when ``seconds`` have passed on it."""
-
-    __slots__ = ("_clock", "_expired", "_seconds", "_task", "_watch")
-
-    def __init__(self, clock: Clock, seconds: float) -> None:
-        self._clock, self._seconds = clock, seconds
-        self._expired = False
-        self._task: asyncio.Task[Any] | None = None
-        self._watch: asyncio.Task[None] | None = None
-
-    async def _watchdog(self) -> None:
-        await self._clock.sleep(self._seconds)
-        self._expired = True
-        assert self._task is not None
-        self._task.cancel()
-
-    def expired(self) -> bool:
-        """Whether the time ran out."""
-        return self._expired
-
-    async def __aenter__(self) -> _ClockTimeout:
-        self._task = asyncio.current_task()
-        self._watch = asyncio.get_running_loop().create_task(self._watchdog())
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._watch is not None
-        assert self._task is not None
-        self._watch.cancel()
-        if self._expired and self._task.uncancel() == 0 and exc_type is asyncio.CancelledError:
-            raise TimeoutError from exc
-
-
-@types_coroutine
-def _resume(coro: Any, yielded: Any) -> Generator[Any, Any, Any]:
-    """Go on awaiting ``coro``, which has already been stepped once and yielded ``yielded``:
-    what the task sends or throws in goes on to ``coro``, exactly as if it were awaited."""
-    while True:
-        try:
-            sent = yield yielded
-        except GeneratorExit:
-            coro.close()
-            raise
-        except BaseException as exc:
-            try:
-                yielded = coro.throw(exc)
-            except StopIteration as stop:
-                return stop.value
-        else:
-            try:
-                yielded = coro.send(sent)
-            except StopIteration as stop:
-                return stop.value
-
-
-def clock_timeout(clock: Clock, seconds: float) -> Any:
-    """An async context manager raising TimeoutError after ``seconds`` of ``clock`` time."""
-    if type(clock) is SystemClock:
-        return asyncio.timeout(seconds)  # the loop's clock is time.monotonic too
-    return _ClockTimeout(clock, seconds)
-
-
-async def _await_at(awaitable: Awaitable[T], deadline: float) -> T:
-    async with asyncio.timeout_at(deadline):
-        return await awaitable
-
-
-async def _resume_at(coro: Any, yielded: Any, deadline: float) -> T:
-    async with asyncio.timeout_at(deadline):
-        resumed: T = await _resume(coro, yielded)
-    return resumed
+def request_deadline(coordinator: Coordinator, now: float) -> float | None:
+    """When a request starting at ``now`` must end (None: no deadline)."""
+    timeout = coordinator.retry.request_timeout
+    return None if timeout is None else now + timeout
 
 
 class Plan:
     """The state of one request: its attempts, tried providers, backoffs and deadline."""
 
-    __slots__ = ("attempts", "coordinator", "deadline", "kind", "not_before", "probed", "tries")
+    __slots__ = (
+        "attempts",
+        "coordinator",
+        "deadline",
+        "first",
+        "kind",
+        "not_before",
+        "probed",
+        "tries",
+    )
 
-    def __init__(self, coordinator: Coordinator, kind: int) -> None:
+    def __init__(
+        self, coordinator: Coordinator, kind: int, deadline: float | None, *, first: bool = True
+    ) -> None:
+        """``first``: whether the request's first pick is still to be made (the strategy's
+        order is told, e.g. round robin moves on once per request)."""
         self.coordinator = coordinator
         self.kind = kind
+        self.deadline = deadline
+        self.first = first
         self.attempts: list[Attempt] = []
         self.tries: dict[int, int] = {}
         self.not_before: dict[int, float] = {}
         self.probed = False
-        timeout = coordinator.retry.request_timeout
-        now = coordinator.clock.monotonic()
-        self.deadline = None if timeout is None else now + timeout
+
+    async def run(self, fn: Callable[[Any], Awaitable[T]]) -> Result[T]:
+        """Attempt ``fn`` at provider after provider until one answers or the request ends."""
+        while True:
+            picked = await self.next()
+            if picked is None:
+                raise self.unavailable()
+            slot = picked[0]
+            value, record = await run_attempt(self.coordinator, slot, picked[1], fn, self.deadline)
+            self.ended(slot, record)
+            if record.error is None:
+                return Result(value, slot.name, tuple(self.attempts))
 
     # --- choosing the next attempt -------------------------------------------------------------
 
@@ -163,7 +117,8 @@ class Plan:
 
     def _fresh(self, now: float) -> tuple[Slot, int] | None:
         kind, tries = self.kind, self.tries
-        for slot in self.coordinator._ordering.order(now, not tries):
+        first, self.first = self.first, False
+        for slot in self.coordinator._ordering.order(now, first):
             if slot.serves[kind] and slot.index not in tries:
                 generation = slot.admit(now)
                 if generation is not None:
@@ -218,15 +173,6 @@ class Plan:
 
     # --- one attempt ---------------------------------------------------------------------------
 
-    def timeout(self, started: float) -> float | None:
-        """How long an attempt started at ``started`` may take: the attempt timeout, cut to
-        what is left of the deadline."""
-        limit = self.coordinator.retry.attempt_timeout
-        if self.deadline is not None:
-            left = self.deadline - started
-            limit = left if limit is None else min(limit, left)
-        return limit
-
     async def attempt(
         self,
         slot: Slot,
@@ -235,94 +181,109 @@ class Plan:
         *,
         finish_success: bool = True,
     ) -> tuple[T | None, BaseException | None]:
-        """Run ``fn(provider)`` at ``slot``: ``(value, None)`` or ``(None, error)``.
+        """``run_attempt`` within this request: ``(value, None)`` or ``(None, error)``; a
+        request-level error is raised."""
+        value, record = await run_attempt(
+            self.coordinator, slot, generation, fn, self.deadline, finish_success
+        )
+        self.ended(slot, record)
+        return value, record.error
 
-        Cancellation is recorded as IGNORED and propagates; a request-level error is raised.
-        With ``finish_success`` false a success is not told to the breaker (a stream tells it
-        when the stream ends).
-        """
-        clock = self.coordinator.clock
-        started = clock.monotonic()
-        if slot.quota is not None:
-            slot.quota.consume(started)
-        limit = self.timeout(started)
-        try:
-            if limit is None:
-                value = await fn(slot.provider)
-            elif type(clock) is SystemClock:
-                # ``await`` under asyncio.timeout_at(deadline) (loop time), arming the timer
-                # only if it suspends: a coroutine is stepped once first, and one that returns
-                # (or raises) at once never needed a timer, which could not have fired anyway.
-                awaitable = fn(slot.provider)
-                if type(awaitable) is not CoroutineType:
-                    value = await _await_at(awaitable, started + limit)
-                else:
-                    try:
-                        yielded = awaitable.send(None)
-                    except StopIteration as stop:
-                        value = stop.value
-                    else:
-                        value = await _resume_at(awaitable, yielded, started + limit)
-            else:
-                async with clock_timeout(clock, limit):
-                    value = await fn(slot.provider)
-        except TimeoutError as exc:
-            error: BaseException = exc
-            if limit is not None and clock.monotonic() - started >= limit:
-                error = ProviderTimeout(
-                    f"provider {slot.name!r} did not answer within {limit:.3f} s",
-                    provider=slot.name,
-                )
-                error.__cause__ = exc
-            self.ended(slot, generation, started, error)
-            return None, error
-        except Exception as exc:
-            self.ended(slot, generation, started, exc)
-            return None, exc
-        except BaseException as exc:  # cancellation: recorded IGNORED, and it propagates
-            slot.breaker.finish(generation, started, exc)
-            raise
-        self.ended(slot, generation, started, None, value, finish=finish_success)
-        return value, None
-
-    def ended(
-        self,
-        slot: Slot,
-        generation: int,
-        started: float,
-        error: BaseException | None,
-        value: object = None,
-        *,
-        finish: bool = True,
-    ) -> None:
-        """Record an attempt that ended (breaker, figures, strategy); raise a request-level
-        error."""
-        coordinator = self.coordinator
-        if finish:
-            slot.breaker.finish(generation, started, error, value)
-        end = coordinator.clock.monotonic()
-        slot.observe(end - started, error is not None, end)
-        self.attempts.append(_new_attempt(Attempt, (slot.name, started, end - started, error)))
-        coordinator._ordering.update(slot)
-        if slot.reports_quota:
-            report = slot.provider.quota_report()  # type: ignore[attr-defined]
-            if report is not None:
-                slot.learn(report, end)
+    def ended(self, slot: Slot, record: Attempt) -> None:
+        """Count an attempt that ended (``run_attempt`` recorded it at the provider); after a
+        failure, set when ``slot`` may be tried again, or raise a request-level error."""
+        self.attempts.append(record)
+        error = record.error
         if error is None:
-            if slot.quota is not None and isinstance(value, LLMResponse):
-                slot.quota.consume_tokens(end, value.usage.total_tokens)
             return
-        self._after_failure(slot, error, end)
-
-    def _after_failure(self, slot: Slot, error: BaseException, end: float) -> None:
         retry = self.coordinator.retry
         if isinstance(error, BadRequest) or (
             isinstance(error, ContentBlocked) and retry.stop_on_content_blocked
         ):
             raise error
+        end = record.started_at + record.duration
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None and getattr(error, "signal", None) is _RATE_LIMITED:
             slot.block(end + retry_after)  # RateLimited, QuotaExhausted
         tries = self.tries[slot.index] = self.tries.get(slot.index, 0) + 1
         wait = retry.backoff(tries, self.coordinator._rng, retry_after)
         self.not_before[slot.index] = end + wait
+
+
+async def run_attempt(
+    coordinator: Coordinator,
+    slot: Slot,
+    generation: int,
+    fn: Callable[[Any], Awaitable[T]],
+    deadline: float | None,
+    finish_success: bool = True,
+) -> tuple[Any, Attempt]:
+    """Run ``fn(provider)`` at ``slot`` (admitted in ``generation``) and record how it ended at
+    the provider (breaker, figures, strategy, quota): ``(value, attempt)``, ``attempt.error``
+    None on success.
+
+    The attempt may take ``retry.attempt_timeout``, cut to what is left until ``deadline``;
+    cancellation is recorded as IGNORED and propagates. With ``finish_success`` false a success
+    is not told to the breaker (a stream tells it when the stream ends).
+    """
+    clock = coordinator.clock
+    started = clock.monotonic()
+    quota = slot.quota
+    if quota is not None:
+        quota.consume(started)
+    limit = coordinator.retry.attempt_timeout
+    if deadline is not None and (limit is None or deadline - started < limit):
+        limit = deadline - started
+    try:
+        awaitable = fn(slot.provider)
+        if limit is None:
+            value = await awaitable
+        elif type(awaitable) is CoroutineType:
+            # Stepped once first: one that answers at once needs no timer (and none could
+            # have fired); the deadline is armed only if it suspends.
+            try:
+                yielded = awaitable.send(None)
+            except StopIteration as stop:
+                value = stop.value
+            else:
+                value = await resume_within(clock, awaitable, yielded, started + limit)
+        else:
+            value = await await_within(clock, awaitable, started + limit)
+    except TimeoutError as exc:
+        error: BaseException = exc
+        if limit is not None and clock.monotonic() - started >= limit:
+            error = ProviderTimeout(
+                f"provider {slot.name!r} did not answer within {limit:.3f} s", provider=slot.name
+            )
+            error.__cause__ = exc
+    except Exception as exc:
+        error = exc
+    except BaseException as exc:  # cancellation: recorded IGNORED, and it propagates
+        slot.breaker.finish(generation, started, exc)
+        raise
+    else:
+        end = (
+            slot.breaker.finish(generation, started, None, value)
+            if finish_success
+            else clock.monotonic()
+        )
+        slot.observe(end - started, False, end)
+        coordinator._ordering.update(slot)
+        if slot.reports_quota:
+            _learn_quota(slot, end)
+        if quota is not None and isinstance(value, LLMResponse):
+            quota.consume_tokens(end, value.usage.total_tokens)
+        return value, _new_attempt(Attempt, (slot.name, started, end - started, None))
+    end = slot.breaker.finish(generation, started, error)
+    slot.observe(end - started, True, end)
+    coordinator._ordering.update(slot)
+    if slot.reports_quota:
+        _learn_quota(slot, end)
+    return None, _new_attempt(Attempt, (slot.name, started, end - started, error))
+
+
+def _learn_quota(slot: Slot, now: float) -> None:
+    """Take in the quota the provider reports after an attempt."""
+    report = slot.provider.quota_report()  # type: ignore[attr-defined]
+    if report is not None:
+        slot.learn(report, now)

@@ -23,8 +23,8 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
-from failover._execution import clock_timeout
 from failover._selection import Slot
+from failover._timeouts import clock_timeout
 from failover.clock import Clock
 from failover.health import HealthCheckConfig
 from failover.provider import HealthCheckResult

@@ -48,6 +48,7 @@ class Slot:
         "reports_quota",
         "serves",
         "weight",
+        "window",
     )
 
     def __init__(
@@ -65,6 +66,7 @@ class Slot:
         self.name: str = provider.name
         self.breaker = breaker
         self.machine = breaker._machine
+        self.window = self.machine._window  # its counts, read without the view's properties
         self.quota = quota
         self.priority = priority
         self.weight = weight
@@ -84,9 +86,9 @@ class Slot:
     @property
     def success_rate(self) -> float:
         """Smoothed success rate over the breaker's window: (successes + 1) / (calls + 2)."""
-        machine = self.machine
-        calls = machine.calls
-        return (calls - machine.failures + 1) / (calls + 2)
+        window = self.window
+        calls = window.calls
+        return (calls - window.failures + 1) / (calls + 2)
 
     def observe(self, duration: float, failed: bool, end: float) -> None:
         """Fold one attempt into the latency EWMA (and the last failure time)."""

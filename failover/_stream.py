@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
-from failover._execution import Plan
+from failover._execution import Plan, request_deadline
 from failover._selection import STREAM
 from failover.errors import StreamInterrupted
 
@@ -32,8 +32,8 @@ async def stream(
     coordinator: Coordinator, prompt: str | Mapping[str, object], options: Mapping[str, object]
 ) -> AsyncIterator[str]:
     """The chunks of one coordinated stream (see the module docstring)."""
-    plan = Plan(coordinator, STREAM)
     clock = coordinator.clock
+    plan = Plan(coordinator, STREAM, request_deadline(coordinator, clock.monotonic()))
     while True:
         picked = await plan.next()
         if picked is None:

@@ -110,10 +110,9 @@ class _Sorted(Ordering):
 
     def update(self, slot: Slot) -> None:
         new = self.key(slot)
-        old = self._keys[slot.index]
-        if new == old:
-            return
-        self._keys[slot.index] = new
+        index = slot.index
+        old = self._keys[index]
+        self._keys[index] = new
         ordered = self._sorted
         at = bisect.bisect_left(ordered, old)
         if (at == 0 or ordered[at - 1] < new) and (at + 1 == len(ordered) or new < ordered[at + 1]):
@@ -126,10 +125,10 @@ class _Sorted(Ordering):
 class _SuccessRate(_Sorted):
     def key(self, slot: Slot) -> tuple[Any, ...]:
         latency = slot.latency
-        machine = slot.machine
-        calls = machine.calls
+        window = slot.window
+        calls = window.calls
         return (
-            (machine.failures - calls - 1) / (calls + 2),  # -success_rate, without a call
+            (window.failures - calls - 1) / (calls + 2),  # -success_rate, without a call
             -slot.priority,
             _INF if latency is None else latency,
             slot.index,

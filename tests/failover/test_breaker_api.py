@@ -257,3 +257,31 @@ def test_a_guard_records_the_exception_leaving_its_block() -> None:
         fail()
     stats = breaker.statistics()
     assert (stats.failures, stats.consecutive_failures) == (1, 1)
+
+
+# --- the low-level pair: admit / finish -------------------------------------------------------
+
+
+def test_admit_and_finish_record_an_outcome_and_finish_returns_when_it_ended() -> None:
+    breaker, clock = make()
+    generation = breaker.admit()
+    started = clock.monotonic()
+    clock.advance(2.5)
+    assert breaker.finish(generation, started, None) == 2.5
+    generation = breaker.admit()
+    clock.advance(1.0)
+    assert breaker.finish(generation, 2.5, Unavailable("503", provider="p")) == 3.5
+    stats = breaker.statistics()
+    assert (stats.lifetime_calls, stats.lifetime_failures) == (2, 1)
+
+
+def test_release_gives_back_a_probe_permit_and_records_nothing() -> None:
+    breaker, _ = half_open()  # PROBING: two probes at a time
+    first, second = breaker.admit(), breaker.admit()
+    with pytest.raises(CallNotPermitted):
+        breaker.admit()
+    breaker.release(second)
+    assert breaker.admit() == first  # the permit is back, in the same generation
+    stats = breaker.statistics()
+    # the tripping failure only: a released admission is no call (it counts as ignored)
+    assert (stats.lifetime_calls, stats.lifetime_ignored, stats.state) == (1, 1, S.HALF_OPEN)

@@ -11,14 +11,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from failover import BreakerPolicy, ConfigurationError, ManualClock, Unavailable
+from failover import (
+    AllProvidersFailed,
+    BreakerPolicy,
+    ConfigurationError,
+    ManualClock,
+    Unavailable,
+)
 from failover._selection import Slot
 from failover.retry import RetryPolicy
 from failover.status import ProviderStatus
 from failover.strategies import STRATEGIES, _Sorted
 from failover.testing import ScriptedProvider, ScriptedRequest
 from statemachines import TimeWindow
-from tests.failover.test_coordinator_support import QUIET, answers, coordinator, down, script
+from tests.failover.test_coordinator_support import QUIET, answers, coordinator, down, drive, script
 
 
 def order(c: object) -> list[str]:
@@ -195,6 +201,20 @@ async def test_round_robin_moves_once_per_request_not_per_attempt() -> None:
     served = [(await c.generate("x")).provider for _ in range(6)]
     # requests start at a, b (fails over to c), c, a, b (-> c), c
     assert served == ["a", "c", "c", "a", "c", "c"]
+
+
+@pytest.mark.asyncio
+async def test_round_robin_moves_once_for_a_request_that_had_to_wait() -> None:
+    policy = BreakerPolicy(max_consecutive_failures=1, open_duration=1.0, open_jitter=0.0)
+    providers = (script(n, Unavailable("503", provider=n), n) for n in "abc")
+    c, clock = coordinator(*providers, strategy="round_robin", policy=policy, all_down="wait")
+    with pytest.raises(AllProvidersFailed):
+        await c.generate("x")  # starts at a; a, b and c fail and open for 1 s
+    # Starts at b: nobody admits until the cooldown ends; the rest of its order goes on from c.
+    waited = await drive(clock, c.generate("x"))
+    assert (waited.provider, len(waited.attempts), clock.monotonic()) == ("c", 1, 1.0)
+    # The waiting request moved the rotation once: the next ones start at c, then a.
+    assert await answered(c, 2) == ["c", "a"]
 
 
 @pytest.mark.asyncio
