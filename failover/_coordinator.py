@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from operator import methodcaller
 from types import TracebackType
 from typing import Any, Literal, TypeAlias, TypeVar
@@ -173,7 +173,10 @@ class Coordinator:
 
     # --- requests -------------------------------------------------------------------------------
 
-    async def call(self, fn: Callable[[Any], Awaitable[T]]) -> Result[T]:
+    # call/generate/search are plain methods returning the request's coroutine (``await`` it,
+    # or hand it to ``asyncio.create_task``): one coroutine fewer per request than ``async def``.
+
+    def call(self, fn: Callable[[Any], Awaitable[T]]) -> Coroutine[Any, Any, Result[T]]:
         """Await ``fn(provider)`` at the best admitting provider, failing over as needed.
 
         Returns:
@@ -185,21 +188,17 @@ class Coordinator:
             BadRequest: The request is wrong (the provider's own error, raised as it is);
                 ContentBlocked too when ``retry.stop_on_content_blocked``.
         """
-        return await self._run(fn, CALL)
+        return self._run(fn, CALL)
 
-    async def generate(self, prompt: str | Mapping[str, object], **options: object) -> Result[Any]:
+    def generate(
+        self, prompt: str | Mapping[str, object], **options: object
+    ) -> Coroutine[Any, Any, Result[LLMResponse]]:
         """``provider.generate(prompt, **options)`` through ``call`` (LLM providers only)."""
-        result: Result[LLMResponse] = await self._run(
-            methodcaller("generate", prompt, **options), GENERATE
-        )
-        return result
+        return self._run(methodcaller("generate", prompt, **options), GENERATE)
 
-    async def search(self, query: str, **options: object) -> Result[Any]:
+    def search(self, query: str, **options: object) -> Coroutine[Any, Any, Result[SearchResults]]:
         """``provider.search(query, **options)`` through ``call`` (search providers only)."""
-        result: Result[SearchResults] = await self._run(
-            methodcaller("search", query, **options), SEARCH
-        )
-        return result
+        return self._run(methodcaller("search", query, **options), SEARCH)
 
     def stream(self, prompt: str | Mapping[str, object], **options: object) -> AsyncIterator[str]:
         """The generated text chunk by chunk, from the best admitting LLM provider.
