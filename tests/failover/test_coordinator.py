@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 
 import pytest
@@ -15,8 +14,6 @@ from failover import (
     BreakerState,
     ConfigurationError,
     ContentBlocked,
-    ManualClock,
-    ProviderTimeout,
     QuotaExhausted,
     Unauthorized,
     Unavailable,
@@ -24,7 +21,7 @@ from failover import (
 from failover._coordinator import Coordinator
 from failover.ratelimit import RateLimit
 from failover.retry import RetryPolicy
-from failover.testing import ScriptedProvider, ScriptedRequest
+from failover.testing import ScriptedProvider
 from statemachines import FailoverReason
 from tests.failover.test_coordinator_support import QUIET, answers, coordinator, down, drive, script
 
@@ -361,88 +358,6 @@ def test_probe_accepts_the_pybreaker_preset_which_keeps_probe_now() -> None:
     policy = BreakerPolicy.pybreaker_compatible(1, 30.0)
     c, _ = coordinator(answers("a"), policy=policy, all_down="probe")
     assert c.breaker("a").policy is policy
-
-
-# --- timeouts and cancellation -------------------------------------------------------------------
-
-
-@pytest.mark.asyncio
-async def test_an_attempt_timeout_is_a_provider_timeout_failure_then_failover() -> None:
-    clock = ManualClock()
-
-    async def slow(request: ScriptedRequest) -> str:
-        await clock.sleep(10.0)
-        return "late"
-
-    c, _ = coordinator(
-        ScriptedProvider("a", slow),
-        answers("b"),
-        retry=RetryPolicy(attempt_timeout=2.0),
-        clock=clock,
-    )
-    result = await drive(clock, c.generate("x"))
-    assert result.provider == "b"
-    first = result.attempts[0]
-    assert isinstance(first.error, ProviderTimeout)
-    assert (first.provider, first.duration) == ("a", 2.0)
-    assert c.breaker("a").statistics().failures == 1
-
-
-@pytest.mark.asyncio
-async def test_an_attempt_timeout_counts_from_its_start_even_if_it_suspends_later() -> None:
-    clock = ManualClock()
-
-    async def busy_then_slow(request: ScriptedRequest) -> str:
-        clock.advance(1.5)  # busy before its first await: the timer is armed only at the await
-        await clock.sleep(10.0)
-        return "late"
-
-    c, _ = coordinator(
-        ScriptedProvider("a", busy_then_slow),
-        answers("b"),
-        retry=RetryPolicy(attempt_timeout=2.0),
-        clock=clock,
-    )
-    result = await drive(clock, c.generate("x"))
-    first = result.attempts[0]
-    assert isinstance(first.error, ProviderTimeout)
-    assert (result.provider, first.duration) == ("b", 2.0)
-
-
-@pytest.mark.asyncio
-async def test_the_request_deadline_cuts_the_attempt() -> None:
-    clock = ManualClock()
-
-    async def hang(request: ScriptedRequest) -> str:
-        await clock.sleep(1000.0)
-        return "never"
-
-    c, _ = coordinator(
-        ScriptedProvider("a", hang), retry=RetryPolicy(request_timeout=5.0), clock=clock
-    )
-    with pytest.raises(AllProvidersFailed) as caught:
-        await drive(clock, c.generate("x"))
-    assert isinstance(caught.value.__cause__, ProviderTimeout)
-    assert clock.monotonic() == 5.0
-
-
-@pytest.mark.asyncio
-async def test_cancelling_the_request_cancels_the_attempt_and_records_nothing() -> None:
-    started = asyncio.Event()
-
-    async def hang(request: ScriptedRequest) -> str:
-        started.set()
-        await asyncio.Event().wait()
-        return "never"
-
-    c, _ = coordinator(ScriptedProvider("a", hang))
-    task = asyncio.ensure_future(c.generate("x"))
-    await started.wait()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    stats = c.breaker("a").statistics()
-    assert (stats.calls, stats.lifetime_ignored) == (0, 1)
 
 
 # --- lifecycle -----------------------------------------------------------------------------------
