@@ -8,7 +8,6 @@ trigger, no allocation beyond the outcome, no lock held across an ``await``.
 from __future__ import annotations
 
 import asyncio
-import functools
 import inspect
 import random
 import threading
@@ -17,7 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
-from failover._guard import Guard
+from failover._guard import Guard, decorate
 from failover.classify import IGNORED, Classifier, default_classifier
 from failover.clock import Clock, SystemClock
 from failover.errors import CallNotPermitted
@@ -197,6 +196,8 @@ class CircuitBreaker:
     def release(self, generation: int) -> None:
         """Give back an admission whose function never ran: records nothing, frees a probe."""
         with self._lock:
+            if self._replica is not None:
+                self._replica.finished(generation, ignored=True)  # its probe permit too
             self._machine.record(generation, _IGNORED, self._now())
 
     def finish(
@@ -212,6 +213,8 @@ class CircuitBreaker:
             lock = self._lock  # the common case: a plain success, as in ``call``
             lock.acquire()
             try:
+                if self._replica is not None:
+                    self._replica.finished(generation, ignored=False)
                 self._machine.record_success(generation, end)
             finally:
                 lock.release()
@@ -229,6 +232,8 @@ class CircuitBreaker:
         lock = self._lock
         lock.acquire()
         try:
+            if self._replica is not None:  # a cancelled probe gives its global permit back
+                self._replica.finished(generation, ignored=outcome is _IGNORED)
             self._machine.record(generation, outcome, end, verdict.signal, verdict.retry_after)
         finally:
             lock.release()
@@ -280,6 +285,8 @@ class CircuitBreaker:
             lock = self._lock
             lock.acquire()
             try:
+                if self._replica is not None:
+                    self._replica.finished(generation, ignored=False)
                 if end - started < self._slow:
                     machine.record_success(generation, end)
                 else:
@@ -327,21 +334,7 @@ class CircuitBreaker:
     def __call__(self, fn: Callable[P, R]) -> Callable[P, R]: ...
     def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]:
         """Decorate a ``def`` or an ``async def`` so that every call goes through the breaker."""
-        if not callable(fn):
-            raise TypeError(f"@breaker decorates a function, got {fn!r}")
-        if inspect.iscoroutinefunction(fn):
-
-            @functools.wraps(fn)
-            async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-                return await self.acall(fn, *args, **kwargs)
-
-            return async_wrapper
-
-        @functools.wraps(fn)
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-            return self.call(fn, *args, **kwargs)
-
-        return wrapper
+        return decorate(self, fn)
 
     # --- operator -------------------------------------------------------------------------------
 

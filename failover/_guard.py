@@ -1,16 +1,20 @@
-"""Guard: the breaker as a (sync or async) context manager around a block."""
+"""Guard and decorate: the breaker as a (sync or async) context manager around a block, and
+as a decorator."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from failover.classify import NO_RESULT
 
 if TYPE_CHECKING:
     from failover._breaker import CircuitBreaker
 
-__all__ = ["Guard"]
+__all__ = ["Guard", "decorate"]
 
 
 class Guard:
@@ -50,3 +54,23 @@ class Guard:
         tb: TracebackType | None,
     ) -> None:
         self.__exit__(exc_type, exc, tb)
+
+
+def decorate(breaker: CircuitBreaker, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` (a ``def`` or an ``async def``) wrapped so that every call goes through
+    ``breaker``."""
+    if not callable(fn):
+        raise TypeError(f"@breaker decorates a function, got {fn!r}")
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            return await breaker.acall(fn, *args, **kwargs)
+
+        return async_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return breaker.call(fn, *args, **kwargs)
+
+    return wrapper

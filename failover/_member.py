@@ -53,6 +53,7 @@ class Member:
         self.pending: deque[_Pending] = deque()
         self.overflowed = False
         self.permits = 0
+        self.permits_in_use = 0  # taken by calls of permit_generation still running
         self.permit_generation = -1
         self.permit_expiry = 0.0
         self.want_permit = False
@@ -84,10 +85,30 @@ class Member:
             return True
         if self.permits and self.permit_generation == self.known.generation and not self.pending:
             self.permits -= 1
+            self.permits_in_use += 1
             return True
         self.want_permit = True
         replica.wake()
         return False
+
+    def finished(self, generation: int, ignored: bool) -> None:
+        """A call admitted in ``generation`` ends (under the breaker's lock, before its outcome
+        is recorded). A HALF_OPEN probe that took a global permit and ends IGNORED (cancelled,
+        released) gives the permit back to this process: the next probe here uses it, or it
+        goes back to the storage when its lease ends. (A call admitted without a permit, while
+        the storage was away, may use up that count: then the permit simply expires.)"""
+        machine = self.machine
+        if (
+            not self.permits_in_use
+            or generation != machine.generation
+            or machine.state is not _HALF_OPEN
+            or self.permit_generation != self.known.generation
+        ):
+            return
+        self.permits_in_use -= 1
+        if ignored:
+            self.permits += 1
+            self.replica.wake()
 
     def permit_refused_until(self, now: float) -> float | None:
         """When a probe permit is worth asking for again, if the storage refused this

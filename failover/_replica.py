@@ -9,7 +9,8 @@ elsewhere arrive through the storage's subscription and are adopted likewise.
 
 In HALF_OPEN a probe needs a global permit (``Storage.acquire_probe``): the first admission
 asks for one and is rejected; the background task takes one, and the next admission uses it.
-An unused permit is given back after ``PERMIT_LEASE`` seconds. When the storage refuses one
+An unused permit (also one a cancelled probe handed back, ``Member.finished``) is given back
+to the storage ``PERMIT_LEASE`` seconds after it was taken. When the storage refuses one
 (another process holds them), no permit is asked for again before a wait (``PERMIT_RETRY``,
 doubling): ``permit_refused_until`` tells the coordinator how long a waiting request sleeps.
 
@@ -242,6 +243,7 @@ class Replica:
             current = member.known.generation == known.generation
             if current:
                 member.permits, member.permit_generation = 1, known.generation
+                member.permits_in_use = 0
                 member.permit_expiry = self._loop.time() + PERMIT_LEASE
         if current:
             self._loop.call_later(PERMIT_LEASE, self.wake)
@@ -263,7 +265,7 @@ class Replica:
         )
         for member in self.members.values():
             with member.breaker._lock:
-                member.permits = 0
+                member.permits = member.permits_in_use = 0
                 for item in member.pending:
                     if not item.delivered:
                         item.delivered = True

@@ -153,3 +153,41 @@ async def test_a_waiting_request_probes_once_the_permit_is_given_back(world: Wor
     assert (result.value.text, result.provider, b.requests) == ("ok", "p", 1)
     assert b.breaker.state is S.CLOSED
     assert len(b.clock.sleeps) < 10
+
+
+async def cancelled(world: World) -> None:
+    """Cancel a's probe (holding the one global permit) and see it recorded IGNORED."""
+    assert world.probe is not None
+    ignored = world.a.breaker.statistics().lifetime_ignored  # refused permits count too
+    world.probe.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await world.probe
+    stats = world.a.breaker.statistics()
+    assert (stats.state, stats.lifetime_ignored) == (S.HALF_OPEN, ignored + 1)  # undecided
+
+
+@pytest.mark.asyncio
+async def test_a_cancelled_probe_gives_its_permit_to_the_next_probe_here(world: World) -> None:
+    a, b = world.a, world.b
+    await cancelled(world)
+    assert a.hold is not None
+    a.hold.set()
+    # At once, with the clock standing still: no new permit from the storage was needed.
+    result = await asyncio.wait_for(a.coordinator.generate("again"), timeout=10)
+    assert (result.value.text, a.requests) == ("ok", 3)
+    await eventually(lambda: b.breaker.state is S.CLOSED)
+
+
+@pytest.mark.asyncio
+async def test_a_cancelled_probe_s_unused_permit_goes_back_to_the_storage(world: World) -> None:
+    b, clock = world.b, world.clock
+    waiting = asyncio.create_task(b.coordinator.generate("hi"))
+    await turns()
+    assert not waiting.done()  # refused: a holds the permit
+    assert world.a.coordinator._replica is not None
+    world.a.coordinator._replica.members["p"].permit_expiry = 0.0  # its lease has run out
+    await cancelled(world)
+    clock.advance(PERMIT_RETRY[1])  # b asks again: the permit is back in the storage
+    await turns()
+    result = await asyncio.wait_for(waiting, timeout=10)
+    assert (result.value.text, result.provider, b.requests) == ("ok", "p", 1)
