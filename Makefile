@@ -69,7 +69,7 @@ bench: $(BENCH_STAMP)
 	@echo
 	$(BIN)/python benchmarks/coordinator.py
 
-# Noise-free figures (callgrind instruction counts; needs valgrind; ~8 minutes).
+# Noise-free figures (callgrind instruction counts; needs valgrind; ~11 minutes).
 bench-instructions: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/instructions.py
 	@echo

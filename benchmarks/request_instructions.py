@@ -6,8 +6,13 @@ Each variant runs in a fresh interpreter under callgrind twice, with N and 2N re
 difference divided by N is one request, interpreter start-up cancelling out.
 
 The breakdown stubs one part of the request at a time (a benchmark-only monkeypatch) and
-reports what the request saves without it: what the remaining overhead is made of. Skipped,
-with a message, when valgrind is not installed.
+reports what the request saves without it: what the remaining overhead is made of. The
+"floor" row is a measuring device, not library code: the same request's common case (pick,
+admit, step the provider's coroutine once, record the success in the breaker's window under
+its lock, the latency EWMA, the strategy's re-sort, Attempt and Result) written as one
+function that reaches into every layer, with none of the checks for the uncommon cases: what
+pure Python cannot go below with this bookkeeping. Skipped, with a message, when valgrind is
+not installed.
 """
 
 from __future__ import annotations
@@ -41,6 +46,74 @@ async def main():
 asyncio.run(main())
 """
 
+FLOOR = """
+import asyncio, bisect, sys, time
+from operator import methodcaller
+from failover import Coordinator, RetryPolicy
+from failover._attempt import Attempt
+from failover._result import Result
+from failover._timeouts import resume_within
+from failover.testing import ScriptedProvider
+variant, n = sys.argv[1], int(sys.argv[2])
+providers = [ScriptedProvider(f"p{i}", lambda request: "ok") for i in range(3)]
+coordinator = Coordinator(providers, hooks=(), retry=RetryPolicy())
+new, monotonic = tuple.__new__, time.monotonic
+async def run(self, fn, kind):
+    now = monotonic()
+    deadline = now + 60.0
+    for slot in self._ordering.order(now, True):
+        machine = slot.machine
+        generation = machine.generation
+        if slot.serves[kind] and machine.free_admission:
+            break
+    awaitable = fn(slot.provider)
+    try:
+        yielded = awaitable.send(None)
+    except StopIteration as stop:
+        value = stop.value
+    else:
+        value = await resume_within(self.clock, awaitable, yielded, deadline)
+    end = monotonic()
+    lock = slot.breaker._lock
+    lock.acquire()
+    try:
+        if generation == machine.generation:
+            machine.lifetime_calls += 1
+            window = slot.window
+            index, codes = window._next, window._codes
+            old = codes[index]
+            if old:
+                codes[index] = 0
+                window.failures -= old & 1
+                window.slow_calls -= old >> 1
+            index += 1
+            window._next = index if index < window._size else 0
+            if window.calls < window._size:
+                window.calls += 1
+            machine.consecutive_successes += 1
+            machine.consecutive_failures = 0
+    finally:
+        lock.release()
+    duration = end - now
+    latency = slot.latency
+    slot.latency = latency = duration if latency is None else latency + 0.2 * (duration - latency)
+    ordering, calls = self._ordering, window.calls
+    key = ((window.failures - calls - 1) / (calls + 2), -slot.priority, latency, slot.index, slot)
+    previous, ordering._keys[slot.index] = ordering._keys[slot.index], key
+    ordered = ordering._sorted
+    at = bisect.bisect_left(ordered, previous)
+    if (at == 0 or ordered[at - 1] < key) and (at + 1 == len(ordered) or key < ordered[at + 1]):
+        ordered[at] = key
+    else:
+        del ordered[at]
+        bisect.insort(ordered, key)
+    return new(Result, (value, slot.name, (new(Attempt, (slot.name, now, duration, None)),)))
+async def main():
+    for _ in range(n):
+        await run(coordinator, methodcaller("generate", "x"), 1)
+asyncio.run(main())
+"""
+
 # variant -> a monkeypatch that removes one part of the request (breakdown rows only)
 STUBS = {
     "direct": "",
@@ -53,9 +126,6 @@ STUBS = {
     "strategy: reorder after it": "coordinator._ordering.update = id",
     "figures: latency EWMA": (
         "from failover._selection import Slot\nSlot.observe = lambda self, d, f, e: None"
-    ),
-    "admission (breaker, quota)": (
-        "from failover._selection import Slot\nSlot.admit = lambda self, now: 0"
     ),
 }
 
@@ -85,7 +155,7 @@ def instructions(script: Path, variant: str, n: int) -> int:
 def per_request(variant: str, folder: Path) -> float:
     """Instructions of one request of ``variant``."""
     script = folder / "bench_request.py"
-    script.write_text(PROGRAM.format(stub=STUBS[variant]))
+    script.write_text(FLOOR if variant == "floor" else PROGRAM.format(stub=STUBS[variant]))
     return (instructions(script, variant, 2 * N) - instructions(script, variant, N)) / N
 
 
@@ -96,7 +166,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        counts = {variant: per_request(variant, folder) for variant in STUBS}
+        counts = {variant: per_request(variant, folder) for variant in [*STUBS, "floor"]}
     direct, full = counts["direct"], counts["deadline 60 s"]
     print(f"instructions per request, 3 providers answering at once ({N} vs {2 * N} requests)")
     print(f"{'':40}{'instructions':>14}{'overhead':>10}")
@@ -104,11 +174,12 @@ def main() -> None:
         ("provider.generate directly", "direct"),
         ("coordinator.generate (deadline 60 s)", "deadline 60 s"),
         ("coordinator.generate (no deadline)", "no deadline"),
+        ("floor: the same in one frame (see above)", "floor"),
     ):
         print(f"{label:40}{counts[variant]:>14.0f}{counts[variant] - direct:>10.0f}")
     print()
     print("of the overhead (deadline 60 s): what a request saves without")
-    parts = [v for v in STUBS if ":" in v or v.startswith("admission")]
+    parts = [v for v in STUBS if ":" in v]
     for variant in parts:
         print(f"  {variant:38}{full - counts[variant]:>10.0f}")
     print(f"  {'arming no timer (no deadline)':38}{full - counts['no deadline']:>10.0f}")
