@@ -17,12 +17,11 @@ not installed.
 
 from __future__ import annotations
 
-import re
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
+
+from instructions import instructions  # benchmarks/instructions.py: one run under callgrind
 
 N = 2_000
 
@@ -128,28 +127,6 @@ STUBS = {
         "from failover._selection import Slot\nSlot.observe = lambda self, d, f, e: None"
     ),
 }
-
-
-def instructions(script: Path, variant: str, n: int) -> int:
-    """Total instructions of one run under callgrind."""
-    with tempfile.NamedTemporaryFile(suffix=".out") as out:
-        subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                f"--callgrind-out-file={out.name}",
-                "-q",
-                sys.executable,
-                str(script),
-                variant,
-                str(n),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        match = re.search(r"^(?:summary|totals): (\d+)", Path(out.name).read_text(), re.M)
-        assert match is not None, "callgrind wrote no summary"
-        return int(match.group(1))
 
 
 def per_request(variant: str, folder: Path) -> float:
