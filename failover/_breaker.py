@@ -69,6 +69,7 @@ class CircuitBreaker:
         "_call_hooks",
         "_classify",
         "_clock",
+        "_condition_errors_logged",
         "_dispatcher",
         "_history",
         "_lock",
@@ -79,6 +80,7 @@ class CircuitBreaker:
         "_reject_hooks",
         "_replica",
         "_slow",
+        "_watchers",
         "name",
         "policy",
     )
@@ -112,8 +114,16 @@ class CircuitBreaker:
         self._call_hooks = tuple(h for h in hooks_ if overrides(h, "on_call"))
         self._reject_hooks = tuple(h for h in hooks_ if overrides(h, "on_rejected"))
         self._history: deque[FailoverEvent] = deque(maxlen=history)
+        self._watchers: tuple[Callable[[], object], ...] = ()
+        self._condition_errors_logged: set[str] = set()
         self._machine = BreakerMachine(
-            name, policy, now=self._now(), rng=rng, on_event=self._on_machine_event
+            name,
+            policy,
+            now=self._now(),
+            rng=rng,
+            on_event=self._on_machine_event,
+            on_condition_error=self._on_condition_error,
+            on_change=self._on_change,
         )
         self.policy = self._machine.policy
         self._slow = self.policy.slow_call_duration
@@ -130,16 +140,48 @@ class CircuitBreaker:
         self._history.append(event)
         self._queue.append(event)
 
+    def _on_condition_error(self, transition: str, exc: Exception) -> None:
+        # Logged once per transition (every one is counted: statistics().condition_errors).
+        if transition not in self._condition_errors_logged:
+            self._condition_errors_logged.add(transition)
+            logger.error(
+                "failover: provider %r: the condition of transition %r raised %s: %s; it counts "
+                "as not holding (further errors of it are counted, not logged)",
+                self.name,
+                transition,
+                type(exc).__name__,
+                exc,
+                exc_info=exc,
+            )
+
+    def _on_change(self) -> None:
+        for watcher in self._watchers:
+            watcher()
+
+    def watch(self, fn: Callable[[], object]) -> None:
+        """Call ``fn()`` (under the breaker's lock: keep it to a few instructions) after every
+        change of state, however it came: a call's outcome, time, a health check, an operator,
+        or another process (internal: the coordinator's selection listens)."""
+        self._watchers = (*self._watchers, fn)
+
     # --- state --------------------------------------------------------------------------------
+
+    def _due(self) -> None:
+        """Fire the time-driven transitions that are due (L1: reading the state moves it)."""
+        tick_at = self._machine.tick_at
+        if tick_at is not None and self._now() >= tick_at:
+            self.tick()
 
     @property
     def state(self) -> State:
-        """The current state."""
+        """The current state, after any time-driven transition that is due now."""
+        self._due()
         return self._machine.state
 
     @property
     def health(self) -> ProviderHealth:
-        """The current state's ProviderHealth."""
+        """The current state's ProviderHealth (after any due time-driven transition)."""
+        self._due()
         return self._machine.health
 
     @property
@@ -155,12 +197,14 @@ class CircuitBreaker:
     def statistics(self) -> MachineSnapshot:
         """A frozen snapshot: window counts and rates, generation, open_until (``deadline``),
         probes in flight, lifetime counts."""
+        self._due()
         with self._lock:
             return self._machine.snapshot(self._now())
 
     @property
     def retry_at(self) -> float | None:
         """When a rejected call may be retried (None if admitting or FORCED_OPEN)."""
+        self._due()
         return self._machine.retry_at
 
     # --- admission and recording ------------------------------------------------------------

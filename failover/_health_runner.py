@@ -85,6 +85,7 @@ class HealthRunner:
         while True:
             await self._clock.sleep(delay)
             try:
+                slot.breaker.tick()  # time-driven transitions, even with no request (L1)
                 if slot.quota_at(self._clock.monotonic()) is None:  # no quota: skip this one
                     await self.check(slot)
             except Exception:  # a hook's error: said once per check, the task goes on

@@ -9,6 +9,8 @@ a state, it only avoids asking a breaker that has already said "not before ``ret
 
 from __future__ import annotations
 
+import heapq
+from collections import deque
 from typing import TYPE_CHECKING
 
 from failover.errors import CallNotPermitted
@@ -16,13 +18,32 @@ from failover.ratelimit import Quota, RateLimit
 from statemachines import BreakerState
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from failover._breaker import CircuitBreaker
     from failover.provider import HealthCheckResult, Provider, QuotaReport
 
-__all__ = ["CALL", "EWMA_ALPHA", "GENERATE", "KINDS", "SEARCH", "STREAM", "Slot"]
+__all__ = [
+    "CALL",
+    "EWMA_ALPHA",
+    "GENERATE",
+    "KINDS",
+    "SCORE_HALF_LIFE",
+    "SCORE_MAX_CALLS",
+    "SEARCH",
+    "STREAM",
+    "Schedule",
+    "Slot",
+]
 
 EWMA_ALPHA = 0.2
 """Weight of the newest attempt's duration in a provider's latency EWMA."""
+SCORE_HALF_LIFE = 30.0
+"""Seconds after which an attempt weighs half as much in a provider's score (success_rate)."""
+SCORE_MAX_CALLS = 100.0
+"""The most (weighted) attempts a score holds, as a count window of 100 would: a busy provider's
+score is never so sure that an idle one could not catch up with it (docs: strategies)."""
+_DECAY_STEP = SCORE_HALF_LIFE / 256  # decay applied once this much time has gathered
 
 CALL, GENERATE, STREAM, SEARCH = 0, 1, 2, 3
 KINDS = ("call", "generate", "stream", "search")
@@ -46,6 +67,10 @@ class Slot:
         "provider",
         "quota",
         "reports_quota",
+        "score_at",
+        "score_calls",
+        "score_generation",
+        "score_successes",
         "serves",
         "weight",
         "window",
@@ -73,6 +98,9 @@ class Slot:
         self.latency: float | None = None
         self.last_failure_at: float | None = None
         self.last_health_check: HealthCheckResult | None = None
+        self.score_generation = -1  # the breaker generation the score counts
+        self.score_calls = self.score_successes = 0.0
+        self.score_at = 0.0
         self.reports_quota = callable(getattr(provider, "quota_report", None))
         self.serves = (
             True,
@@ -91,11 +119,39 @@ class Slot:
         return (calls - window.failures + 1) / (calls + 2)
 
     def observe(self, duration: float, failed: bool, end: float) -> None:
-        """Fold one attempt into the latency EWMA (and the last failure time)."""
+        """Fold one attempt into the latency EWMA, the score and the last failure time."""
         latency = self.latency
         self.latency = duration if latency is None else latency + EWMA_ALPHA * (duration - latency)
+        generation = self.machine.generation
+        if generation != self.score_generation:  # every transition starts a new score
+            self.score_generation = generation
+            self.score_calls = self.score_successes = 0.0
+            self.score_at = end
+        elif end - self.score_at >= _DECAY_STEP:
+            decay = 0.5 ** ((end - self.score_at) / SCORE_HALF_LIFE)
+            self.score_calls *= decay
+            self.score_successes *= decay
+            self.score_at = end
+        calls = self.score_calls + 1.0
         if failed:
             self.last_failure_at = end
+        else:
+            self.score_successes += 1.0
+        if calls > SCORE_MAX_CALLS:
+            self.score_successes *= SCORE_MAX_CALLS / calls
+            calls = SCORE_MAX_CALLS
+        self.score_calls = calls
+
+    def score(self, now: float) -> tuple[float, float]:
+        """``(successes, calls)`` of this breaker generation's attempts, each weighted by
+        ``0.5 ** (age / SCORE_HALF_LIFE)`` at ``now``: what ``success_rate`` ranks by."""
+        if self.score_generation != self.machine.generation:
+            return 0.0, 0.0
+        calls, successes = self.score_calls, self.score_successes
+        if now > self.score_at:
+            decay = 0.5 ** ((now - self.score_at) / SCORE_HALF_LIFE)
+            return successes * decay, calls * decay
+        return successes, calls
 
     # --- admission -----------------------------------------------------------------------------
 
@@ -185,3 +241,62 @@ class Slot:
 
     def __repr__(self) -> str:
         return f"<Slot {self.index} {self.name!r}>"
+
+
+class Schedule:
+    """Keeps every slot's time-driven transitions on time and knows which slots probe.
+
+    Each breaker tells the schedule when its state changes (``CircuitBreaker.watch``); the
+    schedule keeps a heap of when each one's time-driven transition is next due, so that
+    ``catch_up(now)`` ticks exactly the breakers that are due (L1) in O(log n) each, and
+    nothing at all when none is. Runs on the coordinator's event loop; the watchers only
+    append to a deque, which is safe from any thread.
+    """
+
+    __slots__ = ("_changed", "_heap", "probing", "slots")
+
+    def __init__(self, slots: tuple[Slot, ...]) -> None:
+        self.slots = slots
+        self._changed: deque[Slot] = deque(slots)
+        self._heap: list[tuple[float, int]] = []
+        self.probing: dict[int, Slot] = {}  # slots in a probing state (HALF_OPEN), by index
+        for slot in slots:
+            slot.breaker.watch(self._watcher(slot))
+
+    def _watcher(self, slot: Slot) -> Callable[[], None]:
+        append = self._changed.append
+        return lambda: append(slot)
+
+    def pending(self, now: float) -> bool:
+        """Whether ``catch_up(now)`` has anything to do (cheap: the hot path asks it)."""
+        heap = self._heap
+        return bool(self._changed) or (bool(heap) and heap[0][0] <= now)
+
+    def catch_up(self, now: float) -> None:
+        """Take in state changes and tick every breaker whose time-driven transition is due."""
+        self._take_changes()
+        heap, slots = self._heap, self.slots
+        again: dict[int, float] = {}
+        while heap and heap[0][0] <= now:
+            at, index = heapq.heappop(heap)
+            machine = slots[index].machine
+            if machine.tick_at != at or index in again:
+                continue  # stale (a change pushed the current time), or a duplicate
+            if slots[index].breaker.tick() is None and machine.tick_at == at:
+                again[index] = at  # did not hold (a condition of its own): next pick
+        for index, at in again.items():
+            heapq.heappush(heap, (at, index))
+        self._take_changes()
+
+    def _take_changes(self) -> None:
+        changed, heap, probing = self._changed, self._heap, self.probing
+        while changed:
+            slot = changed.popleft()
+            machine = slot.machine
+            tick_at = machine.tick_at
+            if tick_at is not None:
+                heapq.heappush(heap, (tick_at, slot.index))
+            if machine.probing:
+                probing[slot.index] = slot
+            else:
+                probing.pop(slot.index, None)

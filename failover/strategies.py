@@ -29,14 +29,15 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
 import random
 from collections.abc import Callable, Iterator, Sequence
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any, Literal, TypeAlias
 
-from failover._selection import Slot
+from failover._selection import SCORE_HALF_LIFE, Schedule, Slot
 from failover.status import ProviderStatus, provider_status
-from statemachines import ConfigurationError, TimeWindow
+from statemachines import ConfigurationError
 
 __all__ = ["STRATEGIES", "CustomStrategy", "StrategyName"]
 
@@ -60,39 +61,64 @@ STRATEGIES: tuple[StrategyName, ...] = (
 
 _INF = float("inf")
 _LAST = itemgetter(-1)
+_INDEX = attrgetter("index")
+
+NOISE_Z = 1.96
+"""How wide a success rate's noise is taken to be: the z of its Wilson score interval (95 %)."""
 
 
 class Ordering:
-    """A strategy bound to one coordinator's slots (internal)."""
+    """A strategy bound to one coordinator's slots (internal).
+
+    ``order(now)`` first catches time up (every breaker whose time-driven transition is due
+    is ticked: L1), then, for the built-in strategies, offers the providers that are probing
+    (HALF_OPEN, with a probe admission left) before the strategy's own order: a provider that
+    admits calls again is sent the very next request (L2).
+    """
+
+    probes_first = True
 
     def __init__(self, slots: Sequence[Slot], rng: random.Random) -> None:
         self.slots = tuple(slots)
         self.rng = rng
+        self.schedule = Schedule(self.slots)
 
     def order(self, now: float, first: bool = True) -> Iterator[Slot]:
         """The slots in the order to try them; ``first``: the request's first pick (later
         picks of the same request, after a failure, pass False)."""
+        schedule = self.schedule
+        if schedule.pending(now):
+            schedule.catch_up(now)
+        ordered = self._order(now, first)
+        if schedule.probing and self.probes_first:
+            return _probes_first(schedule.probing, ordered)
+        return ordered
+
+    def _order(self, now: float, first: bool) -> Iterator[Slot]:
+        """The strategy's own order."""
         return iter(self.slots)
 
     def update(self, slot: Slot) -> None:
         """``slot``'s figures changed (an attempt ended)."""
 
 
+def _probes_first(probing: dict[int, Slot], ordered: Iterator[Slot]) -> Iterator[Slot]:
+    probes = sorted((s for s in probing.values() if s.machine.probe_permits), key=_INDEX)
+    yield from probes
+    for slot in ordered:
+        if slot.index not in probing:
+            yield slot
+
+
 class _Sorted(Ordering):
     """An order kept sorted by a key per slot, repositioned (bisect) when a slot changes."""
+
+    refresh_every: float | None = None  # re-key every slot this often (figures that age)
 
     def __init__(self, slots: Sequence[Slot], rng: random.Random) -> None:
         super().__init__(slots, rng)
         self._keys = [self.key(s) for s in self.slots]
         self._sorted = sorted(self._keys)
-        # Outcomes age out of time windows without an attempt: refresh every key once per
-        # (narrowest) bucket width, so an idle provider's figures are never older than that.
-        widths = [
-            w.seconds / w.buckets
-            for s in self.slots
-            if isinstance(w := s.machine.policy.window, TimeWindow)
-        ]
-        self._refresh_every = min(widths) if widths else None
         self._refresh_at = -_INF
 
     def key(self, slot: Slot) -> tuple[Any, ...]:
@@ -100,40 +126,94 @@ class _Sorted(Ordering):
         never compared)."""
         raise NotImplementedError
 
-    def order(self, now: float, first: bool = True) -> Iterator[Slot]:
-        if self._refresh_every is not None and now >= self._refresh_at:
-            self._refresh_at = now + self._refresh_every
-            for slot in self.slots:
-                slot.breaker.statistics()  # drops what has aged out of its window by now
-                self.update(slot)
+    def _order(self, now: float, first: bool) -> Iterator[Slot]:
+        if self.refresh_every is not None and now >= self._refresh_at:
+            self._refresh_at = now + self.refresh_every
+            self.refresh(now)
         return map(_LAST, self._sorted)
+
+    def refresh(self, now: float) -> None:
+        """Re-key every slot as of ``now``."""
+        for slot in self.slots:
+            self.update(slot)
 
     def update(self, slot: Slot) -> None:
         new = self.key(slot)
         index = slot.index
         old = self._keys[index]
         self._keys[index] = new
-        ordered = self._sorted
-        at = bisect.bisect_left(ordered, old)
-        if (at == 0 or ordered[at - 1] < new) and (at + 1 == len(ordered) or new < ordered[at + 1]):
-            ordered[at] = new  # still in place: the common case
-        else:
-            del ordered[at]
-            bisect.insort(ordered, new)
+        _reposition(self._sorted, old, new)
+
+
+def _reposition(ordered: list[Any], old: Any, new: Any) -> None:
+    at = bisect.bisect_left(ordered, old)
+    if (at == 0 or ordered[at - 1] < new) and (at + 1 == len(ordered) or new < ordered[at + 1]):
+        ordered[at] = new  # still in place: the common case
+    else:
+        del ordered[at]
+        bisect.insort(ordered, new)
 
 
 class _SuccessRate(_Sorted):
+    """Success rate with noise: the providers whose score is indistinguishable from the best
+    one's (their confidence intervals overlap the best lower bound) come first, by priority,
+    then latency, then registration order; the others follow by estimated success rate."""
+
+    refresh_every = SCORE_HALF_LIFE / 60  # scores age: re-key idle providers every second
+
+    def __init__(self, slots: Sequence[Slot], rng: random.Random) -> None:
+        n = len(slots)
+        self._upper = [1.0] * n
+        self._estimate = [0.5] * n
+        self._lower_keys: list[tuple[float, int]] = [(-0.0, i) for i in range(n)]
+        self._lowers = sorted(self._lower_keys)
+        self._now = -_INF
+        super().__init__(slots, rng)
+
     def key(self, slot: Slot) -> tuple[Any, ...]:
+        index = slot.index
+        successes, calls = slot.score(self._now)
+        lower, upper = wilson(successes, calls)
+        self._upper[index] = upper
+        self._estimate[index] = (successes + 1) / (calls + 2)
+        new = (-lower, index)
+        old = self._lower_keys[index]
+        if new != old:
+            self._lower_keys[index] = new
+            _reposition(self._lowers, old, new)
         latency = slot.latency
-        window = slot.window
-        calls = window.calls
-        return (
-            (window.failures - calls - 1) / (calls + 2),  # -success_rate, without a call
-            -slot.priority,
-            _INF if latency is None else latency,
-            slot.index,
-            slot,
-        )
+        return (-slot.priority, _INF if latency is None else latency, index, slot)
+
+    def refresh(self, now: float) -> None:
+        self._now = now  # age every score to now
+        super().refresh(now)
+        self._now = -_INF
+
+    def _order(self, now: float, first: bool) -> Iterator[Slot]:
+        super()._order(now, first)  # the refresh, when due
+        return self._walk(-self._lowers[0][0])
+
+    def _walk(self, best_lower: float) -> Iterator[Slot]:
+        upper = self._upper
+        for key in self._sorted:
+            if upper[key[2]] >= best_lower:
+                yield key[3]
+        estimate = self._estimate
+        rest = [key for key in self._sorted if upper[key[2]] < best_lower]
+        rest.sort(key=lambda k: -estimate[k[2]])  # stable: priority, latency, index within
+        yield from map(_LAST, rest)
+
+
+def wilson(successes: float, calls: float, z: float = NOISE_Z) -> tuple[float, float]:
+    """The Wilson score interval of ``successes`` out of ``calls`` (weighted counts allowed):
+    ``(0, 1)`` with no calls."""
+    if calls <= 0.0:
+        return 0.0, 1.0
+    rate = successes / calls
+    z2n = z * z / calls
+    centre = rate + z2n / 2
+    spread = z * math.sqrt(max(rate * (1 - rate), 0.0) / calls + z2n / (4 * calls))
+    return max((centre - spread) / (1 + z2n), 0.0), min((centre + spread) / (1 + z2n), 1.0)
 
 
 class _LeastLatency(_Sorted):
@@ -152,7 +232,7 @@ class _RoundRobin(Ordering):
         super().__init__(slots, rng)
         self._next = 0
 
-    def order(self, now: float, first: bool = True) -> Iterator[Slot]:
+    def _order(self, now: float, first: bool) -> Iterator[Slot]:
         start = self._next
         slots = self.slots
         if first:  # each request (not each attempt) starts one provider further along
@@ -165,7 +245,7 @@ class _WeightedRandom(Ordering):
         super().__init__(slots, rng)
         self._cumulative = list(itertools.accumulate(s.weight for s in self.slots))
 
-    def order(self, now: float, first: bool = True) -> Iterator[Slot]:
+    def _order(self, now: float, first: bool) -> Iterator[Slot]:
         slots, cumulative, rng = self.slots, self._cumulative, self.rng
         total = cumulative[-1]
         seen: set[int] = set()
@@ -183,7 +263,7 @@ class _WeightedRandom(Ordering):
 
 
 class _PowerOfTwo(Ordering):
-    def order(self, now: float, first: bool = True) -> Iterator[Slot]:
+    def _order(self, now: float, first: bool) -> Iterator[Slot]:
         slots, n = self.slots, len(self.slots)
         if n == 1:
             yield slots[0]
@@ -193,7 +273,7 @@ class _PowerOfTwo(Ordering):
         j = int(rng.random() * (n - 1))
         j += j >= i  # a second, distinct index
         a, b = slots[i], slots[j]
-        if _better(b, a):
+        if _better(b, a, now):
             a, b = b, a
         yield a
         yield b
@@ -203,22 +283,26 @@ class _PowerOfTwo(Ordering):
                 yield slots[k]
 
 
-def _better(a: Slot, b: Slot) -> bool:
-    rate_a, rate_b = a.success_rate, b.success_rate
-    if rate_a != rate_b:
-        return rate_a > rate_b
+def _better(a: Slot, b: Slot, now: float) -> bool:
+    """Whether ``a`` goes before ``b``: a success rate better beyond noise, else lower latency."""
+    lower_a, upper_a = wilson(*a.score(now))
+    lower_b, upper_b = wilson(*b.score(now))
+    if upper_a < lower_b or upper_b < lower_a:
+        return lower_a > lower_b
     lat_a = _INF if a.latency is None else a.latency
     lat_b = _INF if b.latency is None else b.latency
     return (lat_a, a.index) < (lat_b, b.index)
 
 
 class _Custom(Ordering):
+    probes_first = False  # the order is the user's own
+
     def __init__(self, slots: Sequence[Slot], rng: random.Random, fn: CustomStrategy) -> None:
         super().__init__(slots, rng)
         self._fn = fn
         self._by_name = {s.name: s for s in self.slots}
 
-    def order(self, now: float, first: bool = True) -> Iterator[Slot]:
+    def _order(self, now: float, first: bool) -> Iterator[Slot]:
         statuses = [provider_status(s, now) for s in self.slots]
         ordered = self._fn(statuses)
         by_name = self._by_name

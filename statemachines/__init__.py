@@ -35,6 +35,7 @@ from statemachines._policy import ANY, BreakerPolicy, Transition
 from statemachines._presets import PYBREAKER_REMOVED_TRANSITIONS, pybreaker_compatible
 from statemachines._snapshot import MachineSnapshot
 from statemachines._states import (
+    MAX_RETRY_AFTER,
     BreakerState,
     CustomState,
     FailoverReason,
@@ -49,6 +50,7 @@ from statemachines._window import CountWindow, TimeWindow, Window
 __all__ = [
     "ANY",
     "BUILTIN_NAMES",
+    "MAX_RETRY_AFTER",
     "PYBREAKER_REMOVED_TRANSITIONS",
     "BreakerMachine",
     "BreakerPolicy",

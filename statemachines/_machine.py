@@ -6,31 +6,32 @@ serialises calls into one machine (it holds a lock around each call, never acros
 
 from __future__ import annotations
 
-import math
 import random
 import zlib
 from collections.abc import Callable
 
 import transitions
 
+from statemachines._durations import deadline_of, open_duration
 from statemachines._errors import ConfigurationError, IllegalTransitionError
-from statemachines._events import FailoverEvent
+from statemachines._events import DetailValue, FailoverEvent
 from statemachines._graph import Edge, graph_for
 from statemachines._policy import BreakerPolicy
 from statemachines._snapshot import MachineSnapshot
 from statemachines._states import (
     BreakerState,
-    CustomState,
     FailoverReason,
     Outcome,
     State,
     Stimulus,
+    retry_after_of,
 )
 from statemachines._view import MachineView
 
-__all__ = ["BreakerMachine", "EventListener"]
+__all__ = ["BreakerMachine", "ConditionErrorListener", "EventListener"]
 
 EventListener = Callable[[FailoverEvent], object]
+ConditionErrorListener = Callable[[str, Exception], object]
 
 _OUTCOME, _TICK, _HEALTH, _MANUAL = (
     Stimulus.OUTCOME,
@@ -58,6 +59,11 @@ class BreakerMachine(MachineView):
         rng: The random source for open-duration jitter. Default: seeded from the provider's name,
             so that a run is reproducible (I8); give each replica its own for real spreading.
         on_event: Called with each FailoverEvent as the transition happens, in seq order.
+        on_condition_error: Called with the transition's name and the exception when a
+            condition raises (the condition then counts as not holding; see docs/semantics.md,
+            "A condition that raises").
+        on_change: Called with no argument after every change of state (a transition, after
+            its ``on_event``, or an ``adopt``): a runtime re-reads ``tick_at`` and ``probing``.
     """
 
     # the moving parts; the figures' slots are MachineView's
@@ -66,9 +72,10 @@ class BreakerMachine(MachineView):
         "_machine",
         "_max_probes",
         "_model",
+        "_on_change",
+        "_on_condition_error",
         "_on_event",
         "_rng",
-        "_tick_after",
     )
 
     def __init__(
@@ -79,6 +86,8 @@ class BreakerMachine(MachineView):
         now: float = 0.0,
         rng: random.Random | None = None,
         on_event: EventListener | None = None,
+        on_condition_error: ConditionErrorListener | None = None,
+        on_change: Callable[[], object] | None = None,
     ) -> None:
         if not isinstance(provider, str) or not provider:
             raise ConfigurationError(f"provider must be a non-empty str, got {provider!r}")
@@ -94,6 +103,10 @@ class BreakerMachine(MachineView):
         self._graph = graph_for(policy)
         self._rng = rng if rng is not None else random.Random(zlib.crc32(provider.encode()))
         self._on_event = on_event
+        self._on_condition_error = on_condition_error
+        self._on_change = on_change
+        self.condition_errors = 0
+        self.last_condition_error = None
         self._window = policy.window.create()
         self._max_probes = policy.half_open_max_calls
         self._node = node = self._graph.nodes[_CLOSED]
@@ -227,6 +240,8 @@ class BreakerMachine(MachineView):
         signal: FailoverReason | None,
         retry_after: float | None,
     ) -> None:
+        if retry_after is not None:  # from the wire or a caller: never inf, NaN or a str
+            retry_after = retry_after_of(retry_after)
         self.now, self.stimulus, self.outcome = now, _OUTCOME, outcome
         self.signal, self.retry_after, self.health_check_passed = signal, retry_after, None
         self._window.expired = False
@@ -322,6 +337,8 @@ class BreakerMachine(MachineView):
         self._clear_counts()
         self._tick_after = self._earliest_tick()
         self.free_admission = node.admits and not node.probing and not node.tick
+        if self._on_change is not None:
+            self._on_change()
         return self.generation
 
     # --- transitions ----------------------------------------------------------------------------
@@ -331,16 +348,37 @@ class BreakerMachine(MachineView):
         for edge in edges:
             if edge.signal is not None and edge.signal is not signal:
                 continue
-            verdict = edge.check(self) if edge.check is not None else True
+            try:
+                verdict = edge.check(self) if edge.check is not None else True
+            except Exception as exc:  # a policy's own condition: it does not hold, and is told
+                self._condition_failed(edge, exc)
+                continue
             if verdict:
                 reason = verdict if isinstance(verdict, FailoverReason) else edge.transition.reason
                 return self._fire(edge, reason, now)
         return None
 
+    def _condition_failed(self, edge: Edge, exc: Exception) -> None:
+        name = edge.transition.name
+        self.condition_errors += 1
+        self.last_condition_error = f"{name}: {type(exc).__name__}: {exc}"[:500]
+        if self._on_condition_error is not None:
+            self._on_condition_error(name, exc)
+
     def _fire(self, edge: Edge, reason: FailoverReason, now: float) -> FailoverEvent:
+        # Everything that can fail is worked out before the state moves: no state change
+        # without its event.
+        details = self._details(edge)
+        openings, deadline = deadline_of(self, edge.transition.dest, now, self._rng)
         try:
             self._machine.events[edge.trigger].trigger(
-                self._model, edge=edge, reason=reason, now=now
+                self._model,
+                edge=edge,
+                reason=reason,
+                now=now,
+                details=details,
+                openings=openings,
+                deadline=deadline,
             )
         except transitions.MachineError as exc:  # the tables and the machine disagree: a bug
             raise IllegalTransitionError(
@@ -350,11 +388,11 @@ class BreakerMachine(MachineView):
         return self.last_event
 
     def _enter(self, event: transitions.EventData) -> None:
-        edge: Edge = event.kwargs["edge"]
-        reason: FailoverReason = event.kwargs["reason"]
-        now: float = event.kwargs["now"]
+        kwargs = event.kwargs
+        edge: Edge = kwargs["edge"]
+        now: float = kwargs["now"]
+        details: dict[str, DetailValue] = kwargs["details"]
         source, dest = self._node.state, edge.transition.dest
-        details = self._details(edge)
         # Order matters to lock-free readers (see free_admission): the flag drops before the
         # generation moves and rises again only once the new state is in place.
         self.free_admission = False
@@ -362,28 +400,18 @@ class BreakerMachine(MachineView):
         self.seq += 1
         self._node = node = self._graph.nodes[dest]
         self.entered_at = now
-        self.deadline = self._deadline_of(dest, now)
-        details["deadline"] = self.deadline
+        self.openings = kwargs["openings"]
+        self.deadline = details["deadline"] = kwargs["deadline"]
         self._clear_counts()
         self._tick_after = self._earliest_tick()
         self.free_admission = node.admits and not node.probing and not node.tick
         self.last_event = FailoverEvent(
-            self.provider, self.seq, source, dest, reason, now, self.generation, details
+            self.provider, self.seq, source, dest, kwargs["reason"], now, self.generation, details
         )
         if self._on_event is not None:
             self._on_event(self.last_event)
-
-    def _deadline_of(self, dest: State, now: float) -> float | None:
-        if dest is _OPEN:
-            self.openings += 1
-            return now + self.open_duration_for(self.openings, self.retry_after)
-        if dest is _CLOSED:
-            self.openings = 0
-        if dest is _HALF_OPEN:
-            return now + self.policy.max_half_open_duration
-        if isinstance(dest, CustomState) and (dest.duration or self.retry_after):
-            return now + max(dest.duration or 0.0, self.retry_after or 0.0)
-        return None
+        if self._on_change is not None:
+            self._on_change()
 
     def open_duration_for(self, k: int, retry_after: float | None = None) -> float:
         """How long the k-th consecutive opening lasts: backoff, cap, jitter, then Retry-After.
@@ -392,13 +420,7 @@ class BreakerMachine(MachineView):
         by up to ``open_jitter`` of itself (so the cap holds), then raised to any Retry-After.
         Draws from the machine's random source when jitter is on.
         """
-        p = self.policy
-        base = p.max_open_duration
-        if p.open_backoff == 1 or k - 1 < math.log(base / p.open_duration, p.open_backoff):
-            base = min(p.open_duration * p.open_backoff ** (k - 1), base)  # no overflow: < cap
-        if p.open_jitter:
-            base *= 1.0 - p.open_jitter * self._rng.random()
-        return max(base, retry_after or 0.0)
+        return open_duration(self.policy, k, retry_after, self._rng)
 
     def snapshot(self, now: float | None = None) -> MachineSnapshot:
         """A frozen copy of everything the machine knows (statistics); with ``now``, a time

@@ -44,6 +44,8 @@ class MachineSnapshot:
     lifetime_ignored: int
     lifetime_stale: int
     lifetime_rejected: int
+    condition_errors: int
+    last_condition_error: str | None
 
     @classmethod
     def of(cls, machine: BreakerMachine) -> MachineSnapshot:

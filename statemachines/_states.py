@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from typing import Protocol, TypeAlias
 
 import attrs
@@ -11,6 +12,7 @@ from statemachines._checks import check_seconds, instance_of
 from statemachines._errors import ConfigurationError
 
 __all__ = [
+    "MAX_RETRY_AFTER",
     "BreakerState",
     "CustomState",
     "FailoverReason",
@@ -20,6 +22,24 @@ __all__ = [
     "StateLike",
     "Stimulus",
 ]
+
+
+MAX_RETRY_AFTER = 86_400.0
+"""The longest Retry-After (seconds) the library honours: one day. Gemini's daily quota resets at
+the next Pacific midnight, so nothing legitimate asks for more; a longer one is cut to this."""
+
+
+def retry_after_of(value: object) -> float | None:
+    """``value`` as a Retry-After the machine can honour: a number in [0, MAX_RETRY_AFTER], or
+    None. Longer ones (infinity included) are cut to MAX_RETRY_AFTER; NaN, negatives, bools and
+    non-numbers give None (no Retry-After), so no value can leave a deadline infinite or NaN."""
+    if type(value) is float or type(value) is int:
+        if value >= 0:  # False for NaN
+            return min(float(value), MAX_RETRY_AFTER)
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value):
+        return retry_after_of(float(value))
+    return None
 
 
 class ProviderHealth(enum.Enum):

@@ -8,6 +8,7 @@ is declared here or in BreakerMachine, never in both, so that an instance has no
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from statemachines._states import FailoverReason, Outcome, ProviderHealth, State, Stimulus
@@ -26,7 +27,9 @@ class MachineView:
 
     __slots__ = (
         "_node",
+        "_tick_after",
         "_window",
+        "condition_errors",
         "consecutive_failures",
         "consecutive_health_failures",
         "consecutive_successes",
@@ -35,6 +38,7 @@ class MachineView:
         "free_admission",
         "generation",
         "health_check_passed",
+        "last_condition_error",
         "last_event",
         "lifetime_calls",
         "lifetime_failures",
@@ -57,6 +61,7 @@ class MachineView:
     )
 
     _node: Node
+    _tick_after: float | None
     _window: Window
     provider: str
     policy: BreakerPolicy
@@ -91,6 +96,9 @@ class MachineView:
     lifetime_ignored: int
     lifetime_stale: int
     lifetime_rejected: int
+    # a policy's own conditions that raised (each counted as not holding)
+    condition_errors: int
+    last_condition_error: str | None
 
     @property
     def state(self) -> State:
@@ -142,6 +150,27 @@ class MachineView:
         if node.admits and not node.probing:
             return None
         return self.deadline
+
+    @property
+    def tick_at(self) -> float | None:
+        """The earliest time at which ``tick`` may fire a time-driven transition of the current
+        state: None when the state has none, ``-inf`` when a condition cannot say (then any
+        time may matter). Read without changing anything."""
+        if not self._node.tick:
+            return None
+        after = self._tick_after
+        return -math.inf if after is None else after
+
+    @property
+    def probing(self) -> bool:
+        """Whether the current state admits calls as probes (HALF_OPEN), up to
+        ``half_open_max_calls`` per generation."""
+        return self._node.probing
+
+    @property
+    def probe_permits(self) -> int:
+        """Probe admissions left in this generation (0 outside a probing state)."""
+        return self.policy.half_open_max_calls - self.probes_admitted if self._node.probing else 0
 
     def _earliest_tick(self) -> float | None:
         """When the current state's time-driven transitions may first hold (None: any time)."""

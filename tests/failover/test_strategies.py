@@ -23,13 +23,13 @@ from failover.retry import RetryPolicy
 from failover.status import ProviderStatus
 from failover.strategies import STRATEGIES, _Sorted
 from failover.testing import ScriptedProvider, ScriptedRequest
-from statemachines import TimeWindow
 from tests.failover.test_coordinator_support import QUIET, answers, coordinator, down, drive, script
 
 
 def order(c: object) -> list[str]:
     """The coordinator's current order of providers (its strategy's view)."""
-    return [s.name for s in c._ordering.order(0.0)]  # type: ignore[attr-defined]
+    now = c.clock.monotonic()  # type: ignore[attr-defined]
+    return [s.name for s in c._ordering.order(now)]  # type: ignore[attr-defined]
 
 
 async def answered(c: object, n: int) -> list[str]:
@@ -37,13 +37,26 @@ async def answered(c: object, n: int) -> list[str]:
 
 
 @pytest.mark.asyncio
-async def test_success_rate_prefers_the_better_smoothed_rate() -> None:
-    a = script("a", Unavailable("1"), "a")
+async def test_success_rate_prefers_a_rate_better_beyond_noise() -> None:
+    a = script("a", *(Unavailable(str(i)) for i in range(20)), "a")
     c, _ = coordinator(a, answers("b"), answers("c"), policy=QUIET)
-    assert order(c) == ["a", "b", "c"]  # all 1/2: registration order
-    assert await answered(c, 1) == ["b"]  # a failed once (1/3), b answered (2/3)
+    assert order(c) == ["a", "b", "c"]  # nothing measured: registration order
+    for _ in range(20):  # a fails every time and b answers: 0/20 against 20/20
+        result = await c.generate("x")
+        assert [t.provider for t in result.attempts][-1] == "b"
+    # b is better beyond noise; c, never measured, cannot be told from b: both before a
     assert order(c) == ["b", "c", "a"]
-    assert await answered(c, 2) == ["b", "b"]
+
+
+@pytest.mark.asyncio
+async def test_success_rate_differences_within_noise_fall_through_to_priority() -> None:
+    a = script("a", Unavailable("1"), *("a" for _ in range(10)))
+    c, _ = coordinator(a, answers("b"), policy=QUIET, priorities={"a": 1})
+    result = await c.generate("x")  # a fails once (0/1), b answers (1/1)
+    assert [t.provider for t in result.attempts] == ["a", "b"]
+    # 0/1 and 1/1 cannot be told apart: a's higher priority decides, and it keeps its traffic
+    assert order(c) == ["a", "b"]
+    assert await answered(c, 3) == ["a", "a", "a"]
 
 
 @pytest.mark.asyncio
@@ -115,9 +128,10 @@ async def test_least_latency_measures_each_then_takes_the_fastest() -> None:
 
 @pytest.mark.asyncio
 async def test_p2c_puts_the_better_of_two_first() -> None:
-    a = script("a", Unavailable("1"), Unavailable("2"), "a")
+    a = script("a", *(Unavailable(str(i)) for i in range(10)), "a")
     c, _ = coordinator(a, answers("b"), strategy="p2c", policy=QUIET)
-    await c.generate("x")  # whichever came first, a has now failed at least... or b answered
+    for _ in range(10):  # a fails whenever tried first, b answers: a falls behind beyond noise
+        await c.generate("x")
     for _ in range(20):
         assert order(c)[0] == "b"
 
@@ -178,8 +192,9 @@ def test_the_incremental_order_equals_a_full_sort(updates: list[tuple[int, float
         def key(self, slot: Slot) -> tuple[object, ...]:
             return (table[slot.index], slot.index, slot)
 
-    no_time_window = SimpleNamespace(policy=SimpleNamespace(window=None))
-    slots = [SimpleNamespace(index=i, machine=no_time_window) for i in range(8)]
+    steady = SimpleNamespace(tick_at=None, probing=False)  # a CLOSED breaker's machine
+    watched = SimpleNamespace(watch=lambda fn: None)
+    slots = [SimpleNamespace(index=i, machine=steady, breaker=watched) for i in range(8)]
     ordering = Keyed(slots, random.Random(0))  # type: ignore[arg-type]
     for index, value in updates:
         table[index] = value
@@ -210,24 +225,30 @@ async def test_round_robin_moves_once_for_a_request_that_had_to_wait() -> None:
     c, clock = coordinator(*providers, strategy="round_robin", policy=policy, all_down="wait")
     with pytest.raises(AllProvidersFailed):
         await c.generate("x")  # starts at a; a, b and c fail and open for 1 s
-    # Starts at b: nobody admits until the cooldown ends; the rest of its order goes on from c.
+    # Starts at b (the rotation moves to c): nobody admits until the cooldowns end at 1.0; then
+    # all three are HALF_OPEN and probes go first, in registration order: a answers.
     waited = await drive(clock, c.generate("x"))
-    assert (waited.provider, len(waited.attempts), clock.monotonic()) == ("c", 1, 1.0)
-    # The waiting request moved the rotation once: the next ones start at c, then a.
-    assert await answered(c, 2) == ["c", "a"]
+    assert (waited.provider, len(waited.attempts), clock.monotonic()) == ("a", 1, 1.0)
+    # Next requests start at c, a, b, c, a (one step each); b and c still probe first until
+    # each has answered; then the rotation alone decides.
+    assert await answered(c, 5) == ["b", "c", "b", "c", "a"]
 
 
 @pytest.mark.asyncio
-async def test_success_rate_order_follows_outcomes_aging_out_of_a_time_window() -> None:
-    policy = BreakerPolicy(
-        window=TimeWindow(60.0, 6), minimum_calls=1000, max_consecutive_failures=1000
-    )
+async def test_success_rate_scores_age_so_an_idle_provider_is_tried_again() -> None:
+    failures = (Unavailable(str(i), provider="a") for i in range(5))
     c, clock = coordinator(
-        script("a", Unavailable("503", provider="a"), "a"), answers("b"),
-        policy=policy, retry=RetryPolicy(max_attempts=2),
-    )  # fmt: skip
-    first = await c.generate("x")  # a fails (rate 1/3), b answers (2/3)
-    assert [t.provider for t in first.attempts] == ["a", "b"]
-    assert (await c.generate("x")).provider == "b"
-    clock.advance(120.0)  # every outcome has aged out: both back at 1/2, a registered first
-    assert (await c.generate("x")).provider == "a"
+        script("a", *failures, "a"), answers("b"), policy=QUIET, retry=RetryPolicy(max_attempts=2)
+    )
+    served = [(await c.generate("x")).attempts for _ in range(5)]
+    assert [len(attempts) for attempts in served] == [2, 2, 2, 2, 1]  # 0/4 is apart from 4/4
+    first_back = None
+    for second in range(1, 300):  # a request a second; b answers each while a is idle
+        clock.advance(1.0)
+        if (await c.generate("x")).provider == "a":
+            first_back = second
+            break
+    # a's four failures age (half-life 30 s) until 0/n cannot be told from b's score, which a
+    # request a second holds near 1/1 with n ~ 43: then a is tried again, and answers.
+    assert first_back is not None
+    assert 60 < first_back < 284
