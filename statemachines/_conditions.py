@@ -179,7 +179,14 @@ class _AnyOf(Condition):
 
     def __call__(self, ctx: ConditionContext) -> Verdict:
         for part in self.parts:
-            verdict = part(ctx)
+            try:
+                verdict = part(ctx)
+            except Exception as exc:  # this part does not hold; the others still may
+                report = getattr(ctx, "condition_failed", None)
+                if report is None:
+                    raise
+                report(exc, repr(part))
+                continue
             if verdict:
                 return verdict
         return None

@@ -71,6 +71,7 @@ class BreakerMachine(MachineView):
         "_graph",
         "_machine",
         "_max_probes",
+        "_evaluating",
         "_model",
         "_on_change",
         "_on_condition_error",
@@ -107,6 +108,7 @@ class BreakerMachine(MachineView):
         self._on_change = on_change
         self.condition_errors = 0
         self.last_condition_error = None
+        self._evaluating = ""
         self._window = policy.window.create()
         self._max_probes = policy.half_open_max_calls
         self._node = node = self._graph.nodes[_CLOSED]
@@ -348,22 +350,31 @@ class BreakerMachine(MachineView):
         for edge in edges:
             if edge.signal is not None and edge.signal is not signal:
                 continue
+            self._evaluating = edge.transition.name
             try:
                 verdict = edge.check(self) if edge.check is not None else True
             except Exception as exc:  # a policy's own condition: it does not hold, and is told
-                self._condition_failed(edge, exc)
+                self.condition_failed(exc, None, edge.transition.name)
                 continue
             if verdict:
                 reason = verdict if isinstance(verdict, FailoverReason) else edge.transition.reason
                 return self._fire(edge, reason, now)
         return None
 
-    def _condition_failed(self, edge: Edge, exc: Exception) -> None:
-        name = edge.transition.name
+    def condition_failed(
+        self, exc: Exception, part: str | None = None, transition: str | None = None
+    ) -> None:
+        """A condition being evaluated raised ``exc``: count it, keep it for ``snapshot()``
+        and tell ``on_condition_error``. Called by the machine, and by a composite condition
+        (``a | b``) for the ``part`` that raised, which then counts as not holding while the
+        other parts are still evaluated."""
+        where = transition or self._evaluating
+        if part is not None:
+            where = f"{where} ({part})"
         self.condition_errors += 1
-        self.last_condition_error = f"{name}: {type(exc).__name__}: {exc}"[:500]
+        self.last_condition_error = f"{where}: {type(exc).__name__}: {exc}"[:500]
         if self._on_condition_error is not None:
-            self._on_condition_error(name, exc)
+            self._on_condition_error(where, exc)
 
     def _fire(self, edge: Edge, reason: FailoverReason, now: float) -> FailoverEvent:
         # Everything that can fail is worked out before the state moves: no state change

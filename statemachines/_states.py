@@ -35,7 +35,7 @@ def retry_after_of(value: object) -> float | None:
     non-numbers give None (no Retry-After), so no value can leave a deadline infinite or NaN."""
     if type(value) is float or type(value) is int:
         if value >= 0:  # False for NaN
-            return min(float(value), MAX_RETRY_AFTER)
+            return MAX_RETRY_AFTER if value > MAX_RETRY_AFTER else float(value)  # no overflow
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value):
         return retry_after_of(float(value))
