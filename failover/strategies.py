@@ -4,9 +4,10 @@ The coordinator walks a strategy's order from the front and sends to the first p
 has rate-limit quota and whose breaker admits the call now; the rest of the order is where the
 request fails over to. Built-in strategies (pass the name)::
 
-    "success_rate"     smoothed success rate (s + 1) / (n + 2) over the breaker's window, highest
-                       first; then priority (highest first), then EWMA latency (lowest first,
-                       unmeasured last), then registration order. The default.
+    "success_rate"     the providers whose score cannot be told from the best one's come first,
+                       by priority (highest first), then EWMA latency (lowest first, unmeasured
+                       last), then registration order; the others follow by estimated success
+                       rate (s + 1) / (n + 2). The default. See "Scores" below.
     "priority"         priority, highest first; then registration order.
     "round_robin"      each request starts one provider further along the registration order.
     "weighted_random"  the first provider drawn at random in proportion to its weight (seeded);
@@ -14,15 +15,35 @@ request fails over to. Built-in strategies (pass the name)::
     "least_latency"    EWMA latency, lowest first; unmeasured providers first, so that each gets
                        measured; then registration order.
     "p2c"              power of two choices: two providers drawn at random (seeded), the one with
-                       the better success rate first, then the other, then the rest in a random
-                       rotation.
+                       the better score first (within noise: the lower latency), then the other,
+                       then the rest in a random rotation.
+
+Liveness, common to every built-in strategy (docs/semantics.md, L1 and L2):
+
+- Time-driven transitions are evaluated at every pick: a breaker whose OPEN deadline or
+  HALF_OPEN decision deadline has passed moves on, whether or not the strategy would reach it.
+- Probes first: a provider in HALF_OPEN with a probe admission left is offered the request
+  before the strategy's own order. So the recovery bound of every built-in strategy is: the
+  first request at or after a provider's OPEN deadline is sent to it. Once it is CLOSED again,
+  each strategy's own order applies (success_rate: a fresh score cannot be told from a good
+  one, so priority decides; priority: at once; round_robin: within one rotation).
+
+Scores (success_rate and p2c): per provider, the coordinator counts its attempts in the current
+breaker generation (every transition starts a new score), each weighted by
+``0.5 ** (age / SCORE_HALF_LIFE)`` (30 s) and capped at SCORE_MAX_CALLS (100) weighted attempts.
+Two scores differ beyond noise when their Wilson score intervals (z = NOISE_Z, 1.96) do not
+overlap. Weights fall with time, so an idle provider's interval widens until it overlaps the
+best one's: a provider passed over for its failures is back among the first within
+SCORE_HALF_LIFE * log2(SCORE_MAX_CALLS**2 / z**4) of its last attempt, about 282 s, at most
+(``IDLE_RECOVERY_BOUND``).
 
 Built-in strategies read the coordinator's live per-provider figures and keep their orders up to
 date as outcomes arrive, so a pick costs O(1) to O(log n) however many providers there are.
 
 Any callable ``(Sequence[ProviderStatus]) -> Sequence[ProviderStatus]`` is a strategy too: it
 gets a status snapshot of every provider and returns them in the order to try (leaving one out
-means it is not tried). Building snapshots costs O(n) per request: slower than a built-in.
+means it is not tried). Building snapshots costs O(n) per request: slower than a built-in. Its
+order is followed as it is (no probes first); time-driven transitions still happen.
 """
 
 from __future__ import annotations
@@ -35,11 +56,18 @@ from collections.abc import Callable, Iterator, Sequence
 from operator import attrgetter, itemgetter
 from typing import Any, Literal, TypeAlias
 
-from failover._selection import SCORE_HALF_LIFE, Schedule, Slot
+from failover._selection import SCORE_HALF_LIFE, SCORE_MAX_CALLS, Schedule, Slot
 from failover.status import ProviderStatus, provider_status
 from statemachines import ConfigurationError
 
-__all__ = ["STRATEGIES", "CustomStrategy", "StrategyName"]
+__all__ = [
+    "IDLE_RECOVERY_BOUND",
+    "NOISE_Z",
+    "STRATEGIES",
+    "CustomStrategy",
+    "StrategyName",
+    "wilson",
+]
 
 StrategyName: TypeAlias = Literal[
     "success_rate", "priority", "round_robin", "weighted_random", "least_latency", "p2c"
@@ -65,6 +93,9 @@ _INDEX = attrgetter("index")
 
 NOISE_Z = 1.96
 """How wide a success rate's noise is taken to be: the z of its Wilson score interval (95 %)."""
+IDLE_RECOVERY_BOUND = SCORE_HALF_LIFE * math.log2(SCORE_MAX_CALLS**2 / NOISE_Z**4)
+"""Seconds after its last attempt by which any provider's score, however bad, can no longer be
+told from any other's (about 282 s): success_rate then puts it among the first again."""
 
 
 class Ordering:

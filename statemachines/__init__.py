@@ -29,7 +29,7 @@ from statemachines._converter import (
 )
 from statemachines._errors import ConfigurationError, FailoverError, IllegalTransitionError
 from statemachines._events import FailoverEvent, replay
-from statemachines._machine import BreakerMachine, EventListener
+from statemachines._machine import BreakerMachine, ConditionErrorListener, EventListener
 from statemachines._mermaid import to_mermaid
 from statemachines._policy import ANY, BreakerPolicy, Transition
 from statemachines._presets import PYBREAKER_REMOVED_TRANSITIONS, pybreaker_compatible
@@ -57,6 +57,7 @@ __all__ = [
     "BreakerState",
     "Condition",
     "ConditionContext",
+    "ConditionErrorListener",
     "ConditionFn",
     "ConfigurationError",
     "CountWindow",

@@ -68,10 +68,10 @@ class BreakerMachine(MachineView):
 
     # the moving parts; the figures' slots are MachineView's
     __slots__ = (
+        "_evaluating",
         "_graph",
         "_machine",
         "_max_probes",
-        "_evaluating",
         "_model",
         "_on_change",
         "_on_condition_error",

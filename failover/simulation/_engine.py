@@ -30,7 +30,8 @@ from failover.simulation._report import (
     state_bands,
 )
 from failover.simulation._scenario import Scenario
-from statemachines import BreakerPolicy, FailoverEvent
+from failover.storage import MemoryStorage
+from statemachines import BreakerPolicy, ConfigurationError, FailoverEvent
 
 __all__ = ["Progress", "arrival_times", "run_simulation", "simulate"]
 
@@ -92,7 +93,8 @@ async def run_simulation(
     try:
         await run.drive(progress)
     finally:
-        await run.coordinator.aclose()
+        for coordinator in run.coordinators:
+            await coordinator.aclose()
     return run.report(label)
 
 
@@ -109,14 +111,22 @@ class _Run:
             SimulatedBackend(p, self.clock, seed, scenario.error_latency, self.attempts.append)
             for p in scenario.providers
         ]
-        self.coordinator = self._coordinator(policy)
+        if not isinstance(scenario.replicas, int) or scenario.replicas < 1:
+            raise ConfigurationError(
+                f"replicas must be an int >= 1, got {scenario.replicas!r}; e.g. replicas = 2"
+            )
+        # Many replicas: coordinators sharing the breakers' state through one storage, as the
+        # processes of a fleet do through Redis; requests go to them in turn.
+        storage = MemoryStorage(clock=self.clock) if scenario.replicas > 1 else None
+        self.coordinators = [self._coordinator(policy, storage) for _ in range(scenario.replicas)]
+        self.coordinator = self.coordinators[0]
         for backend in self.backends:
             backend.breaker = self.coordinator.breaker(backend.spec.name)
         arrivals = scenario.arrivals
         rng = random.Random(f"{seed}/arrivals")
         self.arrivals = arrival_times(arrivals.rate, arrivals.duration, rng)
 
-    def _coordinator(self, policy: BreakerPolicy) -> Coordinator:
+    def _coordinator(self, policy: BreakerPolicy, storage: MemoryStorage | None) -> Coordinator:
         scenario, specs = self.scenario, self.scenario.providers
         return Coordinator(
             [simulated_provider(b) for b in self.backends],
@@ -136,11 +146,14 @@ class _Run:
             priorities={p.name: p.priority for p in specs},
             weights={p.name: p.weight for p in specs},
             seed=self.seed,
+            storage=storage,
         )
 
     async def start(self) -> None:
-        if self.scenario.health is not None and self.scenario.health.enabled:
-            await self.coordinator.start()
+        health = self.scenario.health is not None and self.scenario.health.enabled
+        if health or len(self.coordinators) > 1:
+            for coordinator in self.coordinators:
+                await coordinator.start()
 
     async def drive(self, progress: Progress | None) -> None:
         clock, arrivals = self.clock, self.arrivals
@@ -179,7 +192,8 @@ class _Run:
         provider: str | None = None
         outcome: RequestOutcome
         try:
-            result = await self.coordinator.generate(f"request {number}", request_id=number)
+            coordinator = self.coordinators[number % len(self.coordinators)]
+            result = await coordinator.generate(f"request {number}", request_id=number)
         except AllProvidersFailed as exc:
             attempts, outcome = exc.attempts, "failed"
         except AllProvidersUnavailable:

@@ -5,6 +5,7 @@ The layout (the bundled ``failover/scenarios/default.toml`` is a full example)::
     name = "my outage"
     seed = 7
     strategy = "priority"            # failover.strategies; all_down = "fail_fast" | ...
+    replicas = 2                     # coordinators sharing one MemoryStorage (default 1)
 
     [arrivals]
     rate = 3.0                       # requests per second (Poisson)
@@ -60,8 +61,9 @@ __all__ = ["DEFAULT_SCENARIO", "load_scenario", "scenario_from_mapping"]
 DEFAULT_SCENARIO = "default.toml"
 """The bundled scenario's file name, in the ``failover/scenarios`` folder."""
 
-_TOP = ("name", "description", "seed", "strategy", "all_down", "error_latency")
+_TOP = ("name", "description", "seed", "strategy", "all_down", "error_latency", "replicas")
 _TABLES = ("arrivals", "retry", "policy", "health", "providers")
+MAX_REPLICAS = 16
 _PROVIDER_KEYS = tuple(f.name for f in attrs.fields(ProviderScenario))
 _RETRY_KEYS = tuple(f.name for f in attrs.fields(RetryPolicy))
 _HEALTH_KEYS = tuple(f.name for f in attrs.fields(HealthCheckConfig))
@@ -115,6 +117,7 @@ def _scenario(problems: Problems, data: object) -> Scenario | None:
             "all_down", top.get("all_down", "fail_fast"), _choice(ALL_DOWN_MODES)
         ),
         "error_latency": _number(problems, "error_latency", top.get("error_latency", 0.05), 0),
+        "replicas": _replicas(problems, top.get("replicas", 1)),
     }
     if isinstance(retry, RetryPolicy) and providers:
         _check_timeouts(problems, retry, providers)
@@ -155,6 +158,13 @@ def _text(problems: Problems, path: str, value: object, *, empty: bool = False) 
     if isinstance(value, str) and (empty or value.strip()):
         return value
     problems.add(path, value, "a string" if empty else "a non-empty string")
+    return None
+
+
+def _replicas(problems: Problems, value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_REPLICAS:
+        return value
+    problems.add("replicas", value, f"an integer from 1 to {MAX_REPLICAS}")
     return None
 
 

@@ -166,6 +166,8 @@ class Scenario:
         health: Active health checks (None: none run).
         error_latency: Seconds a provider takes to fail fast (503 in an outage, 429).
         description: Free text.
+        replicas: How many coordinators (processes of a fleet) share the providers' breaker
+            state through one MemoryStorage; requests go to them in turn. 1: no storage.
     """
 
     name: str
@@ -179,3 +181,4 @@ class Scenario:
     health: HealthCheckConfig | None = None
     error_latency: float = 0.05
     description: str = ""
+    replicas: int = 1
