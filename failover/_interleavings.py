@@ -401,6 +401,15 @@ class PolicyInterleavings(RuleBasedStateMachine):
         return 0
 
     @invariant()
+    def no_condition_raises(self) -> None:
+        """L4: a raising condition counts as not holding at run time; here it is a defect."""
+        figures = self.breaker.statistics()
+        assert not figures.condition_errors, (
+            f"L4: a condition of the policy raised ({figures.condition_errors} times), last: "
+            f"{figures.last_condition_error}; at run time it counts as not holding"
+        )
+
+    @invariant()
     def nothing_reaches_the_provider_while_rejecting(self) -> None:
         """I4."""
         assert not self._reached_while_rejecting, (

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from failover.errors import CallNotPermitted
 from failover.ratelimit import Quota, RateLimit
-from statemachines import BreakerState
+from statemachines import BreakerState, retry_after_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -122,35 +122,37 @@ class Slot:
         """Fold one attempt into the latency EWMA, the score and the last failure time."""
         latency = self.latency
         self.latency = duration if latency is None else latency + EWMA_ALPHA * (duration - latency)
-        generation = self.machine.generation
-        if generation != self.score_generation:  # every transition starts a new score
-            self.score_generation = generation
-            self.score_calls = self.score_successes = 0.0
-            self.score_at = end
-        elif end - self.score_at >= _DECAY_STEP:
-            decay = 0.5 ** ((end - self.score_at) / SCORE_HALF_LIFE)
-            self.score_calls *= decay
-            self.score_successes *= decay
-            self.score_at = end
-        calls = self.score_calls + 1.0
+        if end - self.score_at >= _DECAY_STEP:  # a new generation's reset: Schedule's
+            self._age_score(end)
+        self.score_calls += 1.0
         if failed:
             self.last_failure_at = end
         else:
             self.score_successes += 1.0
-        if calls > SCORE_MAX_CALLS:
-            self.score_successes *= SCORE_MAX_CALLS / calls
-            calls = SCORE_MAX_CALLS
-        self.score_calls = calls
+
+    def _age_score(self, now: float) -> None:
+        """Start a new score (a transition happened), or weigh the score down to ``now``."""
+        generation = self.machine.generation
+        if generation != self.score_generation:  # every transition starts a new score
+            self.score_generation = generation
+            self.score_calls = self.score_successes = 0.0
+        else:
+            self.score_successes, self.score_calls = self.score(now)
+        self.score_at = now
 
     def score(self, now: float) -> tuple[float, float]:
         """``(successes, calls)`` of this breaker generation's attempts, each weighted by
-        ``0.5 ** (age / SCORE_HALF_LIFE)`` at ``now``: what ``success_rate`` ranks by."""
+        ``0.5 ** (age / SCORE_HALF_LIFE)`` at ``now`` and capped at SCORE_MAX_CALLS weighted
+        attempts: what ``success_rate`` ranks by."""
         if self.score_generation != self.machine.generation:
             return 0.0, 0.0
         calls, successes = self.score_calls, self.score_successes
         if now > self.score_at:
             decay = 0.5 ** ((now - self.score_at) / SCORE_HALF_LIFE)
-            return successes * decay, calls * decay
+            calls, successes = calls * decay, successes * decay
+        if calls > SCORE_MAX_CALLS:  # the cap applies lazily: observe only counts
+            successes *= SCORE_MAX_CALLS / calls
+            calls = SCORE_MAX_CALLS
         return successes, calls
 
     # --- admission -----------------------------------------------------------------------------
@@ -230,7 +232,8 @@ class Slot:
         """Take in the quota the provider reported at ``now``."""
         if self.quota is None:
             self.quota = Quota(_UNLIMITED)
-        resets_at = None if report.reset_after is None else now + report.reset_after
+        reset_after = retry_after_of(report.reset_after)  # from the wire: finite, capped
+        resets_at = None if reset_after is None else now + reset_after
         self.quota.learn_remaining(report.remaining, resets_at)
 
     def block(self, until: float) -> None:
@@ -253,29 +256,30 @@ class Schedule:
     append to a deque, which is safe from any thread.
     """
 
-    __slots__ = ("_changed", "_heap", "probing", "slots")
+    __slots__ = ("changed", "heap", "on_change", "probing", "slots")
 
     def __init__(self, slots: tuple[Slot, ...]) -> None:
-        self.slots = slots
-        self._changed: deque[Slot] = deque(slots)
-        self._heap: list[tuple[float, int]] = []
+        self.slots = tuple(sorted(slots, key=lambda slot: slot.index))  # slots[i].index == i
+        self.changed: deque[Slot] = deque(self.slots)  # whose state changed since the last pick
+        self.heap: list[tuple[float, int]] = []  # (tick_at, index), stale entries included
         self.probing: dict[int, Slot] = {}  # slots in a probing state (HALF_OPEN), by index
+        self.on_change: Callable[[Slot], object] | None = None  # the strategy's, per change
         for slot in slots:
             slot.breaker.watch(self._watcher(slot))
 
     def _watcher(self, slot: Slot) -> Callable[[], None]:
-        append = self._changed.append
+        append = self.changed.append
         return lambda: append(slot)
 
     def pending(self, now: float) -> bool:
-        """Whether ``catch_up(now)`` has anything to do (cheap: the hot path asks it)."""
-        heap = self._heap
-        return bool(self._changed) or (bool(heap) and heap[0][0] <= now)
+        """Whether ``catch_up(now)`` has anything to do (the hot path inlines this test)."""
+        heap = self.heap
+        return bool(self.changed) or (bool(heap) and heap[0][0] <= now)
 
     def catch_up(self, now: float) -> None:
         """Take in state changes and tick every breaker whose time-driven transition is due."""
         self._take_changes()
-        heap, slots = self._heap, self.slots
+        heap, slots = self.heap, self.slots
         again: dict[int, float] = {}
         while heap and heap[0][0] <= now:
             at, index = heapq.heappop(heap)
@@ -289,10 +293,14 @@ class Schedule:
         self._take_changes()
 
     def _take_changes(self) -> None:
-        changed, heap, probing = self._changed, self._heap, self.probing
+        changed, heap, probing, on_change = self.changed, self.heap, self.probing, self.on_change
         while changed:
             slot = changed.popleft()
             machine = slot.machine
+            if slot.score_generation != machine.generation:
+                slot._age_score(slot.score_at)  # a new generation: a new score
+            if on_change is not None:
+                on_change(slot)
             tick_at = machine.tick_at
             if tick_at is not None:
                 heapq.heappush(heap, (tick_at, slot.index))

@@ -93,6 +93,8 @@ _INDEX = attrgetter("index")
 
 NOISE_Z = 1.96
 """How wide a success rate's noise is taken to be: the z of its Wilson score interval (95 %)."""
+_Z2 = NOISE_Z * NOISE_Z
+_sqrt = math.sqrt
 IDLE_RECOVERY_BOUND = SCORE_HALF_LIFE * math.log2(SCORE_MAX_CALLS**2 / NOISE_Z**4)
 """Seconds after its last attempt by which any provider's score, however bad, can no longer be
 told from any other's (about 282 s): success_rate then puts it among the first again."""
@@ -118,7 +120,8 @@ class Ordering:
         """The slots in the order to try them; ``first``: the request's first pick (later
         picks of the same request, after a failure, pass False)."""
         schedule = self.schedule
-        if schedule.pending(now):
+        heap = schedule.heap
+        if schedule.changed or (heap and heap[0][0] <= now):
             schedule.catch_up(now)
         ordered = self._order(now, first)
         if schedule.probing and self.probes_first:
@@ -190,49 +193,95 @@ class _SuccessRate(_Sorted):
     one's (their confidence intervals overlap the best lower bound) come first, by priority,
     then latency, then registration order; the others follow by estimated success rate."""
 
-    refresh_every = SCORE_HALF_LIFE / 60  # scores age: re-key idle providers every second
+    refresh_every = SCORE_HALF_LIFE / 30  # scores age: re-key idle providers every second
 
     def __init__(self, slots: Sequence[Slot], rng: random.Random) -> None:
         n = len(slots)
         self._upper = [1.0] * n
-        self._estimate = [0.5] * n
-        self._lower_keys: list[tuple[float, int]] = [(-0.0, i) for i in range(n)]
-        self._lowers = sorted(self._lower_keys)
-        self._now = -_INF
+        self._lower = [0.0] * n
+        self._best = 0  # the index of the best lower bound
         super().__init__(slots, rng)
+        self.schedule.on_change = self.update  # a new generation: a new score
 
     def key(self, slot: Slot) -> tuple[Any, ...]:
-        index = slot.index
-        successes, calls = slot.score(self._now)
-        lower, upper = wilson(successes, calls)
-        self._upper[index] = upper
-        self._estimate[index] = (successes + 1) / (calls + 2)
-        new = (-lower, index)
-        old = self._lower_keys[index]
-        if new != old:
-            self._lower_keys[index] = new
-            _reposition(self._lowers, old, new)
         latency = slot.latency
-        return (-slot.priority, _INF if latency is None else latency, index, slot)
+        return (-slot.priority, _INF if latency is None else latency, slot.index, slot)
+
+    def update(self, slot: Slot) -> None:
+        index = slot.index
+        if slot.score_generation == slot.machine.generation:
+            calls, successes = slot.score_calls, slot.score_successes
+            if calls > SCORE_MAX_CALLS:
+                successes *= SCORE_MAX_CALLS / calls
+                calls = SCORE_MAX_CALLS
+            self._rank(index, successes, calls)
+        else:
+            self._rank(index, 0.0, 0.0)
+        latency = slot.latency  # _Sorted.update, inlined
+        new = (-slot.priority, _INF if latency is None else latency, index, slot)
+        old = self._keys[index]
+        self._keys[index] = new
+        _reposition(self._sorted, old, new)
+
+    def _rank(self, index: int, successes: float, calls: float) -> None:
+        """Keep ``index``'s interval (``wilson``, inlined: the hot path), and which slot has
+        the best lower bound."""
+        if calls > 0.0:
+            rate = successes / calls
+            if rate > 1.0:  # rounding of weighted counts
+                rate = 1.0
+            z2n = _Z2 / calls
+            centre = rate + 0.5 * z2n
+            spread = NOISE_Z * _sqrt(rate * (1.0 - rate) / calls + 0.25 * z2n / calls)
+            denominator = 1.0 + z2n
+            lower = (centre - spread) / denominator
+            self._upper[index] = (centre + spread) / denominator
+        else:
+            lower = 0.0
+            self._upper[index] = 1.0
+        lowers = self._lower
+        lowers[index] = lower
+        best = self._best
+        if lower > lowers[best]:
+            self._best = index
+        elif index == best and lower < lowers[best]:  # the best got worse: look again
+            self._best = lowers.index(max(lowers))
 
     def refresh(self, now: float) -> None:
-        self._now = now  # age every score to now
-        super().refresh(now)
-        self._now = -_INF
+        for slot in self.slots:  # every score aged to now
+            self._rank(slot.index, *slot.score(now))
+            _Sorted.update(self, slot)
+
+    def order(self, now: float, first: bool = True) -> Iterator[Slot]:
+        schedule = self.schedule  # Ordering.order with _order inlined: the hot path
+        heap = schedule.heap
+        if schedule.changed or (heap and heap[0][0] <= now):
+            schedule.catch_up(now)
+        if now >= self._refresh_at:
+            self._refresh_at = now + self.refresh_every
+            self.refresh(now)
+        ordered = self._walk(self._lower[self._best])
+        if schedule.probing:
+            return _probes_first(schedule.probing, ordered)
+        return ordered
 
     def _order(self, now: float, first: bool) -> Iterator[Slot]:
-        super()._order(now, first)  # the refresh, when due
-        return self._walk(-self._lowers[0][0])
+        return self._walk(self._lower[self._best])
 
     def _walk(self, best_lower: float) -> Iterator[Slot]:
         upper = self._upper
         for key in self._sorted:
             if upper[key[2]] >= best_lower:
                 yield key[3]
-        estimate = self._estimate
-        rest = [key for key in self._sorted if upper[key[2]] < best_lower]
-        rest.sort(key=lambda k: -estimate[k[2]])  # stable: priority, latency, index within
-        yield from map(_LAST, rest)
+        rest = [key[3] for key in self._sorted if upper[key[2]] < best_lower]
+        rest.sort(key=_estimate)  # stable: priority, latency, index within
+        yield from rest
+
+
+def _estimate(slot: Slot) -> float:
+    """Minus the smoothed success rate (s + 1) / (n + 2) of ``slot``'s score now (a sort key)."""
+    successes, calls = slot.score(-_INF)
+    return -(successes + 1.0) / (calls + 2.0)
 
 
 def wilson(successes: float, calls: float, z: float = NOISE_Z) -> tuple[float, float]:
@@ -241,10 +290,14 @@ def wilson(successes: float, calls: float, z: float = NOISE_Z) -> tuple[float, f
     if calls <= 0.0:
         return 0.0, 1.0
     rate = successes / calls
+    if rate > 1.0:  # rounding of weighted counts
+        rate = 1.0
     z2n = z * z / calls
-    centre = rate + z2n / 2
-    spread = z * math.sqrt(max(rate * (1 - rate), 0.0) / calls + z2n / (4 * calls))
-    return max((centre - spread) / (1 + z2n), 0.0), min((centre + spread) / (1 + z2n), 1.0)
+    centre = rate + 0.5 * z2n
+    spread = z * math.sqrt(rate * (1.0 - rate) / calls + 0.25 * z2n / calls)
+    denominator = 1.0 + z2n
+    lower, upper = (centre - spread) / denominator, (centre + spread) / denominator
+    return (lower if lower > 0.0 else 0.0), (upper if upper < 1.0 else 1.0)
 
 
 class _LeastLatency(_Sorted):

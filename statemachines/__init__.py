@@ -43,6 +43,7 @@ from statemachines._states import (
     ProviderHealth,
     State,
     Stimulus,
+    retry_after_of,
 )
 from statemachines._verify import Defect, DefectKind, VerificationReport, verify_policy
 from statemachines._window import CountWindow, TimeWindow, Window
@@ -94,6 +95,7 @@ __all__ = [
     "probes_succeeded",
     "pybreaker_compatible",
     "replay",
+    "retry_after_of",
     "signalled",
     "slow_call_rate",
     "timed_out",

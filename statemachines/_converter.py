@@ -7,6 +7,7 @@ the policy that declares them.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any, get_origin
 
@@ -66,8 +67,15 @@ converter = make_converter()
 
 
 def event_to_json(event: FailoverEvent) -> str:
-    """One event as a compact JSON object."""
-    return json.dumps(converter.unstructure(event), separators=(",", ":"), sort_keys=True)
+    """One event as a compact, strict JSON object (a detail that is not a finite number is
+    written as null: JSON has no NaN nor Infinity)."""
+    data = converter.unstructure(event)
+    data["details"] = {k: _finite(v) for k, v in data["details"].items()}
+    return json.dumps(data, separators=(",", ":"), sort_keys=True, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def event_from_json(text: str, policy: BreakerPolicy | None = None) -> FailoverEvent:

@@ -21,6 +21,7 @@ __all__ = [
     "State",
     "StateLike",
     "Stimulus",
+    "retry_after_of",
 ]
 
 

@@ -192,9 +192,12 @@ def test_the_incremental_order_equals_a_full_sort(updates: list[tuple[int, float
         def key(self, slot: Slot) -> tuple[object, ...]:
             return (table[slot.index], slot.index, slot)
 
-    steady = SimpleNamespace(tick_at=None, probing=False)  # a CLOSED breaker's machine
+    steady = SimpleNamespace(tick_at=None, probing=False, generation=0)  # CLOSED, at rest
     watched = SimpleNamespace(watch=lambda fn: None)
-    slots = [SimpleNamespace(index=i, machine=steady, breaker=watched) for i in range(8)]
+    slots = [
+        SimpleNamespace(index=i, machine=steady, breaker=watched, score_generation=0)
+        for i in range(8)
+    ]
     ordering = Keyed(slots, random.Random(0))  # type: ignore[arg-type]
     for index, value in updates:
         table[index] = value
