@@ -241,7 +241,7 @@ class CircuitBreaker:
         """Give back an admission whose function never ran: records nothing, frees a probe."""
         with self._lock:
             if self._replica is not None:
-                self._replica.finished(generation, ignored=True)  # its probe permit too
+                self._replica.finished(generation, _IGNORED)  # its probe permit too
             self._machine.record(generation, _IGNORED, self._now())
 
     def finish(
@@ -256,10 +256,9 @@ class CircuitBreaker:
         if exc is None and self._plain_success and end - started < self._slow:
             lock = self._lock  # the common case: a plain success, as in ``call``
             lock.acquire()
-            try:
-                if self._replica is not None:
-                    self._replica.finished(generation, ignored=False)
-                self._machine.record_success(generation, end)
+            try:  # distributed: a probe counts in the shared round first (the replica records it)
+                if self._replica is None or not self._replica.finished(generation, _SUCCESS):
+                    self._machine.record_success(generation, end)
             finally:
                 lock.release()
             if self._queue:
@@ -276,9 +275,10 @@ class CircuitBreaker:
         lock = self._lock
         lock.acquire()
         try:
-            if self._replica is not None:  # a cancelled probe gives its global permit back
-                self._replica.finished(generation, ignored=outcome is _IGNORED)
-            self._machine.record(generation, outcome, end, verdict.signal, verdict.retry_after)
+            signal, retry_after = verdict.signal, verdict.retry_after
+            replica = self._replica  # a probe counts in the shared round first, or gives back
+            if replica is None or not replica.finished(generation, outcome, signal, retry_after):
+                self._machine.record(generation, outcome, end, signal, retry_after)
         finally:
             lock.release()
         if self._queue:
@@ -329,12 +329,12 @@ class CircuitBreaker:
             lock = self._lock
             lock.acquire()
             try:
-                if self._replica is not None:
-                    self._replica.finished(generation, ignored=False)
-                if end - started < self._slow:
-                    machine.record_success(generation, end)
-                else:
-                    machine.record(generation, _SLOW_SUCCESS, end)
+                outcome = _SUCCESS if end - started < self._slow else _SLOW_SUCCESS
+                if self._replica is None or not self._replica.finished(generation, outcome):
+                    if outcome is _SUCCESS:
+                        machine.record_success(generation, end)
+                    else:
+                        machine.record(generation, outcome, end)
             finally:
                 lock.release()
             if self._queue:

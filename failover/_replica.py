@@ -14,6 +14,16 @@ to the storage ``PERMIT_LEASE`` seconds after it was taken. When the storage ref
 (another process holds them), no permit is asked for again before a wait (``PERMIT_RETRY``,
 doubling): ``permit_refused_until`` tells the coordinator how long a waiting request sleeps.
 
+A half-open round is shared: a probe's outcome is counted in the storage first
+(``Storage.record_probe``, on the shared generation), then recorded by the local machine with
+the round's counts (``Member.count``). So the round closes once ``half_open_max_calls`` probes
+succeeded across every process, and reopens as soon as the failures reach the policy's
+threshold, whichever process ran them; the process whose probe completes the decision makes
+the transition, and the others adopt it.
+
+Operator actions are ordered (see ``failover._member``): an operator action made here and not
+yet published survives a newer shared record unless that record holds a later one.
+
 When the storage fails, the replica says so once (a warning on logger ``failover`` and one
 STORAGE_DEGRADED event per breaker), lets the breakers run on their own (local transitions go
 to hooks at once, probes are capped locally), and reconnects with backoff; once back it
@@ -32,7 +42,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from failover._member import MAX_PENDING, PERMIT_RETRY, Member
+from failover._member import MAX_PENDING, PERMIT_RETRY, Member, Pending
 from failover.storage import StateUpdate, Storage, StorageUnavailable, Subscription
 from statemachines import BreakerState, ConfigurationError, FailoverEvent
 
@@ -117,6 +127,8 @@ class Replica:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+        for member in self.members.values():
+            member.settle()  # probe outcomes the storage did not count: recorded locally
         await self._unsubscribe()
         with contextlib.suppress(Exception):
             await self.storage.aclose()
@@ -133,10 +145,11 @@ class Replica:
                     delay = min(delay * 2, RECONNECT_DELAY[1])
                     await self._connect()
                     self._restored()
-                    delay = RECONNECT_DELAY[0]
                 await self._wake_event.wait()
                 self._wake_event.clear()
                 await self._step()
+                delay = RECONNECT_DELAY[0]  # only once a step went through: a step that
+                # fails at once after each reconnection (a bug) backs off, too
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -146,6 +159,7 @@ class Replica:
         if self._lost is not None:
             raise StorageUnavailable(f"subscription lost: {self._lost}") from self._lost
         for member in self.members.values():
+            await self._count(member)
             await self._flush(member)
             await self._permits(member)
         for quota in self.quotas:
@@ -187,41 +201,57 @@ class Replica:
 
     def _on_update(self, update: StateUpdate) -> None:
         member = self.members.get(update.provider)
-        if member is None or update.origin == self.origin:
-            return
-        if update.state.generation > member.known.generation:
-            member.adopt(update.state)
+        if member is not None and update.origin != self.origin:
+            member.adopt(update.state)  # when newer
 
     async def _resync(self, member: Member) -> None:
         stored = await self.storage.load(member.name)
         if stored is None or stored.generation < member.known.generation:
             stored = await self.storage.seed(member.name, member.seed_record())
-        if member.overflowed or stored.generation > member.known.generation:
-            member.overflowed = False
-            member.adopt(stored)
+        forced, member.overflowed = member.overflowed, False
+        member.adopt(stored, force=forced)  # when newer, or when local history was lost
+
+    async def _count(self, member: Member) -> None:
+        """Count the finished probes in their shared rounds, then record them locally."""
+        while member.probes:
+            probe = member.probes[0]
+            counts = None  # a probe of a generation that is over: stale
+            if probe.shared == member.known.generation:
+                succeeded = not probe.outcome.failed
+                counts = await self.storage.record_probe(member.name, probe.shared, succeeded)
+            if member.probes and member.probes[0] is probe:
+                member.probes.popleft()
+                member.count(probe, counts)
 
     async def _flush(self, member: Member) -> None:
         while member.pending:
             item = member.pending[0]
             expected = member.known.generation
-            details = {**item.event.details, "origin": self.origin}
-            event = attrs.evolve(item.event, generation=expected + 1, details=details)
+            event = self._published(member, item, expected)
             won, stored = await self.storage.compare_and_set(
                 member.name, expected, member.record_of(item), event, self.origin
             )
-            if not won and stored.generation < expected:  # the storage lost its data
-                raise StorageUnavailable(f"{member.name!r}: stored generation went back")
+            if not won:
+                if stored.generation < expected:  # the storage lost its data
+                    raise StorageUnavailable(f"{member.name!r}: stored generation went back")
+                member.adopt(stored)  # drops the queue, or keeps a later operator action
+                continue
             with member.breaker._lock:
                 if member.pending and member.pending[0] is item:
                     member.pending.popleft()
-                newer = stored.generation > member.known.generation
-                if won and newer:
+                if stored.generation > member.known.generation:
                     member.known, member.known_deadline = stored, item.deadline
-            if not won and newer:
-                member.adopt(stored)
-            if won and not item.delivered:
+            if not item.delivered:
                 member.local(attrs.evolve(event, seq=stored.seq))
                 member.breaker._dispatcher.drain()
+
+    def _published(self, member: Member, item: Pending, expected: int) -> FailoverEvent:
+        """The event of a pending transition as the shared log gets it."""
+        details = {**item.event.details, "origin": self.origin}
+        if item.operator:
+            details["operator"] = item.operator
+        source = member.source_of(item)
+        return attrs.evolve(item.event, source=source, generation=expected + 1, details=details)
 
     async def _permits(self, member: Member) -> None:
         assert self._loop is not None
@@ -272,6 +302,7 @@ class Replica:
                         member.local(item.event)
                 member.local(member.degraded_event(error), history=False)
             member.breaker._dispatcher.drain()
+            member.settle()  # the probe outcomes not counted yet decide locally
 
     def _restored(self) -> None:
         self.degraded = False

@@ -12,7 +12,13 @@ from typing import Protocol, runtime_checkable
 
 from statemachines import ConfigurationError
 
-__all__ = ["Clock", "ManualClock", "SystemClock"]
+__all__ = ["Clock", "ManualClock", "SystemClock", "wall_ns"]
+
+
+def wall_ns() -> int:
+    """Unix time in nanoseconds: what hosts can compare, to order what they do (operator
+    actions in distributed mode, ``failover._member``); never a duration (the Clock's job)."""
+    return time.time_ns()
 
 
 @runtime_checkable

@@ -19,15 +19,26 @@
                                                      text_so_far, the provider's error as cause
 
 ConfigurationError, IllegalTransitionError and FailoverError are defined once, in the pure core
-(``statemachines``), and re-exported here.
+(``statemachines``), and re-exported here. A ProviderError's ``retry_after`` is None or a number
+of seconds in [0, MAX_RETRY_AFTER] (``statemachines.MAX_RETRY_AFTER``, re-exported by
+``failover``), whatever it was given (see ``ProviderError``). ``parse_seconds`` and
+``clamp_retry_after``, outside ``__all__`` (which lists the errors only), are what the
+providers' parsers of waits build on.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import re
+import reprlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from decimal import Decimal
+from numbers import Real
+from typing import TYPE_CHECKING, Any, Final
 
 from statemachines import (
+    MAX_RETRY_AFTER,
     ConfigurationError,
     FailoverError,
     FailoverReason,
@@ -56,6 +67,96 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
 ]
+
+logger = logging.getLogger("failover")
+
+# A decimal number in ASCII (RFC 9110's delay-seconds, with a sign, a fraction and an exponent
+# allowed): "30", "2.5", ".5", "1e3", "-3". No "inf" nor "nan", no digits of other scripts.
+_DECIMAL: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_SHOWN: Final = reprlib.Repr()  # a bad value as logged: at most a few dozen characters
+_SHOWN.maxstring = _SHOWN.maxother = _SHOWN.maxlong = 40
+
+
+def clamp_retry_after(seconds: float) -> float:
+    """``seconds`` cut into [0, MAX_RETRY_AFTER]: infinity gives MAX_RETRY_AFTER, negatives
+    (and NaN) give 0.0."""
+    if seconds > MAX_RETRY_AFTER:
+        return MAX_RETRY_AFTER
+    return seconds if seconds > 0.0 else 0.0
+
+
+def _decimal(text: str) -> float | None:
+    """The number an ASCII decimal text writes, or None. Never NaN; infinite only when the
+    text writes a number too large for a float (a 400-digit one)."""
+    stripped = text.strip()
+    return float(stripped) if _DECIMAL.fullmatch(stripped) else None
+
+
+def parse_seconds(text: str, unit: float = 1.0) -> float | None:
+    """Seconds in a decimal number of ``unit`` seconds (``"30"``, ``" 2.5 "``, ``"1e3"``;
+    ``unit=0.001`` for milliseconds), clamped to [0, MAX_RETRY_AFTER] (see
+    ``clamp_retry_after``). None when ``text`` is not such a number ("soon", "inf", "nan",
+    digits of other scripts); never raises, whatever the text's length."""
+    value = _decimal(text) if isinstance(text, str) else None
+    return None if value is None else clamp_retry_after(value * unit)
+
+
+def _number(value: Any) -> float | None:  # a Real or a Decimal (numbers.Real types poorly)
+    """A real number as a Retry-After: capped at MAX_RETRY_AFTER; None if negative, NaN or
+    infinite. Compares before converting, so an int of any size is fine."""
+    try:
+        if not value >= 0:  # negative, or NaN
+            return None
+        if value > MAX_RETRY_AFTER:
+            return None if value == math.inf else MAX_RETRY_AFTER
+        return float(value) + 0.0  # -0.0 is 0.0
+    except Exception:  # Decimal("sNaN") raises on comparison; so may any other Real type
+        return None
+
+
+def _retry_after(value: object) -> float | None:
+    """``value`` as a valid Retry-After, or None if it is not one (None given is valid)."""
+    if isinstance(value, str):
+        number = _decimal(value)
+        if number is None or value.strip().startswith("-"):  # "-1e-400" is negative too
+            return None
+        value = MAX_RETRY_AFTER if number == math.inf else number  # 400 digits: finite, huge
+    if isinstance(value, Real | Decimal) and not isinstance(value, bool):
+        return _number(value)
+    return None
+
+
+def _shown(value: object) -> str:
+    """A short repr of ``value`` (never the whole of a huge one; never raises)."""
+    try:
+        return _SHOWN.repr(value)
+    except Exception:  # reprlib calls the value's own __repr__ (a huge int's raises)
+        return "<unprintable>"
+
+
+def _valid_retry_after(value: object, provider: str = "") -> float | None:
+    """``value`` as a ProviderError's ``retry_after``: None, or seconds in [0,
+    MAX_RETRY_AFTER].
+
+    A finite number >= 0 (not a bool) is kept, capped at MAX_RETRY_AFTER; a numeric string
+    (``"30"``, ``" 2.5 "``) is read as one. Anything else (NaN, infinity, a negative, "soon",
+    any other object) gives None, with one WARNING on logger ``failover`` naming ``provider``
+    and the value's type.
+    """
+    if value is None:
+        return None
+    if type(value) is float and 0.0 < value <= MAX_RETRY_AFTER:  # the common case
+        return value
+    valid = _retry_after(value)
+    if valid is None:
+        logger.warning(
+            "failover: provider %r gave a retry_after that is not a number of seconds >= 0: "
+            "%s %s; ignored (no Retry-After)",
+            provider,
+            type(value).__name__,
+            _shown(value),
+        )
+    return valid
 
 
 class CallNotPermitted(FailoverError):
@@ -97,7 +198,11 @@ class ProviderError(FailoverError):
 
     Attributes:
         provider: The provider's name ("" when raised outside a provider).
-        retry_after: Seconds the provider asked to wait, if it said.
+        retry_after: Seconds the provider asked to wait, if it said: None or a number in
+            [0, MAX_RETRY_AFTER]. What is given is checked when the error is built (see
+            ``_valid_retry_after``): a longer wait is cut to MAX_RETRY_AFTER, a numeric string
+            is read, and anything else (NaN, infinity, a negative, a non-number) is dropped to
+            None with a WARNING, so no error can strand a breaker.
         status: The HTTP status, when there was one.
     """
 
@@ -114,7 +219,7 @@ class ProviderError(FailoverError):
     ) -> None:
         super().__init__(message)
         self.provider = provider
-        self.retry_after = retry_after
+        self.retry_after = _valid_retry_after(retry_after, provider)
         self.status = status
 
 

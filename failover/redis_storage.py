@@ -3,7 +3,8 @@
 Keys, per provider ``p`` under the prefix (one hash slot per provider, Redis Cluster ready):
 
 - ``{prefix:p}:state``: a hash (state, gen, seq, openings, reason, deadline in the server's
-  milliseconds);
+  milliseconds, op: the last operator stamp; rgen, rok, rfail: the probe outcomes counted in
+  the half-open round of generation rgen);
 - ``{prefix:p}:events``: a stream capped at about ``maxlen`` entries, entry id ``<seq>-0``;
 - ``{prefix:p}:probes:<gen>``: the probe permits taken in a half-open generation (expiring);
 - ``{prefix:p}:rate:<ms>``: a hash (bucket, used): the requests leased in the current fixed
@@ -11,8 +12,10 @@ Keys, per provider ``p`` under the prefix (one hash slot per provider, Redis Clu
 - channel ``prefix:updates``: every state change, as JSON.
 
 Every write is one Lua script (``CAS_SCRIPT``, ``SEED_SCRIPT``, ``ACQUIRE_SCRIPT``,
-``RELEASE_SCRIPT``, ``LEASE_SCRIPT``), so that two processes never see half a change.
-Deadlines are kept on the server's clock (``TIME``) and cross the port as durations.
+``RELEASE_SCRIPT``, ``PROBE_SCRIPT``, ``LEASE_SCRIPT``), so that two processes never see half a
+change. Deadlines are kept on the server's clock (``TIME``) and cross the port as durations,
+in whole milliseconds, each cut to ``MAX_REMAINING`` first: no input reaches a script as
+infinity or NaN.
 """
 
 from __future__ import annotations
@@ -28,7 +31,23 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from failover.storage import Lease, SharedState, StateUpdate, StorageUnavailable, Subscription
+from failover._redis_scripts import (
+    ACQUIRE_SCRIPT,
+    CAS_SCRIPT,
+    LEASE_SCRIPT,
+    LOAD_SCRIPT,
+    PROBE_SCRIPT,
+    RELEASE_SCRIPT,
+    SEED_SCRIPT,
+)
+from failover.storage import (
+    Lease,
+    SharedState,
+    StateUpdate,
+    StorageUnavailable,
+    Subscription,
+    remaining_of,
+)
 from statemachines import (
     BreakerPolicy,
     ConfigurationError,
@@ -42,6 +61,7 @@ __all__ = [
     "CAS_SCRIPT",
     "LEASE_SCRIPT",
     "LOAD_SCRIPT",
+    "PROBE_SCRIPT",
     "RELEASE_SCRIPT",
     "SEED_SCRIPT",
     "RedisStorage",
@@ -49,121 +69,15 @@ __all__ = [
 
 T = TypeVar("T")
 
-_NOW_MS = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-"""
-
-_RECORD = """
-local function record(key, now)
-  local r = redis.call('HMGET', key, 'state', 'gen', 'seq', 'openings', 'reason', 'deadline')
-  if not r[2] then return {'closed', 0, 0, 0, '', -1} end
-  local left = -1
-  if r[6] and r[6] ~= '' then left = math.max(tonumber(r[6]) - now, 0) end
-  return {r[1], tonumber(r[2]), tonumber(r[3]), tonumber(r[4]), r[5] or '', left}
-end
-"""
-
-CAS_SCRIPT = (
-    _NOW_MS
-    + _RECORD
-    + """
--- KEYS: state hash, events stream. ARGV: expected gen, state, openings, reason,
--- remaining ms (-1: none), event JSON, origin, stream maxlen, channel, provider
-local gen = tonumber(redis.call('HGET', KEYS[1], 'gen') or '0')
-if gen ~= tonumber(ARGV[1]) then
-  local r = record(KEYS[1], now)
-  table.insert(r, 1, 0)
-  return r
-end
-gen = gen + 1
-local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0') + 1
-local left = tonumber(ARGV[5])
-local deadline = ''
-if left >= 0 then deadline = now + left end
-redis.call('HSET', KEYS[1], 'state', ARGV[2], 'gen', gen, 'seq', seq, 'openings', ARGV[3],
-  'reason', ARGV[4], 'deadline', deadline)
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], seq .. '-0', 'event', ARGV[6],
-  'gen', gen, 'origin', ARGV[7], 'time', now)
-redis.call('PUBLISH', ARGV[9], cjson.encode({p = ARGV[10], s = ARGV[2], g = gen, q = seq,
-  o = tonumber(ARGV[3]), r = ARGV[4], d = left, src = ARGV[7]}))
-return {1, ARGV[2], gen, seq, tonumber(ARGV[3]), ARGV[4], left}
-"""
-)
-"""Compare-and-set of one provider's state on its generation, with the event and the publish."""
-
-SEED_SCRIPT = (
-    _NOW_MS
-    + _RECORD
-    + """
--- KEYS: state hash. ARGV: state, gen, seq, openings, reason, remaining ms (-1: none)
-local gen = tonumber(redis.call('HGET', KEYS[1], 'gen') or '-1')
-if gen < tonumber(ARGV[2]) then
-  local deadline = ''
-  if tonumber(ARGV[6]) >= 0 then deadline = now + tonumber(ARGV[6]) end
-  redis.call('HSET', KEYS[1], 'state', ARGV[1], 'gen', ARGV[2], 'seq', ARGV[3],
-    'openings', ARGV[4], 'reason', ARGV[5], 'deadline', deadline)
-end
-return record(KEYS[1], now)
-"""
-)
-"""Store a process's known state unless the stored one is as new (after Redis lost its data)."""
-
-LOAD_SCRIPT = (
-    _NOW_MS
-    + _RECORD
-    + """
--- KEYS: state hash
-if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
-return record(KEYS[1], now)
-"""
-)
-"""Read one provider's record, with the time left until its deadline."""
-
-ACQUIRE_SCRIPT = """
--- KEYS: state hash, permits counter. ARGV: generation, cap, ttl ms
-if redis.call('HGET', KEYS[1], 'gen') ~= ARGV[1] then return 0 end
-local taken = tonumber(redis.call('GET', KEYS[2]) or '0')
-if taken >= tonumber(ARGV[2]) then return 0 end
-redis.call('INCR', KEYS[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-return 1
-"""
-"""Take one half-open probe permit of a generation, under the cap, with a TTL."""
-
-RELEASE_SCRIPT = """
--- KEYS: permits counter
-if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
-return 1
-"""
-"""Give one probe permit back."""
-
-LEASE_SCRIPT = (
-    _NOW_MS
-    + """
--- KEYS: rate hash. ARGV: window ms, limit, wanted
-local size = tonumber(ARGV[1])
-local bucket = math.floor(now / size)
-local r = redis.call('HMGET', KEYS[1], 'bucket', 'used')
-local used = 0
-if r[1] and tonumber(r[1]) == bucket then used = tonumber(r[2]) end
-local granted = math.max(math.min(tonumber(ARGV[3]), tonumber(ARGV[2]) - used), 0)
-local reset = (bucket + 1) * size - now
-redis.call('HSET', KEYS[1], 'bucket', bucket, 'used', used + granted)
-redis.call('PEXPIRE', KEYS[1], reset)
-return {granted, reset}
-"""
-)
-"""Lease requests of the current fixed bucket of a rate-limit window, capped at the limit."""
-
 
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _shared(reply: list[Any]) -> SharedState:
-    """A SharedState from a script's record reply (state, gen, seq, openings, reason, left)."""
-    state, gen, seq, openings, reason, left = reply
+    """A SharedState from a script's record reply (state, gen, seq, openings, reason, left,
+    operator stamp)."""
+    state, gen, seq, openings, reason, left, operator = reply
     reason_ = _text(reason)
     return SharedState(
         _text(state),
@@ -172,11 +86,15 @@ def _shared(reply: list[Any]) -> SharedState:
         int(openings),
         reason_ or None,
         None if int(left) < 0 else int(left) / 1000,
+        _text(operator),
     )
 
 
 def _ms(seconds: float | None) -> int:
-    return -1 if seconds is None else max(round(seconds * 1000), 0)
+    """Whole milliseconds of a duration cut to [0, MAX_REMAINING] (-1 for None): never
+    infinite, NaN nor an integer Lua cannot hold exactly."""
+    left = remaining_of(seconds)
+    return -1 if left is None else round(left * 1000)
 
 
 class _RedisSubscription:
@@ -209,6 +127,7 @@ def _update(data: dict[str, Any]) -> StateUpdate:
         int(data["o"]),
         data["r"] or None,
         None if left < 0 else left / 1000,
+        str(data.get("op") or ""),
     )
     return StateUpdate(data["p"], state, data["src"])
 
@@ -270,6 +189,7 @@ class RedisStorage:
         self._load = self._client.register_script(LOAD_SCRIPT)
         self._acquire = self._client.register_script(ACQUIRE_SCRIPT)
         self._release = self._client.register_script(RELEASE_SCRIPT)
+        self._probe = self._client.register_script(PROBE_SCRIPT)
         self._lease = self._client.register_script(LEASE_SCRIPT)
 
     def key(self, provider: str, part: str) -> str:
@@ -315,6 +235,7 @@ class RedisStorage:
             self.maxlen,
             self.channel,
             provider,
+            new.operator,
         ]
         reply = await self._call(lambda: self._cas(keys=keys, args=args))
         return bool(int(reply[0])), _shared(reply[1:])
@@ -328,6 +249,7 @@ class RedisStorage:
             state.openings,
             state.reason or "",
             _ms(state.remaining),
+            state.operator,
         ]
         reply = await self._call(lambda: self._seed(keys=[self.key(provider, "state")], args=args))
         return _shared(reply)
@@ -342,6 +264,14 @@ class RedisStorage:
         """See ``Storage.release_probe`` (``RELEASE_SCRIPT``)."""
         keys = [self.key(provider, f"probes:{generation}")]
         await self._call(lambda: self._release(keys=keys))
+
+    async def record_probe(
+        self, provider: str, generation: int, succeeded: bool
+    ) -> tuple[int, int] | None:
+        """See ``Storage.record_probe`` (``PROBE_SCRIPT``)."""
+        keys, args = [self.key(provider, "state")], [generation, int(succeeded)]
+        reply = await self._call(lambda: self._probe(keys=keys, args=args))
+        return None if reply is None else (int(reply[0]), int(reply[1]))
 
     async def lease(self, provider: str, window: float, limit: int, want: int) -> Lease:
         """See ``Storage.lease`` (``LEASE_SCRIPT``; buckets on the server's ``TIME``)."""

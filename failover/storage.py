@@ -3,8 +3,9 @@
 The port (``Storage``) holds, per provider: the shared state record (``SharedState``: state,
 generation, seq, openings, reason, time left until the state's deadline), the event log (seq
 1, 2, 3, ... per provider across every process), the half-open probe permits of each
-generation, the rate-limit counters leased per fixed bucket (``lease``;
-``failover._shared_quota``), and a feed of state changes (``updates()``).
+generation and the outcomes of each generation's probes (``record_probe``: a half-open round
+is decided on the counts of every process), the rate-limit counters leased per fixed bucket
+(``lease``; ``failover._shared_quota``), and a feed of state changes (``subscribe()``).
 ``Coordinator(..., storage=...)`` keeps each breaker's local machine in step with it
 (``failover._replica``); without a storage nothing is shared and nothing here runs.
 
@@ -12,7 +13,8 @@ Implementations: ``MemoryStorage`` (one process: coordinators in one event loop 
 the reference for the contract tests) and ``failover.redis_storage.RedisStorage`` (many
 processes). Times cross the port as durations (``SharedState.remaining``), never as clock
 readings: each implementation keeps deadlines on its own clock (Redis: the server's ``TIME``),
-so processes whose monotonic clocks differ agree on them.
+so processes whose monotonic clocks differ agree on them; a duration is cut to
+``MAX_REMAINING`` (one day) on its way in, so that no input makes a deadline infinite.
 """
 
 from __future__ import annotations
@@ -20,15 +22,16 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol, runtime_checkable
 
 import attrs
 
 from failover.clock import Clock, SystemClock
-from statemachines import ConfigurationError, FailoverError, FailoverEvent
+from statemachines import MAX_RETRY_AFTER, ConfigurationError, FailoverError, FailoverEvent
 
 __all__ = [
+    "MAX_REMAINING",
     "Lease",
     "MemoryStorage",
     "SharedState",
@@ -36,7 +39,23 @@ __all__ = [
     "Storage",
     "StorageUnavailable",
     "Subscription",
+    "remaining_of",
 ]
+
+MAX_REMAINING = MAX_RETRY_AFTER
+"""The longest time until a deadline (seconds: one day, the library's MAX_RETRY_AFTER) that a
+storage keeps; a longer one (infinity included) is kept as this, so that a deadline always
+crosses the port as a finite number."""
+
+
+def remaining_of(seconds: float | None) -> float | None:
+    """``seconds`` as a duration a storage can keep: None stays None; a longer one than
+    MAX_REMAINING (infinity and NaN included) is MAX_REMAINING; a negative one is 0."""
+    if seconds is None:
+        return None
+    if not seconds <= MAX_REMAINING:  # True for NaN too
+        return MAX_REMAINING
+    return max(float(seconds), 0.0)
 
 
 class StorageUnavailable(FailoverError):
@@ -55,7 +74,11 @@ class SharedState:
         openings: Consecutive openings (the open-duration backoff's k).
         reason: The last transition's FailoverReason value.
         remaining: Seconds until the state's deadline (OPEN's open_until) when the record was
-            read or published; None when the state has none.
+            read or published, at most MAX_REMAINING; None when the state has none.
+        operator: The stamp of the last operator action (force_open, disable, reset, a
+            policy's own MANUAL transition) among the transitions that made this record:
+            stamps compare as strings, the later action's greater; "" when none. A compare-
+            and-set that gives none keeps the stored one.
     """
 
     state: str = "closed"
@@ -64,6 +87,7 @@ class SharedState:
     openings: int = 0
     reason: str | None = None
     remaining: float | None = None
+    operator: str = ""
 
 
 @attrs.frozen
@@ -130,6 +154,14 @@ class Storage(Protocol):
     async def release_probe(self, provider: str, generation: int) -> None:
         """Give back one permit of ``generation`` (an unused or cancelled probe)."""
 
+    async def record_probe(
+        self, provider: str, generation: int, succeeded: bool
+    ) -> tuple[int, int] | None:
+        """Atomically count one finished probe of the half-open round of ``generation``: if
+        that is the stored generation, add it to the round's successes or failures and return
+        both counts (succeeded, failed) with it; None (and nothing counted) otherwise, since a
+        probe of an earlier generation is stale. A new generation starts from (0, 0)."""
+
     async def lease(self, provider: str, window: float, limit: int, want: int) -> Lease:
         """Atomically take up to ``want`` requests of the provider's rate-limit counter for
         ``window`` seconds: windows are fixed buckets on the storage's clock, and the
@@ -158,6 +190,7 @@ class _Record:
     deadline: float | None = None  # on the storage's clock
     log: deque[FailoverEvent] = attrs.field(factory=deque)
     permits: dict[int, tuple[int, float]] = attrs.field(factory=dict)  # generation -> n, expiry
+    round: tuple[int, int, int] = (-1, 0, 0)  # generation, probes succeeded, probes failed
 
 
 class _MemorySubscription:
@@ -192,6 +225,9 @@ class MemoryStorage:
 
     ``available = False`` makes every method raise StorageUnavailable and ends the
     subscriptions, as a storage outage would (for tests of degraded mode); the records stay.
+    ``stall()`` pauses it as a server that stops answering (a Redis under SIGSTOP): every
+    method raises StorageUnavailable, as a timeout would, but the state writes it receives
+    meanwhile (``compare_and_set``, ``seed``) are applied, in order, by ``resume()``.
     """
 
     def __init__(self, *, clock: Clock | None = None, maxlen: int = 10_000) -> None:
@@ -202,6 +238,7 @@ class MemoryStorage:
         self._records: dict[str, _Record] = {}
         self._subscriptions: set[_MemorySubscription] = set()
         self._available = True
+        self._late: list[Callable[[], object]] | None = None  # writes received while stalled
         self._counters: dict[tuple[str, float], tuple[int, int]] = {}  # -> bucket, used
 
     @property
@@ -217,9 +254,27 @@ class MemoryStorage:
                 subscription.put(None)
             self._subscriptions.clear()
 
+    def stall(self) -> None:
+        """Stop answering until ``resume()``; the state writes received meanwhile are kept."""
+        if self._late is None:
+            self._late = []
+
+    def resume(self) -> None:
+        """Apply the state writes received while stalled, in order, and answer again."""
+        late, self._late = self._late or [], None
+        for write in late:
+            write()
+
     def _check(self) -> None:
         if not self._available:
             raise StorageUnavailable("MemoryStorage is unavailable (available=False)")
+        if self._late is not None:
+            raise StorageUnavailable("MemoryStorage is stalled (it will apply this late)")
+
+    def _received(self, write: Callable[[], object]) -> None:  # kept while stalled
+        if self._available and self._late is not None:
+            self._late.append(write)
+        self._check()
 
     def _now(self) -> float:
         return self._clock.monotonic()
@@ -229,7 +284,8 @@ class MemoryStorage:
         return attrs.evolve(record.shared, remaining=left)
 
     def _deadline(self, remaining: float | None) -> float | None:
-        return None if remaining is None else self._now() + remaining
+        left = remaining_of(remaining)
+        return None if left is None else self._now() + left
 
     async def connect(self) -> None:
         """Raise StorageUnavailable when ``available`` is False."""
@@ -248,12 +304,20 @@ class MemoryStorage:
         self, provider: str, expected: int, new: SharedState, event: FailoverEvent, origin: str
     ) -> tuple[bool, SharedState]:
         """See ``Storage.compare_and_set``."""
-        self._check()
+        self._received(lambda: self._compare_and_set(provider, expected, new, event, origin))
+        return self._compare_and_set(provider, expected, new, event, origin)
+
+    def _compare_and_set(
+        self, provider: str, expected: int, new: SharedState, event: FailoverEvent, origin: str
+    ) -> tuple[bool, SharedState]:
         record = self._records.setdefault(provider, _Record(SharedState()))
         if record.shared.generation != expected:
             return False, self._view(record)
         seq = record.shared.seq + 1
-        record.shared = attrs.evolve(new, generation=expected + 1, seq=seq, remaining=None)
+        operator = new.operator or record.shared.operator
+        record.shared = attrs.evolve(
+            new, generation=expected + 1, seq=seq, remaining=None, operator=operator
+        )
         record.deadline = self._deadline(new.remaining)
         record.log.append(attrs.evolve(event, seq=seq, generation=expected + 1))
         while len(record.log) > self.maxlen:
@@ -265,7 +329,10 @@ class MemoryStorage:
 
     async def seed(self, provider: str, state: SharedState) -> SharedState:
         """See ``Storage.seed``."""
-        self._check()
+        self._received(lambda: self._seed(provider, state))
+        return self._seed(provider, state)
+
+    def _seed(self, provider: str, state: SharedState) -> SharedState:
         record = self._records.get(provider)
         if record is None or record.shared.generation < state.generation:
             record = self._records[provider] = _Record(
@@ -294,6 +361,18 @@ class MemoryStorage:
         if record is not None and generation in record.permits:
             taken, expiry = record.permits[generation]
             record.permits[generation] = (max(taken - 1, 0), expiry)
+
+    async def record_probe(
+        self, provider: str, generation: int, succeeded: bool
+    ) -> tuple[int, int] | None:
+        """See ``Storage.record_probe``."""
+        self._check()
+        record = self._records.get(provider)
+        if record is None or record.shared.generation != generation:
+            return None
+        _, ok, failed = record.round if record.round[0] == generation else (generation, 0, 0)
+        record.round = (generation, ok + succeeded, failed + (not succeeded))
+        return record.round[1:]
 
     async def lease(self, provider: str, window: float, limit: int, want: int) -> Lease:
         """See ``Storage.lease`` (buckets of ``window`` seconds on the storage's clock)."""

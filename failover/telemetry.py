@@ -8,8 +8,9 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, TextIO
 
+from failover._json import dumps as strict_json
 from failover.hooks import BreakerHook, LoggingHook
-from statemachines import BreakerState, FailoverEvent, Outcome, State, event_to_json
+from statemachines import BreakerState, FailoverEvent, Outcome, State, converter
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import CallbackOptions, Meter, Observation
@@ -39,14 +40,19 @@ def default_hooks() -> tuple[BreakerHook, ...]:
 
 
 class JsonLinesHook(BreakerHook):
-    """Writes each event as one JSON line to ``stream`` (and flushes), e.g. an open file."""
+    """Writes each event as one JSON line to ``stream`` (and flushes), e.g. an open file.
+
+    A line is ``event_to_json``'s, and strict JSON: a number that is not finite (which no
+    event of the built-in machine carries) would be written null, never NaN or Infinity.
+    """
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self._lock = threading.Lock()
 
     def on_transition(self, event: FailoverEvent) -> None:
-        line = event_to_json(event) + "\n"
+        line = strict_json(converter.unstructure(event), separators=(",", ":"), sort_keys=True)
+        line += "\n"
         with self._lock:
             self.stream.write(line)
             self.stream.flush()

@@ -13,8 +13,10 @@ from typing import Final
 
 import attrs
 
+from failover import MAX_RETRY_AFTER
 from failover.errors import BadRequest, Unavailable
 from failover.provider import SearchResult, SearchResults
+from providers._http import parse_count
 
 __all__ = [
     "FRESHNESS_PERIODS",
@@ -202,7 +204,8 @@ class RateLimitWindow:
 
     Attributes:
         remaining: Requests left in the window (X-RateLimit-Remaining).
-        reset: Seconds until the window's quota is whole again (X-RateLimit-Reset).
+        reset: Seconds until the window's quota is whole again (X-RateLimit-Reset), at most
+            MAX_RETRY_AFTER (a month's window is waited for a day at a time).
         limit: Requests the plan allows in the window (X-RateLimit-Limit), if given.
         window: The window's length in seconds (X-RateLimit-Policy ``w=``), if given.
     """
@@ -213,22 +216,23 @@ class RateLimitWindow:
     window: int | None = None
 
 
+_MAX_RESET: Final = int(MAX_RETRY_AFTER)
+_POLICY_WINDOW = re.compile(r";\s*w=([0-9]+)")
+
+
 def _numbers(text: str | None) -> list[int] | None:
     if text is None:
         return None
-    parts = [part.strip() for part in text.split(",")]
-    if not all(part.isdigit() and part.isascii() for part in parts):
-        return None
-    return [int(part) for part in parts]
+    counts = [parse_count(part) for part in text.split(",")]
+    return None if None in counts else [n for n in counts if n is not None]
 
 
 def _policy_windows(text: str | None) -> list[int] | None:
     if text is None:
         return None
-    found = [re.search(r";\s*w=(\d+)", part) for part in text.split(",")]
-    if not all(m is not None and m.group(1).isascii() for m in found):
-        return None
-    return [int(m.group(1)) for m in found if m is not None]
+    found = [_POLICY_WINDOW.search(part) for part in text.split(",")]
+    counts = [None if m is None else parse_count(m.group(1)) for m in found]
+    return None if None in counts else [n for n in counts if n is not None]
 
 
 def _aligned(values: list[int] | None, count: int) -> list[int | None]:
@@ -240,14 +244,17 @@ def parse_rate_limit_windows(headers: Mapping[str, str]) -> tuple[RateLimitWindo
 
     Remaining and Reset must both be present with as many non-negative integers each,
     comma-separated (``"0, 14000"`` and ``"1, 1419704"``); otherwise nothing is known and the
-    result is empty (a malformed header never fails an answer). Limit and Policy are attached
-    when they have the same number of entries, else left None.
+    result is empty (a malformed header never fails an answer: nothing raises, whatever the
+    text). Each reset is clamped to MAX_RETRY_AFTER (``1419704`` gives ``86400``), so that no
+    header can keep the provider skipped for longer. Limit and Policy are attached when they
+    have the same number of entries, else left None.
     """
     lowered = {key.lower(): value for key, value in headers.items()}
     remaining = _numbers(lowered.get("x-ratelimit-remaining"))
     reset = _numbers(lowered.get("x-ratelimit-reset"))
     if remaining is None or reset is None or len(remaining) != len(reset):
         return ()
+    reset = [min(seconds, _MAX_RESET) for seconds in reset]
     count = len(remaining)
     limits = _aligned(_numbers(lowered.get("x-ratelimit-limit")), count)
     windows = _aligned(_policy_windows(lowered.get("x-ratelimit-policy")), count)

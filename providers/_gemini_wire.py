@@ -50,6 +50,8 @@ from failover.errors import (
     RateLimited,
     Unauthorized,
     Unavailable,
+    clamp_retry_after,
+    parse_seconds,
 )
 from failover.provider import LLMResponse, Usage
 from providers._http import body_excerpt
@@ -239,13 +241,15 @@ def response_text(data: Json, provider: str, *, require: bool = True) -> str:
 
 
 def usage_of(data: Json) -> Usage | None:
-    """Usage from ``usageMetadata`` (output counts thinking tokens too); None if absent."""
-    meta = data.get("usageMetadata")
-    if not isinstance(meta, dict):
+    """Usage from ``usageMetadata`` (output counts thinking tokens too); None if absent or
+    not counts ("12x", Infinity)."""
+    meta: Any = data.get("usageMetadata")  # a dict, when present
+    try:
+        prompt = int(meta.get("promptTokenCount", 0))
+        output = int(meta.get("candidatesTokenCount", 0)) + int(meta.get("thoughtsTokenCount", 0))
+        return Usage(prompt, output, int(meta.get("totalTokenCount", prompt + output)))
+    except (AttributeError, TypeError, ValueError, OverflowError):
         return None
-    prompt = int(meta.get("promptTokenCount", 0))
-    output = int(meta.get("candidatesTokenCount", 0)) + int(meta.get("thoughtsTokenCount", 0))
-    return Usage(prompt, output, int(meta.get("totalTokenCount", prompt + output)))
 
 
 def finish_reason(data: Json) -> str | None:
@@ -259,23 +263,23 @@ def finish_reason(data: Json) -> str | None:
 # --- errors --------------------------------------------------------------------------------------
 
 _MESSAGE_DELAY = re.compile(
-    r"retry in\s+(\d+(?:\.\d+)?)\s*(ms|s|sec|secs|second|seconds)?\b", re.IGNORECASE
+    r"retry in\s+([0-9]+(?:\.[0-9]+)?)\s*(ms|s|sec|secs|second|seconds)?\b", re.IGNORECASE
 )
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
+_DURATION = re.compile(r"\s*([+-]?[0-9]+(?:\.[0-9]+)?)s\s*")
 
 
 def parse_delay(text: object) -> float | None:
-    """Seconds of a google.protobuf.Duration in JSON ("26s", "1.5s"); None if not one."""
-    match = _DURATION.match(text) if isinstance(text, str) else None
-    return float(match.group(1)) if match else None
+    """Seconds of a google.protobuf.Duration in JSON ("26s", "1.5s", "-1s"), clamped to
+    [0, MAX_RETRY_AFTER] (400 digits give MAX_RETRY_AFTER); None if not one. Never raises."""
+    match = _DURATION.fullmatch(text) if isinstance(text, str) else None
+    return None if match is None else parse_seconds(match.group(1))
 
 
 def _message_delay(message: str) -> float | None:
+    """The "Please retry in 20.5s" (or "200ms") of a message, clamped like parse_delay."""
     match = _MESSAGE_DELAY.search(message)
-    if match is None:
-        return None
-    value = float(match.group(1))
-    return value / 1000 if (match.group(2) or "").lower() == "ms" else value
+    unit = 0.001 if match is not None and (match.group(2) or "").lower() == "ms" else 1.0
+    return None if match is None else parse_seconds(match.group(1), unit)
 
 
 def _error_object(body: bytes | str) -> Json | None:
@@ -368,7 +372,7 @@ def _rate_limited(
     delay = _retry_delay(error)
     if _per_day(error):
         until_reset = seconds_to_daily_reset(now or datetime.now(UTC))
-        daily = max(until_reset, delay or 0.0)
+        daily = clamp_retry_after(max(until_reset, delay or 0.0))  # a DST day lasts 25 h
         return QuotaExhausted(message, provider=provider, retry_after=daily, status=429)
     wait = delay if delay is not None else header
     return RateLimited(message, provider=provider, retry_after=wait, status=429)

@@ -9,7 +9,8 @@ error classes whatever the transport said:
 - ``error_for_status(provider, status, body_text, retry_after)`` is the generic HTTP status
   mapping (400/422 BadRequest, 401/403 Unauthorized, 404 NotFound, 408/504 ProviderTimeout,
   429 RateLimited, other 5xx Unavailable).
-- ``parse_retry_after`` reads a Retry-After header (seconds or an HTTP-date).
+- ``parse_retry_after`` reads a Retry-After header (seconds or an HTTP-date), clamped to
+  [0, MAX_RETRY_AFTER]; ``parse_count`` reads a count header (X-RateLimit-Remaining).
 - ``iter_sse`` yields the ``data:`` payload of each Server-Sent Event of a streamed response.
 - ``make_client`` builds the one pooled ``httpx.AsyncClient`` of a provider (or adopts an
   injected one, which the provider then does not close); ``BaseHTTPProvider`` holds it.
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import math
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import UTC, datetime
@@ -40,10 +40,13 @@ from failover.errors import (
     RateLimited,
     Unauthorized,
     Unavailable,
+    clamp_retry_after,
+    parse_seconds,
 )
 
 __all__ = [
     "BODY_EXCERPT",
+    "MAX_COUNT",
     "STATUS_EXCERPT",
     "BaseHTTPProvider",
     "body_excerpt",
@@ -51,6 +54,7 @@ __all__ = [
     "iter_sse",
     "make_client",
     "map_httpx_errors",
+    "parse_count",
     "parse_retry_after",
     "translate_httpx_error",
 ]
@@ -59,6 +63,9 @@ BODY_EXCERPT: Final = 120
 """Bytes of a body shown when it is not the expected JSON."""
 STATUS_EXCERPT: Final = 200
 """Characters of an error body shown in an error for a status."""
+MAX_COUNT: Final = 10**18
+"""The largest count ``parse_count`` gives (a larger one reads as this)."""
+_COUNT_DIGITS: Final = len(str(MAX_COUNT))
 
 _QUERY = re.compile(r"\?[^\s'\"<>]*")
 
@@ -151,34 +158,40 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         now: The current time for an HTTP-date (the wall clock when None).
 
     Returns:
-        Seconds (a negative delay or a date in the past gives 0); None when the header is
-        missing or unreadable.
+        Seconds, clamped to [0, MAX_RETRY_AFTER]: a negative delay or a date in the past gives
+        0, a longer delay (10**12, 400 digits) or a later date gives MAX_RETRY_AFTER. None when
+        the header is missing or unreadable ("soon", "inf", "nan", digits of other scripts).
+        Never raises, whatever the text.
     """
-    if value is None:
+    if not isinstance(value, str) or not value.strip():
         return None
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        return _seconds_until(text, now)
-    if math.isnan(seconds) or math.isinf(seconds):
-        return None
-    return max(0.0, seconds)
+    seconds = parse_seconds(value)
+    return seconds if seconds is not None else _seconds_until(value.strip(), now)
 
 
 def _seconds_until(text: str, now: datetime | None) -> float | None:
     try:
         when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        current = datetime.now(UTC) if now is None else now
+        if current.tzinfo is None:
+            current = current.replace(tzinfo=UTC)
+        seconds = (when - current).total_seconds()
+    except (TypeError, ValueError, IndexError, OverflowError):  # not a date, or out of range
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = datetime.now(UTC) if now is None else now
-    if current.tzinfo is None:
-        current = current.replace(tzinfo=UTC)
-    return max(0.0, (when - current).total_seconds())
+    return clamp_retry_after(seconds)
+
+
+def parse_count(text: str | None) -> int | None:
+    """A count written in ASCII digits (``"19"``, ``" 0 "``), as X-RateLimit-Remaining writes
+    it; None for anything else (a sign, a fraction, digits of other scripts). Never raises:
+    a count beyond ``MAX_COUNT`` (thousands of digits) reads as ``MAX_COUNT``."""
+    digits = text.strip() if isinstance(text, str) else ""
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    significant = digits.lstrip("0") or "0"
+    return MAX_COUNT if len(significant) > _COUNT_DIGITS else min(int(significant), MAX_COUNT)
 
 
 def error_for_status(

@@ -4,7 +4,8 @@ One attempt per call: ``GET {base_url}/res/v1/web/search`` with the key in the
 X-Subscription-Token header (never in a URL). Every option is checked before anything is sent.
 Every answer's X-RateLimit-Remaining / X-RateLimit-Reset windows become the provider's
 ``quota_report()``, which the coordinator reads after each attempt, so that a window with
-nothing left skips the provider until it resets, without a request.
+nothing left skips the provider until it resets, without a request. Every reset and Retry-After
+is clamped to [0, MAX_RETRY_AFTER] (one day), and no header value makes the parsers raise.
 
 Errors, by Brave's ``error.code`` first, then by status:
 

@@ -24,6 +24,8 @@ connection errors, timeouts     ``providers._http.map_httpx_errors``
 
 The ``x-ratelimit-remaining-requests`` / ``x-ratelimit-reset-requests`` headers (and their
 ``-tokens`` pair, when no tokens are left) of the latest answer are its ``quota_report()``.
+Every wait read from a header (Retry-After, retry-after-ms, x-ratelimit-reset-*) is clamped to
+[0, MAX_RETRY_AFTER], and no header value makes a parser raise.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ from failover.errors import (
     QuotaExhausted,
     Unauthorized,
     Unavailable,
+    clamp_retry_after,
+    parse_seconds,
 )
 from failover.provider import HealthCheckResult, LLMResponse, QuotaReport, Usage
 from providers._http import (
@@ -54,6 +58,7 @@ from providers._http import (
     error_for_status,
     iter_sse,
     map_httpx_errors,
+    parse_count,
     parse_retry_after,
 )
 
@@ -63,7 +68,7 @@ DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
 """OpenAI's API root."""
 
 _VERSIONED = re.compile(r"/v\d+(beta\d*|alpha\d*)?$")
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|h|m|s)")
 _UNITS: Final = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 _CODES: Final[Mapping[str, type[ProviderError]]] = {
     "insufficient_quota": QuotaExhausted,
@@ -89,17 +94,15 @@ def api_root(base_url: str) -> str:
 
 
 def parse_duration(value: str | None) -> float | None:
-    """Seconds in an OpenAI reset duration ("1s", "6m0s", "20ms", "1h2m3.5s"); None if
-    unreadable."""
-    text = (value or "").strip()
+    """Seconds in an OpenAI reset duration ("1s", "6m0s", "20ms", "1h2m3.5s", or a bare
+    number of seconds), clamped to [0, MAX_RETRY_AFTER]; None if unreadable. Never raises."""
+    text = value.strip() if isinstance(value, str) else ""
     if not text:
         return None
     if _DURATION.sub("", text):
-        try:
-            return max(0.0, float(text))  # a bare number of seconds
-        except ValueError:
-            return None
-    return sum(float(n) * _UNITS[unit] for n, unit in _DURATION.findall(text))
+        return parse_seconds(text)  # a bare number of seconds, or not a duration at all
+    parts = (parse_seconds(n, _UNITS[unit]) or 0.0 for n, unit in _DURATION.findall(text))
+    return clamp_retry_after(sum(parts))
 
 
 class OpenAICompatibleProvider(BaseHTTPProvider):
@@ -269,7 +272,7 @@ class OpenAICompatibleProvider(BaseHTTPProvider):
                 int(usage.get("total_tokens") or 0),
             )
             model = str(data.get("model") or self.model)
-        except (KeyError, IndexError, TypeError, AttributeError, ValueError):
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError, OverflowError):
             raise self._garbage(content) from None
         if not isinstance(text, str):
             raise self._garbage(content)
@@ -346,22 +349,20 @@ class OpenAICompatibleProvider(BaseHTTPProvider):
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:
+    """retry-after-ms, else Retry-After; clamped to [0, MAX_RETRY_AFTER]."""
     millis = headers.get("retry-after-ms")
-    if millis is not None:
-        seconds = parse_retry_after(millis)
-        if seconds is not None:
-            return seconds / 1000
-    return parse_retry_after(headers.get("retry-after"))
+    seconds = None if millis is None else parse_seconds(millis, 0.001)
+    return seconds if seconds is not None else parse_retry_after(headers.get("retry-after"))
 
 
 def _quota(headers: httpx.Headers) -> QuotaReport | None:
     """The requests window of x-ratelimit-*; the tokens window instead when it has none left."""
     windows: dict[str, QuotaReport] = {}
     for kind in ("requests", "tokens"):
-        remaining = headers.get(f"x-ratelimit-remaining-{kind}", "").strip()
-        if remaining.isdigit():
+        remaining = parse_count(headers.get(f"x-ratelimit-remaining-{kind}"))
+        if remaining is not None:
             reset = parse_duration(headers.get(f"x-ratelimit-reset-{kind}"))
-            windows[kind] = QuotaReport(int(remaining), reset)
+            windows[kind] = QuotaReport(remaining, reset)
     exhausted = [w for w in windows.values() if w.remaining == 0]
     if exhausted:
         return max(exhausted, key=lambda w: w.reset_after or 0.0)

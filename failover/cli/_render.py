@@ -2,18 +2,20 @@
 
 Every command builds its output as titled tables (``Table``) and hands them to an ``Output``,
 which renders them with rich when the stream is a terminal and rich is installed (the ``cli``
-extra), and as plain text otherwise.
+extra), and as plain text otherwise. JSON output (``--json``) is strict: never NaN nor
+Infinity, which strict parsers reject (see ``failover._json``).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import IO, Any
 
 import attrs
+
+from failover._json import dumps as strict_json
 
 __all__ = ["Output", "Table", "fmt_percent", "fmt_seconds"]
 
@@ -55,12 +57,12 @@ class Output:
         self.stream.write(text + "\n")
 
     def json(self, data: Any) -> None:
-        """``data`` as indented JSON."""
-        self.stream.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+        """``data`` as indented, strict JSON (a float that is not finite is written null)."""
+        self.stream.write(strict_json(data, indent=2, sort_keys=False, default=str) + "\n")
 
     def json_line(self, data: Any) -> None:
-        """``data`` as one line of compact JSON."""
-        self.stream.write(json.dumps(data, separators=(",", ":"), default=str) + "\n")
+        """``data`` as one line of compact, strict JSON (see ``json``)."""
+        self.stream.write(strict_json(data, separators=(",", ":"), default=str) + "\n")
 
     def table(self, table: Table) -> None:
         """A table, rich or plain."""

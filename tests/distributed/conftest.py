@@ -13,10 +13,13 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
+
+from tests.distributed.support import Fleet
 
 STARTUP_TIMEOUT = 10.0
 
@@ -130,3 +133,11 @@ def redis_url(storage_kind: str, request: pytest.FixtureRequest) -> str | None:
         return None
     server: RedisServer = request.getfixturevalue("redis_server")
     return server.url
+
+
+@pytest_asyncio.fixture
+async def processes(storage_kind: str, redis_url: str | None) -> AsyncIterator[Fleet]:
+    """Coordinators sharing one storage of each kind (``await processes()`` starts one)."""
+    fleet = Fleet(storage_kind, redis_url)
+    yield fleet
+    await fleet.aclose()

@@ -5,87 +5,19 @@ shared log, and hooks that get the events that won."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
 
 import pytest
-import pytest_asyncio
 
-from failover import AllProvidersFailed, AllProvidersUnavailable, BreakerPolicy, ManualClock
 from failover._coordinator import Coordinator
-from failover.errors import Unavailable
-from failover.health import HealthCheckConfig
-from failover.retry import RetryPolicy
-from failover.testing import ScriptedProvider, ScriptedRequest
-from statemachines import BreakerState, ConfigurationError, FailoverEvent, FailoverReason
-from tests.distributed.support import StorageFactory, eventually
+from failover.testing import ScriptedProvider
+from statemachines import BreakerState, ConfigurationError, FailoverReason
+from tests.distributed.support import POLICY, Fleet, eventually
 
 S = BreakerState
-POLICY = BreakerPolicy(max_consecutive_failures=3, open_duration=10.0, open_jitter=0.0)
-ONE_ATTEMPT = RetryPolicy(max_attempts=1)
-
-
-class Process:
-    """One coordinator over provider "p", as one process of a service would run it."""
-
-    def __init__(self, storage: object, clock: ManualClock, policy: BreakerPolicy) -> None:
-        self.failing = False
-        self.requests = self.probes = 0
-        self.heard: list[FailoverEvent] = []
-        self.coordinator = Coordinator(
-            [ScriptedProvider("p", self._answer)],
-            policy=policy,
-            retry=ONE_ATTEMPT,
-            clock=clock,
-            hooks=(self.heard.append,),
-            health=HealthCheckConfig(enabled=False),
-            storage=storage,  # type: ignore[arg-type]
-        )
-        self.breaker = self.coordinator.breaker("p")
-
-    def _answer(self, request: ScriptedRequest) -> str:
-        self.requests += 1
-        self.probes += self.breaker.state is S.HALF_OPEN
-        if self.failing:
-            raise Unavailable("503", provider="p")
-        return "ok"
-
-    async def call(self) -> str:
-        """One request; "failed" / "unavailable" for the library's errors."""
-        try:
-            result = await self.coordinator.generate("hi")
-        except AllProvidersFailed:
-            return "failed"
-        except AllProvidersUnavailable:
-            return "unavailable"
-        return str(result.value)
-
-    def transitions(self) -> list[tuple[int, S, S]]:
-        return [(e.seq, e.source, e.dest) for e in self.heard if e.seq]
-
-
-@pytest_asyncio.fixture
-async def processes(
-    storage_kind: str, redis_url: str | None
-) -> AsyncIterator[Callable[..., Process]]:
-    clock = ManualClock()
-    factory = StorageFactory(storage_kind, redis_url, clock)
-    started: list[Process] = []
-
-    async def make(policy: BreakerPolicy = POLICY) -> Process:
-        process = Process(factory(), clock, policy)
-        await process.coordinator.start()
-        started.append(process)
-        return process
-
-    make.clock = clock  # type: ignore[attr-defined]
-    yield make  # type: ignore[misc]
-    for process in started:
-        await process.coordinator.aclose()
-    await factory.aclose()
 
 
 @pytest.mark.asyncio
-async def test_a_trip_in_one_process_opens_the_breaker_in_all(processes: Callable) -> None:
+async def test_a_trip_in_one_process_opens_the_breaker_in_all(processes: Fleet) -> None:
     a, b, c = await processes(), await processes(), await processes()
     a.failing = True
     assert [await a.call() for _ in range(3)] == ["failed"] * 3
@@ -105,7 +37,7 @@ async def test_a_trip_in_one_process_opens_the_breaker_in_all(processes: Callabl
 
 
 @pytest.mark.asyncio
-async def test_processes_tripping_at_once_make_one_transition(processes: Callable) -> None:
+async def test_processes_tripping_at_once_make_one_transition(processes: Fleet) -> None:
     group = [await processes() for _ in range(3)]
     for process in group:  # all trip in the same loop turn, before any publication
         process.breaker.record_signal(FailoverReason.AUTH_FAILED)
@@ -126,9 +58,7 @@ async def test_processes_tripping_at_once_make_one_transition(processes: Callabl
 
 @pytest.mark.parametrize(("probe_fails", "after"), [(True, S.OPEN), (False, S.CLOSED)])
 @pytest.mark.asyncio
-async def test_half_open_probes_are_global(
-    processes: Callable, probe_fails: bool, after: S
-) -> None:
+async def test_half_open_probes_are_global(processes: Fleet, probe_fails: bool, after: S) -> None:
     group = [await processes() for _ in range(3)]
     group[0].failing = True
     for _ in range(3):
@@ -136,7 +66,7 @@ async def test_half_open_probes_are_global(
     await eventually(lambda: all(p.breaker.state is S.OPEN for p in group))
     for p in group:
         p.failing = probe_fails
-    processes.clock.advance(11.0)  # type: ignore[attr-defined]
+    processes.clock.advance(11.0)
 
     async def hammer() -> None:
         while sum(len(p.transitions()) for p in group) < 3 or not all(
@@ -156,7 +86,7 @@ async def test_half_open_probes_are_global(
 
 
 @pytest.mark.asyncio
-async def test_a_process_started_later_adopts_the_shared_state(processes: Callable) -> None:
+async def test_a_process_started_later_adopts_the_shared_state(processes: Fleet) -> None:
     a = await processes()
     a.breaker.force_open()
     await eventually(lambda: a.transitions() == [(1, S.CLOSED, S.FORCED_OPEN)])
@@ -167,7 +97,7 @@ async def test_a_process_started_later_adopts_the_shared_state(processes: Callab
 
 
 @pytest.mark.asyncio
-async def test_events_since_and_limit(processes: Callable) -> None:
+async def test_events_since_and_limit(processes: Fleet) -> None:
     a = await processes()
     for _ in range(3):
         a.breaker.force_open()

@@ -171,6 +171,67 @@ async def test_probe_permits_expire(storages: StorageFactory) -> None:
     await asyncio.wait_for(until_granted(), timeout=10)
 
 
+@pytest.mark.asyncio
+async def test_probe_outcomes_count_per_generation(storages: StorageFactory) -> None:
+    a, b = storages(), storages()
+    await chain(a, 2)  # generation 2
+    assert await a.record_probe("p", 2, True) == (1, 0)
+    assert await b.record_probe("p", 2, False) == (1, 1)
+    assert await b.record_probe("p", 2, True) == (2, 1)
+    assert await a.record_probe("p", 1, True) is None  # an earlier generation: stale
+    assert await a.record_probe("p", 3, True) is None  # not the stored one either
+    assert await a.record_probe("q", 0, True) is None  # nothing stored
+    await chain(a, 1, start=2)  # generation 3: a new round
+    assert await b.record_probe("p", 2, True) is None  # the old round counts no more
+    assert await b.record_probe("p", 3, False) == (0, 1)
+
+
+@pytest.mark.asyncio
+async def test_probe_outcomes_count_atomically(storages: StorageFactory) -> None:
+    contenders = [storages() for _ in range(4)]
+    await chain(contenders[0], 1)
+    counts = await asyncio.gather(
+        *(s.record_probe("p", 1, i % 3 != 0) for i, s in enumerate(contenders * 3))
+    )
+    assert all(c is not None for c in counts)
+    assert sorted(sum(c) for c in counts if c is not None) == list(range(1, 13))
+    assert max(counts) == (8, 4)  # type: ignore[type-var]
+
+
+@pytest.mark.asyncio
+async def test_the_operator_stamp_stays_until_another_replaces_it(
+    storages: StorageFactory,
+) -> None:
+    a, b = storages(), storages()
+    subscription = await b.subscribe()
+    received: list[StateUpdate] = []
+
+    async def listen() -> None:
+        async for update in subscription:
+            received.append(update)
+
+    task = asyncio.ensure_future(listen())
+    try:
+        forced = SharedState("forced_open", operator="0001:a")
+        await a.compare_and_set("p", 0, forced, event(S.CLOSED, S.FORCED_OPEN), "a")
+        await a.compare_and_set("p", 1, SharedState("closed"), event(S.FORCED_OPEN, S.CLOSED), "a")
+        await eventually(lambda: len(received) == 2, what="both updates arrive")
+    finally:
+        task.cancel()
+        await subscription.aclose()
+    assert [u.state.operator for u in received] == ["0001:a", "0001:a"]  # kept by the trip
+    loaded = await b.load("p")
+    assert loaded is not None
+    assert (loaded.state, loaded.operator) == ("closed", "0001:a")
+    won, stored = await b.compare_and_set(
+        "p", 2, SharedState("disabled", operator="0002:b"), event(S.CLOSED, S.DISABLED), "b"
+    )
+    assert won
+    assert stored.operator == "0002:b"
+    seeded = await a.seed("q", SharedState("forced_open", 3, 3, operator="0003:a"))
+    assert seeded.operator == "0003:a"
+
+
 DAY = 86_400.0  # a bucket that cannot end during a test (Redis buckets follow its wall clock)
 
 

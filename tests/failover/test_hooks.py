@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -18,7 +20,9 @@ from failover import (
     CallNotPermitted,
     CircuitBreaker,
     FailoverEvent,
+    Hook,
     LoggingHook,
+    ManualClock,
     Unavailable,
 )
 from statemachines import Outcome, State
@@ -206,6 +210,87 @@ def test_raising_call_and_rejection_hooks_are_logged(caplog: pytest.LogCaptureFi
         "on_rejected",
         "on_call",
     ]
+
+
+class BrokenTransition(BreakerHook):
+    def on_transition(self, event: FailoverEvent) -> None:
+        broken(event)
+
+
+class BrokenAsyncTransition(BreakerHook):
+    async def on_transition(self, event: FailoverEvent) -> None:
+        broken(event)
+
+
+async def broken_async(event: FailoverEvent) -> None:
+    broken(event)
+
+
+RAISING: dict[str, Callable[[], Hook]] = {
+    "sync": lambda: broken,
+    "async": lambda: broken_async,
+    "BreakerHook": BrokenTransition,
+    "async BreakerHook": BrokenAsyncTransition,
+    "on_call and on_rejected": BrokenCounting,
+}
+
+
+async def every_kind_of_change(breaker: CircuitBreaker, clock: ManualClock) -> None:
+    """Trip, probe, recover; force_open, a rejection, reset: five events, through ``acall``."""
+
+    async def nothing() -> None:
+        return None
+
+    async def failing() -> None:
+        fail()
+
+    with pytest.raises(Unavailable):  # the call's own error, not a hook's
+        await breaker.acall(failing)
+    clock.advance(10.0)
+    for _ in range(2):
+        await breaker.acall(nothing)
+    breaker.force_open()
+    with pytest.raises(CallNotPermitted):
+        await breaker.acall(nothing)
+    breaker.reset()
+    for _ in range(3):
+        await asyncio.sleep(0)  # the async hooks run
+
+
+def check_nothing_lost(breaker: CircuitBreaker, seen: list[Any], kind: str, errors: int) -> None:
+    """Every event in the history and at the other hook, in order; every raise logged."""
+    assert [(e.seq, e.dest) for e in breaker.events] == list(
+        enumerate([S.OPEN, S.HALF_OPEN, S.CLOSED, S.FORCED_OPEN, S.CLOSED], start=1)
+    )
+    assert seen == list(breaker.events)
+    assert breaker.state is S.CLOSED
+    calls = 3 + 1  # a failure, two probes; one rejection
+    assert errors == 2 * (calls if kind.startswith("on_call") else 5)  # each of the two hooks
+
+
+@pytest.mark.parametrize("kind", RAISING)
+def test_a_raising_hook_loses_no_event_with_no_loop(
+    kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[FailoverEvent] = []
+    breaker, _ = make(hooks=[RAISING[kind](), seen.append, RAISING[kind]()])
+    trip_probe_recover(breaker)
+    breaker.force_open()
+    with pytest.raises(CallNotPermitted):  # not the hook's error
+        breaker.call(lambda: None)
+    breaker.reset()
+    check_nothing_lost(breaker, seen, kind, len(hook_errors(caplog)))
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("kind", RAISING)
+async def test_a_raising_hook_loses_no_event_on_a_loop(
+    kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[FailoverEvent] = []
+    breaker, clock = make(hooks=[RAISING[kind](), seen.append, RAISING[kind]()])
+    await every_kind_of_change(breaker, clock)
+    check_nothing_lost(breaker, seen, kind, len(hook_errors(caplog)))
 
 
 # --- the logging hook and the defaults --------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from failover import MAX_RETRY_AFTER
 from failover.errors import (
     BadRequest,
     NotFound,
@@ -29,6 +30,8 @@ from providers._brave_wire import (
 )
 from providers.brave import brave_error, quota_report_of
 from tests.fakes.brave import rate_limit_headers, web_result
+
+DAY = int(MAX_RETRY_AFTER)
 
 # --- parameters ---------------------------------------------------------------------------------
 
@@ -180,7 +183,7 @@ def test_brave_s_documented_example_gives_two_windows() -> None:
     }
     assert parse_rate_limit_windows(headers) == (
         RateLimitWindow(remaining=1, reset=1, limit=1, window=1),
-        RateLimitWindow(remaining=1000, reset=1419704, limit=15000, window=2592000),
+        RateLimitWindow(remaining=1000, reset=86400, limit=15000, window=2592000),  # clamped
     )
     assert quota_report_of(headers) == QuotaReport(remaining=1, reset_after=1.0)
 
@@ -236,7 +239,7 @@ def test_the_parser_reads_back_what_brave_writes(
         "X-RateLimit-Reset": separator.join(str(s) for _, s in pairs),
     }
     parsed = parse_rate_limit_windows(headers)
-    assert [(w.remaining, w.reset) for w in parsed] == pairs
+    assert [(w.remaining, w.reset) for w in parsed] == [(r, min(s, DAY)) for r, s in pairs]
 
 
 @given(windows)
@@ -249,10 +252,10 @@ def test_the_report_is_the_fewest_remaining_and_then_the_latest_reset(
     assert report is not None
     fewest = min(r for r, _ in pairs)
     assert report.remaining == fewest
-    assert report.reset_after == max(s for r, s in pairs if r == fewest)
+    assert report.reset_after == min(DAY, max(s for r, s in pairs if r == fewest))
     exhausted = [s for r, s in pairs if r == 0]
-    if exhausted:  # skipped until every exhausted window has reset, not one moment before
-        assert report.reset_after == max(exhausted)
+    if exhausted:  # skipped until every exhausted window has reset (or for a day at most)
+        assert report.reset_after == min(DAY, max(exhausted))
 
 
 @given(st.dictionaries(st.sampled_from(["X-RateLimit-Remaining", "X-RateLimit-Reset"]), st.text()))

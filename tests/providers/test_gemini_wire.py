@@ -107,6 +107,16 @@ def test_thought_parts_are_left_out_and_thinking_tokens_count_as_output() -> Non
 
 
 @pytest.mark.parametrize(
+    "meta", [None, [], {"promptTokenCount": "12x"}, {"totalTokenCount": 1e999}]
+)
+def test_usage_that_is_not_counts_is_unknown(meta: object) -> None:
+    data = fake.response_body("answer")
+    data["usageMetadata"] = meta
+    assert wire.usage_of(data) is None
+    assert wire.llm_response(data, "gemini", "m", 0.1).usage == Usage()
+
+
+@pytest.mark.parametrize(
     ("finish", "expected"), [("MAX_TOKENS", "length"), ("OTHER", "other"), (None, None)]
 )
 def test_finish_reasons_are_named(finish: str | None, expected: str | None) -> None:

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from failover import MAX_RETRY_AFTER
 from failover.errors import (
     BadRequest,
     ConfigurationError,
@@ -168,8 +169,8 @@ def test_a_naive_now_is_taken_as_utc() -> None:
 
 
 @given(st.integers(min_value=0, max_value=10**9))
-def test_delay_seconds_round_trip(n: int) -> None:
-    assert parse_retry_after(str(n), NOW) == n
+def test_delay_seconds_round_trip_up_to_the_cap(n: int) -> None:
+    assert parse_retry_after(str(n), NOW) == min(n, MAX_RETRY_AFTER)
 
 
 @given(st.text())

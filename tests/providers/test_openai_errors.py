@@ -149,8 +149,13 @@ async def test_5xx_is_unavailable_and_fails_over(status: int) -> None:
         Reply(
             200, {"content-type": "application/json"}, b'{"choices": [{"message": {"content": 3}}]}'
         ),
+        Reply(
+            200,
+            {"content-type": "application/json"},
+            b'{"choices": [{"message": {"content": "hi"}}], "usage": {"total_tokens": Infinity}}',
+        ),
     ],
-    ids=["html-200", "html-502", "no-choice", "bad-content"],
+    ids=["html-200", "html-502", "no-choice", "bad-content", "infinite-usage"],
 )
 async def test_a_body_that_is_not_the_expected_json_is_unavailable(reply: Reply) -> None:
     async with FakeServer(FakeOpenAI(reply)) as server:
