@@ -53,10 +53,10 @@ import itertools
 import math
 import random
 from collections.abc import Callable, Iterator, Sequence
-from operator import attrgetter, itemgetter
 from typing import Any, Literal, TypeAlias
 
-from failover._selection import SCORE_HALF_LIFE, SCORE_MAX_CALLS, Schedule, Slot
+from failover._ordering import INF, Ordering, Sorted, probes_first, reposition
+from failover._selection import SCORE_HALF_LIFE, SCORE_MAX_CALLS, Slot
 from failover.status import ProviderStatus, provider_status
 from statemachines import ConfigurationError
 
@@ -87,9 +87,6 @@ STRATEGIES: tuple[StrategyName, ...] = (
 )
 """Every built-in strategy's name, the default first."""
 
-_INF = float("inf")
-_LAST = itemgetter(-1)
-_INDEX = attrgetter("index")
 
 NOISE_Z = 1.96
 """How wide a success rate's noise is taken to be: the z of its Wilson score interval (95 %)."""
@@ -100,95 +97,7 @@ IDLE_RECOVERY_BOUND = SCORE_HALF_LIFE * math.log2(SCORE_MAX_CALLS**2 / NOISE_Z**
 told from any other's (about 282 s): success_rate then puts it among the first again."""
 
 
-class Ordering:
-    """A strategy bound to one coordinator's slots (internal).
-
-    ``order(now)`` first catches time up (every breaker whose time-driven transition is due
-    is ticked: L1), then, for the built-in strategies, offers the providers that are probing
-    (HALF_OPEN, with a probe admission left) before the strategy's own order: a provider that
-    admits calls again is sent the very next request (L2).
-    """
-
-    probes_first = True
-
-    def __init__(self, slots: Sequence[Slot], rng: random.Random) -> None:
-        self.slots = tuple(slots)
-        self.rng = rng
-        self.schedule = Schedule(self.slots)
-
-    def order(self, now: float, first: bool = True) -> Iterator[Slot]:
-        """The slots in the order to try them; ``first``: the request's first pick (later
-        picks of the same request, after a failure, pass False)."""
-        schedule = self.schedule
-        heap = schedule.heap
-        if schedule.changed or (heap and heap[0][0] <= now):
-            schedule.catch_up(now)
-        ordered = self._order(now, first)
-        if schedule.probing and self.probes_first:
-            return _probes_first(schedule.probing, ordered)
-        return ordered
-
-    def _order(self, now: float, first: bool) -> Iterator[Slot]:
-        """The strategy's own order."""
-        return iter(self.slots)
-
-    def update(self, slot: Slot) -> None:
-        """``slot``'s figures changed (an attempt ended)."""
-
-
-def _probes_first(probing: dict[int, Slot], ordered: Iterator[Slot]) -> Iterator[Slot]:
-    probes = sorted((s for s in probing.values() if s.machine.probe_permits), key=_INDEX)
-    yield from probes
-    for slot in ordered:
-        if slot.index not in probing:
-            yield slot
-
-
-class _Sorted(Ordering):
-    """An order kept sorted by a key per slot, repositioned (bisect) when a slot changes."""
-
-    refresh_every: float | None = None  # re-key every slot this often (figures that age)
-
-    def __init__(self, slots: Sequence[Slot], rng: random.Random) -> None:
-        super().__init__(slots, rng)
-        self._keys = [self.key(s) for s in self.slots]
-        self._sorted = sorted(self._keys)
-        self._refresh_at = -_INF
-
-    def key(self, slot: Slot) -> tuple[Any, ...]:
-        """The sort key: figures, then the slot's index (unique: the slot itself, last, is
-        never compared)."""
-        raise NotImplementedError
-
-    def _order(self, now: float, first: bool) -> Iterator[Slot]:
-        if self.refresh_every is not None and now >= self._refresh_at:
-            self._refresh_at = now + self.refresh_every
-            self.refresh(now)
-        return map(_LAST, self._sorted)
-
-    def refresh(self, now: float) -> None:
-        """Re-key every slot as of ``now``."""
-        for slot in self.slots:
-            self.update(slot)
-
-    def update(self, slot: Slot) -> None:
-        new = self.key(slot)
-        index = slot.index
-        old = self._keys[index]
-        self._keys[index] = new
-        _reposition(self._sorted, old, new)
-
-
-def _reposition(ordered: list[Any], old: Any, new: Any) -> None:
-    at = bisect.bisect_left(ordered, old)
-    if (at == 0 or ordered[at - 1] < new) and (at + 1 == len(ordered) or new < ordered[at + 1]):
-        ordered[at] = new  # still in place: the common case
-    else:
-        del ordered[at]
-        bisect.insort(ordered, new)
-
-
-class _SuccessRate(_Sorted):
+class _SuccessRate(Sorted):
     """Success rate with noise: the providers whose score is indistinguishable from the best
     one's (their confidence intervals overlap the best lower bound) come first, by priority,
     then latency, then registration order; the others follow by estimated success rate."""
@@ -205,7 +114,7 @@ class _SuccessRate(_Sorted):
 
     def key(self, slot: Slot) -> tuple[Any, ...]:
         latency = slot.latency
-        return (-slot.priority, _INF if latency is None else latency, slot.index, slot)
+        return (-slot.priority, INF if latency is None else latency, slot.index, slot)
 
     def update(self, slot: Slot) -> None:
         index = slot.index
@@ -217,11 +126,11 @@ class _SuccessRate(_Sorted):
             self._rank(index, successes, calls)
         else:
             self._rank(index, 0.0, 0.0)
-        latency = slot.latency  # _Sorted.update, inlined
-        new = (-slot.priority, _INF if latency is None else latency, index, slot)
+        latency = slot.latency  # Sorted.update, inlined
+        new = (-slot.priority, INF if latency is None else latency, index, slot)
         old = self._keys[index]
         self._keys[index] = new
-        _reposition(self._sorted, old, new)
+        reposition(self._sorted, old, new)
 
     def _rank(self, index: int, successes: float, calls: float) -> None:
         """Keep ``index``'s interval (``wilson``, inlined: the hot path), and which slot has
@@ -250,7 +159,7 @@ class _SuccessRate(_Sorted):
     def refresh(self, now: float) -> None:
         for slot in self.slots:  # every score aged to now
             self._rank(slot.index, *slot.score(now))
-            _Sorted.update(self, slot)
+            Sorted.update(self, slot)
 
     def order(self, now: float, first: bool = True) -> Iterator[Slot]:
         schedule = self.schedule  # Ordering.order with _order inlined: the hot path
@@ -262,7 +171,7 @@ class _SuccessRate(_Sorted):
             self.refresh(now)
         ordered = self._walk(self._lower[self._best])
         if schedule.probing:
-            return _probes_first(schedule.probing, ordered)
+            return probes_first(schedule.probing, ordered)
         return ordered
 
     def _order(self, now: float, first: bool) -> Iterator[Slot]:
@@ -280,7 +189,7 @@ class _SuccessRate(_Sorted):
 
 def _estimate(slot: Slot) -> float:
     """Minus the smoothed success rate (s + 1) / (n + 2) of ``slot``'s score now (a sort key)."""
-    successes, calls = slot.score(-_INF)
+    successes, calls = slot.score(-INF)
     return -(successes + 1.0) / (calls + 2.0)
 
 
@@ -300,7 +209,7 @@ def wilson(successes: float, calls: float, z: float = NOISE_Z) -> tuple[float, f
     return (lower if lower > 0.0 else 0.0), (upper if upper < 1.0 else 1.0)
 
 
-class _LeastLatency(_Sorted):
+class _LeastLatency(Sorted):
     def key(self, slot: Slot) -> tuple[Any, ...]:
         latency = slot.latency
         return (-1.0 if latency is None else latency, slot.index, slot)
@@ -373,8 +282,8 @@ def _better(a: Slot, b: Slot, now: float) -> bool:
     lower_b, upper_b = wilson(*b.score(now))
     if upper_a < lower_b or upper_b < lower_a:
         return lower_a > lower_b
-    lat_a = _INF if a.latency is None else a.latency
-    lat_b = _INF if b.latency is None else b.latency
+    lat_a = INF if a.latency is None else a.latency
+    lat_b = INF if b.latency is None else b.latency
     return (lat_a, a.index) < (lat_b, b.index)
 
 

@@ -15,7 +15,7 @@ import transitions
 from statemachines._durations import deadline_of, open_duration
 from statemachines._errors import ConfigurationError, IllegalTransitionError
 from statemachines._events import DetailValue, FailoverEvent
-from statemachines._graph import Edge, graph_for
+from statemachines._graph import Edge, Node, graph_for
 from statemachines._policy import BreakerPolicy
 from statemachines._snapshot import MachineSnapshot
 from statemachines._states import (
@@ -327,18 +327,11 @@ class BreakerMachine(MachineView):
                 f"cannot adopt state {state!r}: the policy declares "
                 f"{[s.value for s in self._graph.states]!r}"
             )
-        self.free_admission = False  # drops before the generation moves: see _enter
-        self.generation += 1
-        self._node = node
         self._machine.set_state(node.graph_state, model=self._model)
-        self.seq = self.seq if seq is None else seq
-        self.openings = self.openings if openings is None else openings
-        self.entered_at = now
-        self.deadline = deadline
         self._clear_context(now)
-        self._clear_counts()
-        self._tick_after = self._earliest_tick()
-        self.free_admission = node.admits and not node.probing and not node.tick
+        seq = self.seq if seq is None else seq
+        openings = self.openings if openings is None else openings
+        self._move(node, now, seq, openings, deadline)
         if self._on_change is not None:
             self._on_change()
         return self.generation
@@ -404,18 +397,10 @@ class BreakerMachine(MachineView):
         now: float = kwargs["now"]
         details: dict[str, DetailValue] = kwargs["details"]
         source, dest = self._node.state, edge.transition.dest
-        # Order matters to lock-free readers (see free_admission): the flag drops before the
-        # generation moves and rises again only once the new state is in place.
-        self.free_admission = False
-        self.generation += 1
-        self.seq += 1
-        self._node = node = self._graph.nodes[dest]
-        self.entered_at = now
-        self.openings = kwargs["openings"]
-        self.deadline = details["deadline"] = kwargs["deadline"]
-        self._clear_counts()
-        self._tick_after = self._earliest_tick()
-        self.free_admission = node.admits and not node.probing and not node.tick
+        details["deadline"] = kwargs["deadline"]
+        self._move(
+            self._graph.nodes[dest], now, self.seq + 1, kwargs["openings"], kwargs["deadline"]
+        )
         self.last_event = FailoverEvent(
             self.provider, self.seq, source, dest, kwargs["reason"], now, self.generation, details
         )
@@ -423,6 +408,21 @@ class BreakerMachine(MachineView):
             self._on_event(self.last_event)
         if self._on_change is not None:
             self._on_change()
+
+    def _move(
+        self, node: Node, now: float, seq: int, openings: int, deadline: float | None
+    ) -> None:
+        """Enter ``node`` at ``now``: a new generation, empty counts, the state's deadline.
+        Order matters to lock-free readers (see free_admission): the flag drops before the
+        generation moves and rises again only once the new state is in place."""
+        self.free_admission = False
+        self.generation += 1
+        self.seq, self.openings = seq, openings
+        self._node = node
+        self.entered_at, self.deadline = now, deadline
+        self._clear_counts()
+        self._tick_after = self._earliest_tick()
+        self.free_admission = node.admits and not node.probing and not node.tick
 
     def open_duration_for(self, k: int, retry_after: float | None = None) -> float:
         """How long the k-th consecutive opening lasts: backoff, cap, jitter, then Retry-After.

@@ -18,10 +18,11 @@ from failover import (
     ManualClock,
     Unavailable,
 )
+from failover._ordering import Sorted
 from failover._selection import Slot
 from failover.retry import RetryPolicy
 from failover.status import ProviderStatus
-from failover.strategies import STRATEGIES, _Sorted
+from failover.strategies import STRATEGIES
 from failover.testing import ScriptedProvider, ScriptedRequest
 from tests.failover.test_coordinator_support import QUIET, answers, coordinator, down, drive, script
 
@@ -188,7 +189,7 @@ def test_every_builtin_is_listed() -> None:
 def test_the_incremental_order_equals_a_full_sort(updates: list[tuple[int, float]]) -> None:
     table = dict.fromkeys(range(8), 0.0)
 
-    class Keyed(_Sorted):
+    class Keyed(Sorted):
         def key(self, slot: Slot) -> tuple[object, ...]:
             return (table[slot.index], slot.index, slot)
 

@@ -62,7 +62,8 @@ def test_a_rate_limited_failure_opens_with_its_event_and_a_finite_deadline(
     assert [e.reason for e in events] == [FailoverReason.RATE_LIMITED]
     assert replay(events, policy) is BreakerState.OPEN
     deadline = machine.retry_at
-    assert deadline is not None and math.isfinite(deadline)
+    assert deadline is not None
+    assert math.isfinite(deadline)
     assert now + policy.open_duration <= deadline <= now + MAX_RETRY_AFTER
     assert machine.admit(deadline) is not None  # and it leaves OPEN when that time comes
 
@@ -80,7 +81,8 @@ def test_a_raising_trip_condition_does_not_hold_and_is_counted() -> None:
     )
     for now in range(5):
         assert machine.record(machine.admit(float(now)), Outcome.FAILURE, float(now))  # type: ignore[arg-type]
-    assert machine.state is BreakerState.CLOSED and machine.seq == 0
+    assert machine.state is BreakerState.CLOSED
+    assert machine.seq == 0
     assert machine.condition_errors == 5
     assert machine.snapshot().last_condition_error == "trip: ZeroDivisionError: a bug in the policy"
     assert [where for where, _ in errors] == ["trip"] * 5
@@ -118,9 +120,11 @@ def test_a_raising_time_driven_condition_does_not_strand_the_state_it_guards() -
     for now in (0.0, 1.0, 2.0):
         machine.record(machine.admit(now), Outcome.FAILURE, now)  # type: ignore[arg-type]
     assert machine.state is BreakerState.OPEN
-    assert machine.tick(10.0) is None and machine.condition_errors >= 1
+    assert machine.tick(10.0) is None
+    assert machine.condition_errors >= 1
     event = machine.tick(32.0)
-    assert event is not None and event.trigger == "probe"
+    assert event is not None
+    assert event.trigger == "probe"
 
 
 @pytest.mark.parametrize("value", ["30", math.inf, math.nan, -5.0, 10**400])
