@@ -96,16 +96,11 @@ async def run(self, fn, kind):
     duration = end - now
     latency = slot.latency
     slot.latency = latency = duration if latency is None else latency + 0.2 * (duration - latency)
-    ordering, calls = self._ordering, window.calls
-    key = ((window.failures - calls - 1) / (calls + 2), -slot.priority, latency, slot.index, slot)
-    previous, ordering._keys[slot.index] = ordering._keys[slot.index], key
-    ordered = ordering._sorted
-    at = bisect.bisect_left(ordered, previous)
-    if (at == 0 or ordered[at - 1] < key) and (at + 1 == len(ordered) or key < ordered[at + 1]):
-        ordered[at] = key
-    else:
-        del ordered[at]
-        bisect.insort(ordered, key)
+    slot.score_calls += 1.0  # the score (an aged one is weighed down first, as observe does)
+    slot.score_successes += 1.0
+    if end - slot.score_at >= 30.0 / 256:
+        slot._age_score(end)
+    self._ordering.update(slot)  # the success rate's rank and the priority/latency order
     return new(Result, (value, slot.name, (new(Attempt, (slot.name, now, duration, None)),)))
 async def main():
     for _ in range(n):
@@ -123,7 +118,7 @@ STUBS = {
         "CircuitBreaker.finish = lambda self, g, s, e, v=None: self._now()"
     ),
     "strategy: reorder after it": "coordinator._ordering.update = id",
-    "figures: latency EWMA": (
+    "figures: latency EWMA and score": (
         "from failover._selection import Slot\nSlot.observe = lambda self, d, f, e: None"
     ),
 }

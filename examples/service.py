@@ -1,8 +1,8 @@
 """A small asyncio web service that answers prompts through a failover Coordinator.
 
 Gemini answers first; when it fails or its breaker is open, an OpenAI-compatible endpoint does;
-when both are out, a canned answer keeps the service up. The providers and their order are in
-examples/failover.toml (``strategy = "priority"``).
+when both are out, a canned answer keeps the service up (the fallback: basic mode). The
+providers and their order are in examples/failover.toml (``strategy = "priority"``).
 
 Run it from the repository's root (Starlette and uvicorn: ``pip install starlette uvicorn``)::
 

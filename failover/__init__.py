@@ -10,6 +10,7 @@ not re-exported here: ``failover.strategies``, ``failover.status`` (also re-expo
 from failover._attempt import Attempt
 from failover._breaker import CircuitBreaker
 from failover._coordinator import Coordinator
+from failover._fleet import FleetEvent, FleetState
 from failover._guard import Guard
 from failover._result import Result
 from failover.classify import (
@@ -68,9 +69,16 @@ from failover.registry import (
 from failover.retry import RetryPolicy
 from failover.settings import FailoverSettings, ProviderSettings, SettingsError, SettingsProblem
 from failover.status import CoordinatorStatus, ProviderStatus, status_from_json, status_to_json
-from statemachines import BreakerPolicy, BreakerState, FailoverEvent, ProviderHealth
+from statemachines import (
+    MAX_RETRY_AFTER,
+    BreakerPolicy,
+    BreakerState,
+    FailoverEvent,
+    ProviderHealth,
+)
 
 __all__ = [
+    "MAX_RETRY_AFTER",
     "AllProvidersFailed",
     "AllProvidersUnavailable",
     "Attempt",
@@ -90,6 +98,8 @@ __all__ = [
     "FailoverError",
     "FailoverEvent",
     "FailoverSettings",
+    "FleetEvent",
+    "FleetState",
     "Guard",
     "HealthCheckConfig",
     "HealthCheckResult",

@@ -13,13 +13,16 @@ from failover._breaker import CircuitBreaker
 from failover._coordinator_checks import (
     PROBE_TRIGGER,
     check_can_probe,
+    check_fallbacks,
     check_names,
     check_providers,
     check_values,
+    check_weights,
     hedge_after_of,
     instance,
 )
 from failover._execution import Plan, run_attempt
+from failover._fleet import Fleet, FleetEvent
 from failover._health_runner import HealthRunner
 from failover._hedge import run_hedged
 from failover._replica import Replica, local_events
@@ -28,7 +31,7 @@ from failover._selection import CALL, GENERATE, SEARCH, Slot
 from failover._shared_quota import share_quotas
 from failover.clock import Clock, SystemClock
 from failover.health import HealthCheckConfig
-from failover.hooks import Hook
+from failover.hooks import Hook, resolve_hooks
 from failover.provider import HealthCheckResult, LLMResponse, Provider, SearchResults
 from failover.ratelimit import Quota, RateLimit
 from failover.retry import RetryPolicy
@@ -58,6 +61,10 @@ class Coordinator:
 
     Args:
         providers: The providers, in registration order (names must be unique).
+        fallback: Fallback providers (basic mode): never ranked by the strategy, tried only
+            when no provider admits a call or every attempt at the providers failed, each at
+            most once per request, in priority order (then registration order); their attempts
+            do not count against ``retry.max_attempts``. Names unique across both lists.
         policy: The BreakerPolicy of every provider without its own.
         policies: A policy per provider name.
         strategy: A built-in strategy's name (``failover.strategies``) or a callable over
@@ -68,6 +75,9 @@ class Coordinator:
         health: Background health checks (started by ``start()`` / ``async with``).
         clock: Where time comes from (ManualClock in tests).
         hooks: Breaker hooks for every provider's breaker; None for the defaults, () for none.
+        fleet_hooks: Callables taking a FleetEvent, called at each change of the fleet state
+            (NORMAL, DEGRADED, BASIC: how many providers admit calls); like transition hooks,
+            an awaitable they return is scheduled, and one that raises is logged.
         all_down: When no provider admits a call: "fail_fast" raises AllProvidersUnavailable
             at once; "wait" waits for the earliest one if that is within the deadline; "probe"
             probes the OPEN provider that failed least recently.
@@ -84,7 +94,8 @@ class Coordinator:
 
     Raises:
         ConfigurationError: A duplicate provider name, a name in ``policies``,
-            ``rate_limits``, ``priorities`` or ``weights`` that is no provider's, or a bad
+            ``rate_limits``, ``priorities`` or ``weights`` that is no provider's (a fallback's
+            may be in all but ``weights``), or a bad
             strategy, all_down, weight or argument type; all_down="probe" with a policy
             that removed the built-in ``probe_now`` transition.
     """
@@ -93,6 +104,7 @@ class Coordinator:
         self,
         providers: Iterable[Provider],
         *,
+        fallback: Iterable[Provider] = (),
         policy: BreakerPolicy | None = None,
         policies: Mapping[str, BreakerPolicy] | None = None,
         strategy: StrategyName | CustomStrategy = "success_rate",
@@ -101,6 +113,7 @@ class Coordinator:
         health: HealthCheckConfig | None = None,
         clock: Clock | None = None,
         hooks: Iterable[Hook] | None = None,
+        fleet_hooks: Iterable[Callable[[FleetEvent], object]] = (),
         all_down: AllDown = "fail_fast",
         priorities: Mapping[str, float] | None = None,
         weights: Mapping[str, float] | None = None,
@@ -108,17 +121,18 @@ class Coordinator:
         hedge_after: float | None = None,
         storage: Storage | None = None,
     ) -> None:
-        providers = list(providers)
+        providers, fallback = list(providers), list(fallback)
         names = check_providers(providers)
+        fallbacks = check_fallbacks(fallback, names)
         policies, rate_limits = dict(policies or {}), dict(rate_limits or {})
         priorities, weights = dict(priorities or {}), dict(weights or {})
         for arg, mapping in (
             ("policies", policies),
             ("rate_limits", rate_limits),
             ("priorities", priorities),
-            ("weights", weights),
         ):
-            check_names(arg, mapping, names)
+            check_names(arg, mapping, names, fallbacks)
+        check_weights(weights, names, fallbacks)
         check_values(policy, policies, rate_limits, priorities, weights)
         self.retry = instance(retry, RetryPolicy, "retry", "RetryPolicy(max_attempts=3)")
         self.health = instance(health, HealthCheckConfig, "health", "HealthCheckConfig()")
@@ -130,12 +144,20 @@ class Coordinator:
         self.all_down: AllDown = all_down
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._rng = random.Random(seed)
+        self._fleet = Fleet(self.clock, fleet_hooks)
+        self._ranked = len(providers)  # _slots[:_ranked]: the providers; the rest: fallbacks
+        hooks = None if hooks is None else tuple(hooks)
         self._slots = tuple(
             self._slot(i, p, policies.get(p.name, policy), rate_limits, priorities, weights, hooks)
-            for i, p in enumerate(providers)
+            for i, p in enumerate([*providers, *fallback])
         )
         self._by_name = {s.name: s for s in self._slots}
-        self._ordering = bind(strategy, self._slots, self._rng)
+        primaries = self._slots[: self._ranked]
+        self._fallbacks = tuple(
+            sorted(self._slots[self._ranked :], key=lambda s: (-s.priority, s.index))
+        )
+        self._ordering = bind(strategy, primaries, self._rng)
+        self._fleet.follow([s.breaker for s in primaries])
         self.strategy = strategy
         self._started = self._closed = False
         self._health_runner = HealthRunner(self._slots, self.clock, self.health)
@@ -156,11 +178,13 @@ class Coordinator:
         hooks: Iterable[Hook] | None,
     ) -> Slot:
         policy = policy or BreakerPolicy()
-        if self.all_down == "probe":
+        ranked = index < self._ranked
+        if self.all_down == "probe" and ranked:
             check_can_probe(provider.name, policy)
-        breaker = CircuitBreaker(
-            provider.name, policy, clock=self.clock, hooks=None if hooks is None else tuple(hooks)
-        )
+        resolved = resolve_hooks(hooks)
+        if ranked:  # each transition of a provider re-evaluates the fleet state
+            resolved = (*resolved, self._fleet.watch)
+        breaker = CircuitBreaker(provider.name, policy, clock=self.clock, hooks=resolved)
         limit = rate_limits.get(provider.name)
         return Slot(
             index,
@@ -237,7 +261,7 @@ class Coordinator:
         (a MANUAL transition, one event) and admit one call to it."""
         candidates = [
             s
-            for s in self._slots
+            for s in self._slots[: self._ranked]
             if s.serves[kind] and s.machine.state is BreakerState.OPEN and s.quota_at(now) is None
         ]
         if not candidates:
@@ -251,8 +275,13 @@ class Coordinator:
 
     @property
     def providers(self) -> tuple[Provider, ...]:
-        """The providers, in registration order."""
-        return tuple(s.provider for s in self._slots)
+        """The providers (not the fallbacks), in registration order."""
+        return tuple(s.provider for s in self._slots[: self._ranked])
+
+    @property
+    def fallbacks(self) -> tuple[Provider, ...]:
+        """The fallback providers, in registration order."""
+        return tuple(s.provider for s in self._slots[self._ranked :])
 
     def breaker(self, name: str) -> CircuitBreaker:
         """The breaker of the provider called ``name``."""
@@ -264,11 +293,16 @@ class Coordinator:
             ) from None
 
     def status(self) -> CoordinatorStatus:
-        """A frozen snapshot of every provider and the overall health."""
-        now = self.clock.monotonic()
-        for slot in self._slots:
-            self._ordering.update(slot)  # windows may have moved without an outcome
-        return CoordinatorStatus.of((provider_status(s, now) for s in self._slots), now)
+        """A frozen snapshot of every provider and fallback, the overall health and the fleet
+        state (evaluated now: a cooldown that has ended counts without any request)."""
+        now = self.clock.monotonic()  # each breaker's due time-driven transitions fire (L1)
+        statuses = tuple(provider_status(s, now) for s in self._slots[: self._ranked])
+        fallbacks = tuple(provider_status(s, now) for s in self._slots[self._ranked :])
+        fleet = self._fleet
+        fleet.refresh()
+        return CoordinatorStatus.of(
+            statuses, now, fallbacks=fallbacks, fleet=fleet.state, last_fleet_event=fleet.last_event
+        )
 
     async def events(
         self, provider: str | None = None, *, since: int = 0, limit: int | None = None
@@ -349,8 +383,10 @@ class Coordinator:
         await self.aclose()
 
     def __repr__(self) -> str:
-        names = ", ".join(s.name for s in self._slots)
-        return f"<Coordinator [{names}] strategy={self.strategy!r}>"
+        names = ", ".join(s.name for s in self._slots[: self._ranked])
+        fallbacks = ", ".join(s.name for s in self._slots[self._ranked :])
+        fallback = f" fallback=[{fallbacks}]" if fallbacks else ""
+        return f"<Coordinator [{names}]{fallback} strategy={self.strategy!r}>"
 
 
 # --- validation -------------------------------------------------------------------------------

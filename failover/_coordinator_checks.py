@@ -4,7 +4,7 @@ is wrong and what would be right."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from failover.provider import Provider
@@ -14,9 +14,11 @@ from statemachines import BreakerPolicy, BreakerState, ConfigurationError, Stimu
 __all__ = [
     "PROBE_TRIGGER",
     "check_can_probe",
+    "check_fallbacks",
     "check_names",
     "check_providers",
     "check_values",
+    "check_weights",
     "hedge_after_of",
     "instance",
 ]
@@ -44,6 +46,25 @@ def check_providers(providers: list[Provider]) -> list[str]:
             )
         names.append(name)
     return names
+
+
+def check_fallbacks(fallbacks: list[Provider], names: list[str]) -> list[str]:
+    """The fallbacks' names: each a non-empty str, unique across ``names`` (the primaries')
+    and the fallbacks."""
+    taken = list(names)
+    for provider in fallbacks:
+        name = getattr(provider, "name", None)
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(
+                f"every fallback needs a non-empty str name, got {provider!r} (name={name!r})"
+            )
+        if name in taken:
+            raise ConfigurationError(
+                f"duplicate provider name {name!r} among the fallbacks; names are unique across "
+                f"providers and fallbacks (have {taken!r})"
+            )
+        taken.append(name)
+    return taken[len(names) :]
 
 
 def check_can_probe(name: str, policy: BreakerPolicy) -> None:
@@ -77,12 +98,27 @@ def hedge_after_of(value: object) -> float | None:
     return float(value)
 
 
-def check_names(arg: str, mapping: Mapping[str, object], names: list[str]) -> None:
-    unknown = sorted(set(mapping) - set(names))
+def check_names(
+    arg: str, mapping: Mapping[str, object], names: list[str], fallbacks: Sequence[str] = ()
+) -> None:
+    """Every key of ``mapping`` names a provider or one of ``fallbacks``."""
+    unknown = sorted(set(mapping) - set(names) - set(fallbacks))
     if unknown:
+        also = f" and the fallbacks are {list(fallbacks)!r}" if fallbacks else ""
         raise ConfigurationError(
-            f"{arg} names unknown providers {unknown!r}; the providers are {names!r}"
+            f"{arg} names unknown providers {unknown!r}; the providers are {names!r}{also}"
         )
+
+
+def check_weights(weights: Mapping[str, object], names: list[str], fallbacks: list[str]) -> None:
+    """``weights`` names primaries only: fallbacks are never ranked, so a weight means nothing."""
+    ranked = sorted(set(weights) & set(fallbacks))
+    if ranked:
+        raise ConfigurationError(
+            f"weights names fallbacks {ranked!r}; fallbacks are never ranked by the strategy "
+            f"(they serve in priority order), give weights to the providers {names!r} only"
+        )
+    check_names("weights", weights, names)
 
 
 def check_values(

@@ -7,6 +7,13 @@ providers before ones already tried; a provider already tried is tried again onl
 only when they end within the request's deadline. A BadRequest (and a ContentBlocked when
 ``retry.stop_on_content_blocked``) ends the request at once and is raised as it is.
 
+Fallbacks (basic mode, L6): when no provider admits a call now (fresh, or tried and its
+backoff over) or the provider attempts are spent, the first fallback in priority order that
+admits and has not been tried in this request gets the attempt, before any wait; each fallback
+is tried at most once per request, and fallback attempts do not count against
+``max_attempts`` (the deadline still bounds them). ``all_down`` ("wait", "probe") applies only
+once no fallback admits either.
+
 The common request (its first pick admits, its first attempt answers) needs none of a Plan's
 bookkeeping: ``Coordinator._run`` picks and calls ``run_attempt`` itself and makes a Plan only
 when that first attempt failed or nobody admitted.
@@ -31,7 +38,7 @@ from failover.errors import (
     ProviderTimeout,
 )
 from failover.provider import LLMResponse
-from statemachines import FailoverReason
+from statemachines import FailoverReason, retry_after_of
 
 if TYPE_CHECKING:
     from failover._coordinator import Coordinator
@@ -60,6 +67,7 @@ class Plan:
         "kind",
         "not_before",
         "probed",
+        "spent",
         "tries",
     )
 
@@ -76,6 +84,7 @@ class Plan:
         self.tries: dict[int, int] = {}
         self.not_before: dict[int, float] = {}
         self.probed = False
+        self.spent = 0  # attempts at providers (not fallbacks) that ended
 
     async def run(self, fn: Callable[[Any], Awaitable[T]]) -> Result[T]:
         """Attempt ``fn`` at provider after provider until one answers or the request ends."""
@@ -95,18 +104,22 @@ class Plan:
         """The next provider and its admission's generation; None when the request must end."""
         coordinator = self.coordinator
         clock = coordinator.clock
-        while len(self.attempts) < coordinator.retry.max_attempts:
+        limit = coordinator.retry.max_attempts
+        while True:
             now = clock.monotonic()
             if self.deadline is not None and now >= self.deadline:
                 return None
-            picked = self._fresh(now) or self._again(now)
-            if picked is not None:
+            if self.spent < limit:
+                picked = self._fresh(now) or self._again(now)
+                if picked is not None:
+                    return picked
+            picked = self._fallback(now)
+            if picked is not None or self.spent >= limit:
                 return picked
             wake = self._wake_at(now)
             if wake is None or (self.deadline is not None and wake > self.deadline):
                 return self._probe(now)
             await clock.sleep(wake - now)
-        return None
 
     def pick_now(self) -> tuple[Slot, int] | None:
         """A provider that admits a call at once (for a hedge): never waits, never probes."""
@@ -125,6 +138,21 @@ class Plan:
                     return slot, generation
         return None
 
+    def _fallback(self, now: float) -> tuple[Slot, int] | None:
+        """The first fallback (priority order) not tried yet that admits a call now."""
+        coordinator = self.coordinator
+        fallbacks = coordinator._fallbacks
+        if not fallbacks:
+            return None
+        coordinator._fleet.refresh()  # the fleet state as this request finds it
+        kind, tries = self.kind, self.tries
+        for slot in fallbacks:
+            if slot.serves[kind] and slot.index not in tries:
+                generation = slot.admit(now)
+                if generation is not None:
+                    return slot, generation
+        return None
+
     def _again(self, now: float) -> tuple[Slot, int] | None:
         slots = self.coordinator._slots
         ready = sorted((t, i) for i, t in self.not_before.items() if t <= now)
@@ -136,16 +164,17 @@ class Plan:
 
     def _wake_at(self, now: float) -> float | None:
         """The earliest time worth waiting for: a tried provider's backoff (or quota), and in
-        ``all_down="wait"`` mode any provider's cooldown too."""
+        ``all_down="wait"`` mode any provider's (or untried fallback's) cooldown too."""
         coordinator = self.coordinator
         wait = coordinator.all_down == "wait"
+        ranked = coordinator._ranked
         times = []
         for slot in coordinator._slots:
             if not slot.serves[self.kind]:
                 continue
             tried = slot.index in self.tries
-            if not (tried or wait):
-                continue
+            if not (tried or wait) or (tried and slot.index >= ranked):
+                continue  # a fallback is never tried twice in a request
             when = slot.ready_at(now, breaker=wait)
             if when is not None:
                 times.append(max(when, self.not_before.get(slot.index, when)))
@@ -193,6 +222,8 @@ class Plan:
         """Count an attempt that ended (``run_attempt`` recorded it at the provider); after a
         failure, set when ``slot`` may be tried again, or raise a request-level error."""
         self.attempts.append(record)
+        ranked = slot.index < self.coordinator._ranked
+        self.spent += ranked
         error = record.error
         if error is None:
             return
@@ -202,12 +233,13 @@ class Plan:
         ):
             raise error
         end = record.started_at + record.duration
-        retry_after = getattr(error, "retry_after", None)
+        retry_after = retry_after_of(getattr(error, "retry_after", None))  # any exception
         if retry_after is not None and getattr(error, "signal", None) is _RATE_LIMITED:
             slot.block(end + retry_after)  # RateLimited, QuotaExhausted
         tries = self.tries[slot.index] = self.tries.get(slot.index, 0) + 1
-        wait = retry.backoff(tries, self.coordinator._rng, retry_after)
-        self.not_before[slot.index] = end + wait
+        if ranked:  # a fallback is not tried again in this request: no backoff to wait for
+            wait = retry.backoff(tries, self.coordinator._rng, retry_after)
+            self.not_before[slot.index] = end + wait
 
 
 async def run_attempt(
@@ -268,7 +300,8 @@ async def run_attempt(
             else clock.monotonic()
         )
         slot.observe(end - started, False, end)
-        coordinator._ordering.update(slot)
+        if slot.index < coordinator._ranked:  # a fallback is in no strategy's order
+            coordinator._ordering.update(slot)
         if slot.reports_quota:
             _learn_quota(slot, end)
         if quota is not None and isinstance(value, LLMResponse):
@@ -276,7 +309,8 @@ async def run_attempt(
         return value, _new_attempt(Attempt, (slot.name, started, end - started, None))
     end = slot.breaker.finish(generation, started, error)
     slot.observe(end - started, True, end)
-    coordinator._ordering.update(slot)
+    if slot.index < coordinator._ranked:
+        coordinator._ordering.update(slot)
     if slot.reports_quota:
         _learn_quota(slot, end)
     return None, _new_attempt(Attempt, (slot.name, started, end - started, error))

@@ -5,8 +5,10 @@ A cancelled hedge is a cancellation, not a failure: its breaker records it as IG
 cancelled call) and it is not one of the request's attempts. Hedges count against
 ``max_attempts`` from the moment they start, and the request's deadline bounds them all. A
 hedge is only started when a provider admits a call at that moment: hedging never waits for a
-backoff or a cooldown; failing over after a failure does, as without hedging. A request-level
-error (BadRequest, ...) from any attempt cancels the others and is raised.
+backoff or a cooldown; failing over after a failure does, as without hedging. Hedges go to
+providers only, never to a fallback (a fallback is tried only when nothing is running), and a
+running fallback does not count against ``max_attempts``. A request-level error (BadRequest,
+...) from any attempt cancels the others and is raised.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ async def _race(
             _start(plan, fn, picked, running)
             can_hedge = True
         timer = None
-        if can_hedge and len(plan.attempts) + len(running) < max_attempts:
+        if can_hedge and plan.spent + _ranked(plan, running) < max_attempts:
             timer = asyncio.ensure_future(clock.sleep(hedge_after))
         try:
             waiting: set[asyncio.Future[Any]] = set(running)
@@ -76,6 +78,12 @@ async def _race(
                 can_hedge = False  # nobody to hedge to now: wait for what runs
             else:
                 _start(plan, fn, picked, running)
+
+
+def _ranked(plan: Plan, running: dict[asyncio.Task[_Outcome], Slot]) -> int:
+    """How many of the running attempts are at providers (fallbacks do not count)."""
+    ranked = plan.coordinator._ranked
+    return sum(slot.index < ranked for slot in running.values())
 
 
 def _start(

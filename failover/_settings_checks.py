@@ -122,6 +122,12 @@ def _priority(value: object) -> float:
     return _number(value, minimum=-math.inf, strict=False, expected="a finite number")
 
 
+def _flag(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise _bad("true or false", value)
+
+
 def _count(value: object) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return value
@@ -300,10 +306,19 @@ def _duplicates(names: Iterable[object]) -> list[_Found]:
     return found
 
 
-def _raw_name(entry: object, cls: type[Any]) -> object:
+def _raw_name(entry: object, cls: type[Any], key: str = "name") -> object:
     if isinstance(entry, cls):
-        return cast(object, entry.name)
-    return entry.get("name") if isinstance(entry, Mapping) else None
+        return cast(object, getattr(entry, key))
+    return entry.get(key) if isinstance(entry, Mapping) else None
+
+
+def _list_problems(entries: list[Any] | tuple[Any, ...], cls: type[Any]) -> list[_Found]:
+    """Duplicate names, and a list of nothing but fallbacks (they only stand in for providers)."""
+    found = _duplicates(_raw_name(p, cls) for p in entries)
+    if entries and all(_raw_name(p, cls, "fallback") is True for p in entries):
+        expected = "at least one provider without fallback = true (fallbacks serve only beside it)"
+        found.append(((), None, expected))
+    return found
 
 
 # --- wiring: attrs converters and validators over the checks ----------------------------------
@@ -344,7 +359,7 @@ def _records(cls: type[Any]) -> Callable[[object], tuple[Any, ...]]:
             for i, p in enumerate(value)
             if not isinstance(p, cls)
         ]
-        found += _duplicates(_raw_name(p, cls) for p in value)
+        found += _list_problems(value, cls)
         if found:
             raise _Invalid(found)
         return tuple(value)

@@ -22,11 +22,10 @@ from cattrs.gen import make_dict_structure_fn, override
 from failover._settings_checks import (
     _CHECK,
     _bad,
-    _duplicates,
     _Found,
     _Invalid,
+    _list_problems,
     _PathPart,
-    _raw_name,
     _unknown,
 )
 from statemachines import ConfigurationError, converter
@@ -140,13 +139,14 @@ def _record_hook(
 def _providers_hook(
     conv: cattrs.Converter, many: Any
 ) -> Callable[[object, object], tuple[Any, ...]]:
-    """Structure the providers (``many``: ``tuple[Record, ...]``), reporting duplicate names."""
+    """Structure the providers (``many``: ``tuple[Record, ...]``), reporting duplicate names
+    (and a list of fallbacks only)."""
     cls = get_args(many)[0]
 
     def providers(value: object, _: object) -> tuple[Any, ...]:
         if not isinstance(value, list | tuple):
             raise _bad("a list of provider tables ([[failover.providers]] in TOML)", value)
-        duplicates = _duplicates(_raw_name(entry, cls) for entry in value)
+        duplicates = _list_problems(value, cls)
         try:
             structured: tuple[Any, ...] = conv.structure(value, many)
         except cattrs.BaseValidationError as exc:

@@ -7,7 +7,8 @@
 
 ``managed_failover`` reads the settings (FailoverSettings, a TOML file, or the environment),
 builds each provider through the provider registry (``failover.registry``: the ``providers``
-package registers its kinds when imported), builds the Coordinator the settings describe, starts
+package registers its kinds when imported), builds the Coordinator the settings describe (the
+providers with ``fallback = true`` as its fallbacks), starts
 its health checks, and on exit (also on an error, in the body or while building) stops them and
 closes every provider that was built.
 
@@ -115,9 +116,13 @@ async def _build_providers(
 def _coordinator(
     settings: FailoverSettings, providers: tuple[Provider, ...], clock: Clock | None
 ) -> Coordinator:
+    """The coordinator of ``settings`` over ``providers`` (built from ``settings.providers``,
+    in the same order): those with ``fallback = true`` are its fallbacks."""
     names = [p.name for p in settings.providers]
+    fallback = [s.fallback for s in settings.providers]
     return Coordinator(
-        providers,
+        [p for p, is_fallback in zip(providers, fallback, strict=True) if not is_fallback],
+        fallback=[p for p, is_fallback in zip(providers, fallback, strict=True) if is_fallback],
         policy=settings.breaker_policy(),
         policies={name: settings.breaker_policy(name) for name in names},
         strategy=settings.strategy,
@@ -127,7 +132,7 @@ def _coordinator(
         clock=clock,
         all_down=settings.all_down,
         priorities={p.name: p.priority for p in settings.providers},
-        weights={p.name: p.weight for p in settings.providers},
+        weights={p.name: p.weight for p in settings.providers if not p.fallback},
     )
 
 

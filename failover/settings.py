@@ -23,6 +23,7 @@ Three ways in, all validated the same way (through the project's one cattrs conv
       policy = { open_duration = 60, window = { size = 50 } }
       rate_limits = { per_minute = 15, per_day = "unlimited" }
 
+  (``fallback = true`` in a provider's table makes it a fallback: ``Coordinator(fallback=)``).
 - ``FailoverSettings.from_mapping(data)`` takes the same shape as the ``[failover]`` table.
 
 Bad values raise one SettingsError (a ConfigurationError) listing every problem: its path (such
@@ -56,6 +57,7 @@ from failover._settings_checks import (
     _describe,
     _env_name,
     _factor,
+    _flag,
     _Invalid,
     _kind,
     _limit,
@@ -171,6 +173,9 @@ class ProviderSettings:
         rate_limits: Some of per_minute, per_day and tokens_per_minute (an int >= 1, or
             "unlimited"); the others come from the global settings.
         options: Anything else the provider's factory reads (no credentials).
+        fallback: True for a fallback (basic mode): never ranked by the strategy, sent a
+            request only when no other provider admits it or all have failed it
+            (``Coordinator(fallback=...)``); at least one provider must not be one.
     """
 
     name: str = attrs.field(metadata=_check(_name))
@@ -189,6 +194,7 @@ class ProviderSettings:
     options: Mapping[str, object] = attrs.field(
         factory=dict, converter=_options_in, metadata=_check(_options), hash=False
     )
+    fallback: bool = attrs.field(default=False, metadata=_check(_flag))
 
     def api_key(self, environ: Mapping[str, str] | None = None) -> str | None:
         """The API key, read now from the variable named by ``api_key_env``.
@@ -239,7 +245,7 @@ class FailoverSettings:
             "round_robin", "weighted_random", "least_latency" or "p2c" (a custom strategy, a
             callable, is given to the Coordinator in code).
         all_down: What it does when no provider admits a call: "fail_fast", "wait" or "probe".
-        providers: The providers, in registration order, with unique names.
+        providers: The providers (fallbacks too), in registration order, unique names.
     """
 
     health_check_interval: float = attrs.field(default=300.0, metadata=_check(_seconds))

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 import attrs
 import cattrs
 
+from failover._fleet import FleetEvent, FleetState, fleet_state
+from failover._json import dumps
 from failover.provider import HealthCheckResult
 from statemachines import (
     BreakerPolicy,
@@ -55,6 +57,9 @@ class ProviderStatus:
         last_event: Its breaker's most recent transition, if any.
         last_failure_at: When its last failed attempt ended, if any.
         index: Its registration order (0 first).
+        condition_errors: How many times a condition of its policy's own raised (each time
+            it counted as not holding: docs/semantics.md, "A condition that raises").
+        last_condition_error: The last such error, as "transition: Type: message".
     """
 
     name: str
@@ -75,6 +80,8 @@ class ProviderStatus:
     last_event: FailoverEvent | None
     last_failure_at: float | None
     index: int
+    condition_errors: int = 0
+    last_condition_error: str | None = None
 
 
 @attrs.frozen
@@ -90,6 +97,10 @@ class CoordinatorStatus:
         health: HEALTHY when every monitored provider is; UNHEALTHY when no provider admits
             calls at all; DEGRADED otherwise.
         at: When the snapshot was taken.
+        fleet: The fleet state of the providers (the primaries): NORMAL, DEGRADED or BASIC.
+        fallbacks: One ProviderStatus per fallback provider, in registration order (they
+            count in none of the figures above).
+        last_fleet_event: The fleet state's most recent change, if any.
     """
 
     providers: tuple[ProviderStatus, ...]
@@ -99,19 +110,34 @@ class CoordinatorStatus:
     unknown: int
     health: ProviderHealth
     at: float
+    fleet: FleetState = FleetState.NORMAL
+    fallbacks: tuple[ProviderStatus, ...] = ()
+    last_fleet_event: FleetEvent | None = None
 
     def provider(self, name: str) -> ProviderStatus:
-        """The status of the provider called ``name``."""
-        for status in self.providers:
+        """The status of the provider (or fallback) called ``name``."""
+        for status in (*self.providers, *self.fallbacks):
             if status.name == name:
                 return status
-        names = [s.name for s in self.providers]
+        names = [s.name for s in (*self.providers, *self.fallbacks)]
         raise KeyError(f"no provider named {name!r}; the coordinator has {names!r}")
 
     @classmethod
-    def of(cls, providers: Iterable[ProviderStatus], at: float) -> CoordinatorStatus:
-        """Summarise ``providers`` as seen at ``at``."""
+    def of(
+        cls,
+        providers: Iterable[ProviderStatus],
+        at: float,
+        *,
+        fallbacks: Iterable[ProviderStatus] = (),
+        fleet: FleetState | None = None,
+        last_fleet_event: FleetEvent | None = None,
+    ) -> CoordinatorStatus:
+        """Summarise ``providers`` (and ``fallbacks``) as seen at ``at``; without ``fleet``,
+        the fleet state is worked out from the providers' states and ``admits``."""
         statuses = tuple(providers)
+        if fleet is None:
+            admitting = sum(s.admits or s.state.admits_calls for s in statuses)
+            fleet = fleet_state(admitting, len(statuses))
         counts = dict.fromkeys(ProviderHealth, 0)
         for status in statuses:
             counts[status.health] += 1
@@ -129,6 +155,9 @@ class CoordinatorStatus:
             counts[ProviderHealth.UNKNOWN],
             overall,
             at,
+            fleet,
+            tuple(fallbacks),
+            last_fleet_event,
         )
 
 
@@ -157,6 +186,8 @@ def provider_status(slot: Slot, now: float) -> ProviderStatus:
         last_event=slot.machine.last_event,
         last_failure_at=slot.last_failure_at,
         index=slot.index,
+        condition_errors=stats.condition_errors,
+        last_condition_error=stats.last_condition_error,
     )
 
 
@@ -175,7 +206,7 @@ configure_converter(converter)
 
 def status_to_json(status: CoordinatorStatus) -> str:
     """``status`` as a compact JSON object."""
-    return json.dumps(converter.unstructure(status), separators=(",", ":"), sort_keys=True)
+    return dumps(converter.unstructure(status), separators=(",", ":"), sort_keys=True)
 
 
 def status_from_json(text: str, policy: BreakerPolicy | None = None) -> CoordinatorStatus:

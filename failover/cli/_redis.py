@@ -154,7 +154,6 @@ async def _status(
 async def _events(
     storage: RedisStorage, names: list[str], args: argparse.Namespace, out: Output
 ) -> None:
-    subscription = await storage.subscribe() if args.follow else None
     seen = dict.fromkeys(names, 0)
     found: list[FailoverEvent] = []
     for name in names:
@@ -163,22 +162,36 @@ async def _events(
         seen[name] = mine[-1].seq if mine else 0
     for event in sorted(found, key=_when):
         _print(event, args, out)
-    if subscription is None:
+    if not args.follow:
         return
+    # Subscribed after the log was read: an event written in between is caught up below and
+    # counts as new (read before subscribing, it would have been printed but never counted).
+    subscription = await storage.subscribe()
     printed = 0
     try:
+        for name in names:
+            printed += await _print_new(storage, name, seen, args, out)
+        if args.count is not None and printed >= args.count:
+            return
         async for update in subscription:
             if args.providers and update.provider not in args.providers:
                 continue
-            new = await storage.events(update.provider, since=seen.get(update.provider, 0))
-            for event in new:
-                _print(event, args, out)
-                seen[update.provider] = event.seq
-                printed += 1
+            printed += await _print_new(storage, update.provider, seen, args, out)
             if args.count is not None and printed >= args.count:
                 return
     finally:
         await subscription.aclose()
+
+
+async def _print_new(
+    storage: RedisStorage, name: str, seen: dict[str, int], args: argparse.Namespace, out: Output
+) -> int:
+    """Print ``name``'s events after the last one seen; how many."""
+    new = await storage.events(name, since=seen.get(name, 0))
+    for event in new:
+        _print(event, args, out)
+        seen[name] = event.seq
+    return len(new)
 
 
 def _when(event: FailoverEvent) -> tuple[float, str, int]:

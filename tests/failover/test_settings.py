@@ -70,6 +70,7 @@ def test_provider_defaults() -> None:
         "policy": {},
         "rate_limits": {},
         "options": {},
+        "fallback": False,
     }
 
 

@@ -47,13 +47,13 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
             yield http
 
 
-def test_the_example_settings_put_gemini_then_openai_then_the_canned_answer() -> None:
+def test_the_example_settings_put_gemini_then_openai_with_the_canned_answer_as_fallback() -> None:
     settings = FailoverSettings.from_toml(ROOT / "examples" / "failover.toml")
     ranked = sorted(settings.providers, key=lambda p: -p.priority)
-    assert [(p.name, p.kind) for p in ranked] == [
-        ("gemini", "gemini"),
-        ("openai", "openai"),
-        ("canned", "callable"),
+    assert [(p.name, p.kind, p.fallback) for p in ranked] == [
+        ("gemini", "gemini", False),
+        ("openai", "openai", False),
+        ("canned", "callable", True),
     ]
     assert settings.strategy == "priority"
 
