@@ -32,39 +32,29 @@ PROBE_TRIGGER = "probe_now"
 def check_providers(providers: list[Provider]) -> list[str]:
     if not providers:
         raise ConfigurationError("Coordinator needs at least one provider, got none")
-    names: list[str] = []
-    for provider in providers:
-        name = getattr(provider, "name", None)
-        if not isinstance(name, str) or not name:
-            raise ConfigurationError(
-                f"every provider needs a non-empty str name, got {provider!r} (name={name!r})"
-            )
-        if name in names:
-            raise ConfigurationError(
-                f"duplicate provider name {name!r}; each provider needs its own name "
-                f"(have {names!r})"
-            )
-        names.append(name)
-    return names
+    return _named(providers, [], "provider", "; each provider needs its own name")
 
 
 def check_fallbacks(fallbacks: list[Provider], names: list[str]) -> list[str]:
     """The fallbacks' names: each a non-empty str, unique across ``names`` (the primaries')
     and the fallbacks."""
-    taken = list(names)
-    for provider in fallbacks:
+    where = " among the fallbacks; names are unique across providers and fallbacks"
+    return _named(fallbacks, names, "fallback", where)
+
+
+def _named(items: list[Provider], taken: list[str], kind: str, where: str) -> list[str]:
+    """The names of ``items``, each a non-empty str and not in ``taken`` nor repeated."""
+    seen = list(taken)
+    for provider in items:
         name = getattr(provider, "name", None)
         if not isinstance(name, str) or not name:
             raise ConfigurationError(
-                f"every fallback needs a non-empty str name, got {provider!r} (name={name!r})"
+                f"every {kind} needs a non-empty str name, got {provider!r} (name={name!r})"
             )
-        if name in taken:
-            raise ConfigurationError(
-                f"duplicate provider name {name!r} among the fallbacks; names are unique across "
-                f"providers and fallbacks (have {taken!r})"
-            )
-        taken.append(name)
-    return taken[len(names) :]
+        if name in seen:
+            raise ConfigurationError(f"duplicate provider name {name!r}{where} (have {seen!r})")
+        seen.append(name)
+    return seen[len(taken) :]
 
 
 def check_can_probe(name: str, policy: BreakerPolicy) -> None:
