@@ -121,7 +121,7 @@ def test_a_raising_time_driven_condition_does_not_strand_the_state_it_guards() -
         machine.record(machine.admit(now), Outcome.FAILURE, now)  # type: ignore[arg-type]
     assert machine.state is BreakerState.OPEN
     assert machine.tick(10.0) is None
-    assert machine.condition_errors >= 1
+    assert machine.condition_errors == 1
     event = machine.tick(32.0)
     assert event is not None
     assert event.trigger == "probe"
