@@ -11,7 +11,7 @@ error classes whatever the transport said:
   429 RateLimited, other 5xx Unavailable).
 - ``parse_retry_after`` reads a Retry-After header (seconds or an HTTP-date), clamped to
   [0, MAX_RETRY_AFTER]; ``parse_count`` reads a count header (X-RateLimit-Remaining).
-- ``iter_sse`` yields the ``data:`` payload of each Server-Sent Event of a streamed response.
+- Reading bodies (bounded) and Server-Sent Events is in ``providers._reading``.
 - ``make_client`` builds the one pooled ``httpx.AsyncClient`` of a provider (or adopts an
   injected one, which the provider then does not close); ``BaseHTTPProvider`` holds it.
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import re
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Final
 
@@ -51,7 +51,6 @@ __all__ = [
     "BaseHTTPProvider",
     "body_excerpt",
     "error_for_status",
-    "iter_sse",
     "make_client",
     "map_httpx_errors",
     "parse_count",
@@ -237,27 +236,6 @@ def body_excerpt(raw: bytes) -> str:
     head = raw[:BODY_EXCERPT].decode("utf-8", errors="replace")
     shown = repr(head)
     return shown + ("..." if len(raw) > BODY_EXCERPT else "")
-
-
-async def iter_sse(response: httpx.Response) -> AsyncIterator[str]:
-    """The ``data:`` payload of each Server-Sent Event of a streamed response, as it arrives.
-
-    Lines of one event's data are joined with "\\n"; comments, ``event:``, ``id:`` and
-    ``retry:`` fields are skipped; an event without data yields nothing. A last event not
-    followed by a blank line is still yielded when the body ends.
-    """
-    data: list[str] = []
-    async for line in response.aiter_lines():
-        if not line:
-            if data:
-                yield "\n".join(data)
-                data = []
-            continue
-        field, _, value = line.partition(":")
-        if field == "data":
-            data.append(value[1:] if value.startswith(" ") else value)
-    if data:
-        yield "\n".join(data)
 
 
 def make_client(

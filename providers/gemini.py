@@ -16,7 +16,8 @@ import httpx
 from failover.errors import ConfigurationError, FailoverError, Unavailable
 from failover.provider import HealthCheckResult, LLMResponse, Usage
 from providers import _gemini_wire as wire
-from providers._http import BaseHTTPProvider, iter_sse, map_httpx_errors, parse_retry_after
+from providers._http import BaseHTTPProvider, map_httpx_errors, parse_retry_after
+from providers._reading import iter_sse
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_MODEL", "DEFAULT_TIMEOUT", "GeminiProvider"]
 
@@ -164,7 +165,7 @@ class GeminiProvider(BaseHTTPProvider):
 
     async def _chunks(self, response: httpx.Response) -> AsyncIterator[str]:
         finished = False
-        async for event in iter_sse(response):
+        async for event in iter_sse(response, self.name):
             data = wire.parse_json(event, self.name, "stream event")
             text = wire.response_text(data, self.name, require=False)
             usage = wire.usage_of(data)

@@ -56,11 +56,11 @@ from providers._http import (
     BaseHTTPProvider,
     body_excerpt,
     error_for_status,
-    iter_sse,
     map_httpx_errors,
     parse_count,
     parse_retry_after,
 )
+from providers._reading import iter_sse
 
 __all__ = ["DEFAULT_BASE_URL", "OpenAICompatibleProvider", "api_root", "parse_duration"]
 
@@ -190,7 +190,7 @@ class OpenAICompatibleProvider(BaseHTTPProvider):
                 if response.status_code >= 400:
                     content = await response.aread()
                     raise self._error(response.status_code, response.headers, content)
-                async for data in iter_sse(response):
+                async for data in iter_sse(response, self.name):
                     if data.strip() == "[DONE]":
                         return
                     text = self._delta(data)

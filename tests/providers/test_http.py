@@ -28,12 +28,12 @@ from providers._http import (
     BaseHTTPProvider,
     body_excerpt,
     error_for_status,
-    iter_sse,
     make_client,
     map_httpx_errors,
     parse_retry_after,
     translate_httpx_error,
 )
+from providers._reading import iter_sse
 from tests.fakes._server import FakeRequest, FakeServer, Reply, sequence
 
 REQUEST = httpx.Request("GET", "https://api.example.com/v1/models?key=SECRET123")
@@ -318,7 +318,7 @@ async def test_iter_sse_yields_each_event_data() -> None:
         httpx.AsyncClient() as client,
         client.stream("GET", server.url("/s")) as response,
     ):
-        events = [event async for event in iter_sse(response)]
+        events = [event async for event in iter_sse(response, "p")]
     assert events == ["one", "two\nthree", '{"k": 1}']
 
 
@@ -364,7 +364,7 @@ async def test_fake_server_sse_cut_breaks_the_chunked_body() -> None:
 
     async def read(client: httpx.AsyncClient, url: str) -> None:
         async with client.stream("GET", url) as response:
-            async for event in iter_sse(response):
+            async for event in iter_sse(response, "p"):
                 got.append(event)
 
     async with FakeServer(lambda r: reply) as server, httpx.AsyncClient() as client:
