@@ -123,10 +123,7 @@ class Replica:
                 await self._step()
         self.online = False
         for task in (self._task, self._listener):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await _end(task)
         for member in self.members.values():
             member.settle()  # probe outcomes the storage did not count: recorded locally
         await self._unsubscribe()
@@ -138,7 +135,8 @@ class Replica:
     async def _run(self) -> None:
         assert self._wake_event is not None
         delay = RECONNECT_DELAY[0]
-        while True:
+        while self.online:  # stop() clears it before cancelling: a cancellation that a
+            # storage client swallowed mid-step still ends the task
             try:
                 if self.degraded:
                     await asyncio.sleep(delay)
@@ -181,10 +179,7 @@ class Replica:
     async def _unsubscribe(self) -> None:
         listener, subscription = self._listener, self._subscription
         self._listener = self._subscription = None
-        if listener is not None:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await listener
+        await _end(listener)
         if subscription is not None:
             with contextlib.suppress(Exception):
                 await subscription.aclose()
@@ -333,3 +328,14 @@ def local_events(
         events = [e for e in breaker.events if e.seq > since]
         found += events if limit is None else events[:limit]
     return tuple(found)
+
+
+async def _end(task: asyncio.Task[None] | None) -> None:
+    """Cancel ``task`` and wait until it ends, whatever it raises; a cancellation of the caller
+    itself while it waits still propagates (``await task`` under a suppress would swallow it,
+    and a background step cancelled there would go on forever)."""
+    if task is not None and not task.done():
+        task.cancel()
+        await asyncio.wait([task])
+    if task is not None and task.done() and not task.cancelled():
+        task.exception()  # retrieved: not reported as "never retrieved"
