@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import reprlib
 from collections.abc import Mapping
 from typing import Final
 
@@ -16,6 +17,7 @@ import attrs
 from failover import MAX_RETRY_AFTER
 from failover.errors import BadRequest, Unavailable
 from failover.provider import SearchResult, SearchResults
+from failover.secrets import redact
 from providers._http import parse_count
 
 __all__ = [
@@ -42,6 +44,9 @@ _COUNTRY = re.compile(r"[A-Za-z]{2}|ALL|all")
 _LANGUAGE = re.compile(r"[A-Za-z]{2}(?:-[A-Za-z]{2,4})?")
 _RANGE = re.compile(r"(\d{4}-\d{2}-\d{2})to(\d{4}-\d{2}-\d{2})")
 _EXCERPT = 200
+_SHORT = reprlib.Repr()  # bounded by depth and size, whatever the nesting of the answer
+_SHORT.maxlevel = 4
+_SHORT.maxstring = _SHORT.maxother = _EXCERPT
 
 
 # --- the request --------------------------------------------------------------------------------
@@ -159,7 +164,7 @@ def search_params(query: object, options: Mapping[str, object], provider: str) -
 
 
 def _garbage(provider: str, why: str, body: object) -> Unavailable:
-    excerpt = repr(body)[:_EXCERPT]
+    excerpt = redact(_SHORT.repr(body))[:_EXCERPT]
     return Unavailable(
         f"Brave answered 200 with a body that is not a web search result ({why}): {excerpt}",
         provider=provider,

@@ -26,9 +26,15 @@ HTTP   body                                         error
 4xx    other                                        BadRequest
 =====  ===========================================  ==========================================
 
-A 200 whose ``promptFeedback.blockReason`` is set, or whose candidate stopped for a safety
-reason (``BLOCKED_FINISH_REASONS``), is ContentBlocked; a 200 body that is not the expected JSON
-is Unavailable, its first bytes in the message.
+Any body gives one of these errors, whatever it holds (not JSON, not UTF-8, nested too deeply,
+fields of any type): a body that is not Google's error JSON is mapped by status alone, keeping
+the Retry-After header (a 429 RateLimited, a 503 Unavailable). Messages show at most
+``MESSAGE_CHARS`` of Google's message, secrets masked (``failover.secrets.redact``).
+
+A 200 is decoded by ``providers/_gemini_response.py`` (re-exported here): ContentBlocked when
+``promptFeedback.blockReason`` is set or the candidate stopped for a safety reason
+(``BLOCKED_FINISH_REASONS``); Unavailable when the body is not the expected JSON or a field the
+library reads is malformed (its module docstring holds the table).
 """
 
 from __future__ import annotations
@@ -37,12 +43,10 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from failover.errors import (
     BadRequest,
-    ContentBlocked,
     NotFound,
     ProviderError,
     ProviderTimeout,
@@ -53,30 +57,49 @@ from failover.errors import (
     clamp_retry_after,
     parse_seconds,
 )
-from failover.provider import LLMResponse, Usage
-from providers._http import body_excerpt
+from failover.secrets import redact
+from providers._gemini_response import (
+    BLOCKED_FINISH_REASONS,
+    Json,
+    StreamEvent,
+    check_blocked,
+    decode_event,
+    excerpt,
+    finish_reason,
+    llm_response,
+    model_resource,
+    parse_json,
+    response_text,
+    token_total,
+    usage_of,
+)
 
 __all__ = [
     "BLOCKED_FINISH_REASONS",
     "CHARS_PER_TOKEN",
     "REQUEST_KEYS",
     "Json",
+    "StreamEvent",
     "build_request",
     "check_blocked",
+    "decode_event",
     "error_for",
     "estimate_tokens",
     "excerpt",
     "finish_reason",
     "llm_response",
+    "model_resource",
     "parse_delay",
     "parse_json",
     "response_text",
     "seconds_to_daily_reset",
     "snake",
+    "token_total",
     "usage_of",
 ]
 
-Json: TypeAlias = dict[str, Any]
+MESSAGE_CHARS = 300
+"""Characters of Google's error message shown in an error."""
 
 REQUEST_KEYS = frozenset(
     {
@@ -106,24 +129,9 @@ def snake(name: str) -> str:
 
 _OPTION_FIELDS = {**{f: f for f in _CONFIG_FIELDS}, **{snake(f): f for f in _CONFIG_FIELDS}}
 
-BLOCKED_FINISH_REASONS = frozenset(
-    {
-        "SAFETY",
-        "RECITATION",
-        "BLOCKLIST",
-        "PROHIBITED_CONTENT",
-        "SPII",
-        "IMAGE_SAFETY",
-        "IMAGE_PROHIBITED_CONTENT",
-        "IMAGE_RECITATION",
-    }
-)
-"""Finish reasons that mean the provider refused the content (ContentBlocked)."""
-
 CHARS_PER_TOKEN = 4
 """The offline estimate's ratio: Google's rule of thumb, about 4 characters per token."""
 
-_FINISH_NAMES = {"STOP": "stop", "MAX_TOKENS": "length"}
 _DAILY_RESET_ZONE = "America/Los_Angeles"
 
 
@@ -176,90 +184,6 @@ def estimate_tokens(text: str) -> int:
     return -(-len(text) // CHARS_PER_TOKEN)
 
 
-# --- responses -----------------------------------------------------------------------------------
-
-
-def excerpt(body: bytes | str) -> str:
-    """The first bytes of a body, for an error message."""
-    return body_excerpt(body.encode() if isinstance(body, str) else body)
-
-
-def parse_json(body: bytes | str, provider: str, what: str = "response") -> Json:
-    """A JSON object body, or Unavailable quoting its first bytes."""
-    try:
-        value = json.loads(body)
-    except ValueError:
-        value = None
-    if not isinstance(value, dict):
-        raise Unavailable(f"Gemini {what} is not a JSON object: {excerpt(body)}", provider=provider)
-    return value
-
-
-def check_blocked(data: Json, provider: str) -> None:
-    """Raise ContentBlocked when the prompt or the first candidate was blocked."""
-    feedback = data.get("promptFeedback") or {}
-    reason = feedback.get("blockReason") if isinstance(feedback, dict) else None
-    if reason and reason != "BLOCK_REASON_UNSPECIFIED":
-        raise ContentBlocked(f"Gemini blocked the prompt: blockReason={reason}", provider=provider)
-    finish = _first_candidate(data).get("finishReason")
-    if finish in BLOCKED_FINISH_REASONS:
-        raise ContentBlocked(f"Gemini stopped the answer: finishReason={finish}", provider=provider)
-
-
-def _first_candidate(data: Json) -> Json:
-    candidates = data.get("candidates")
-    if isinstance(candidates, list) and candidates and isinstance(candidates[0], dict):
-        return candidates[0]
-    return {}
-
-
-def response_text(data: Json, provider: str, *, require: bool = True) -> str:
-    """The text of the first candidate's parts (thought parts left out).
-
-    Args:
-        data: A GenerateContentResponse.
-        provider: For the error.
-        require: Whether a response without candidates is an error (a whole response) or
-            not (a stream chunk, e.g. the last one holding only usage).
-
-    Raises:
-        ContentBlocked: The prompt or answer was blocked.
-        Unavailable: ``require`` and no candidate at all.
-    """
-    check_blocked(data, provider)
-    candidate = _first_candidate(data)
-    if require and not candidate:
-        raise Unavailable(
-            f"Gemini answered no candidates: {excerpt(json.dumps(data))}", provider=provider
-        )
-    parts = (candidate.get("content") or {}).get("parts") or []
-    return "".join(
-        p["text"]
-        for p in parts
-        if isinstance(p, dict) and isinstance(p.get("text"), str) and not p.get("thought")
-    )
-
-
-def usage_of(data: Json) -> Usage | None:
-    """Usage from ``usageMetadata`` (output counts thinking tokens too); None if absent or
-    not counts ("12x", Infinity)."""
-    meta: Any = data.get("usageMetadata")  # a dict, when present
-    try:
-        prompt = int(meta.get("promptTokenCount", 0))
-        output = int(meta.get("candidatesTokenCount", 0)) + int(meta.get("thoughtsTokenCount", 0))
-        return Usage(prompt, output, int(meta.get("totalTokenCount", prompt + output)))
-    except (AttributeError, TypeError, ValueError, OverflowError):
-        return None
-
-
-def finish_reason(data: Json) -> str | None:
-    """The first candidate's finishReason: "stop", "length", or the lowercased enum name."""
-    finish = _first_candidate(data).get("finishReason")
-    if not isinstance(finish, str) or finish == "FINISH_REASON_UNSPECIFIED":
-        return None
-    return _FINISH_NAMES.get(finish, finish.lower())
-
-
 # --- errors --------------------------------------------------------------------------------------
 
 _MESSAGE_DELAY = re.compile(
@@ -282,11 +206,16 @@ def _message_delay(message: str) -> float | None:
     return None if match is None else parse_seconds(match.group(1), unit)
 
 
+def _text(value: object) -> str:
+    """A wire value that should be a string: itself, or "" for anything else."""
+    return value if isinstance(value, str) else ""
+
+
 def _error_object(body: bytes | str) -> Json | None:
     """The ``error`` object of a google.rpc.Status body (also inside a one-item list)."""
     try:
         value = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deeply
         return None
     if isinstance(value, list) and value:
         value = value[0]
@@ -299,7 +228,7 @@ def _details(error: Json, kind: str) -> list[Json]:
     if not isinstance(details, list):
         return []
     suffix = f"google.rpc.{kind}"
-    return [d for d in details if isinstance(d, dict) and str(d.get("@type", "")).endswith(suffix)]
+    return [d for d in details if isinstance(d, dict) and _text(d.get("@type")).endswith(suffix)]
 
 
 def _retry_delay(error: Json) -> float | None:
@@ -307,20 +236,30 @@ def _retry_delay(error: Json) -> float | None:
         delay = parse_delay(info.get("retryDelay"))
         if delay is not None:
             return delay
-    return _message_delay(str(error.get("message", "")))
+    return _message_delay(_text(error.get("message")))
 
 
 def _per_day(error: Json) -> bool:
-    return any(
-        "PerDay" in str(v.get("quotaId", ""))
-        for failure in _details(error, "QuotaFailure")
-        for v in failure.get("violations") or []
-        if isinstance(v, dict)
-    )
+    for failure in _details(error, "QuotaFailure"):
+        violations = failure.get("violations")
+        if isinstance(violations, list) and any(
+            isinstance(v, dict) and "PerDay" in _text(v.get("quotaId")) for v in violations
+        ):
+            return True
+    return False
 
 
 def _reasons(error: Json) -> set[str]:
-    return {str(info.get("reason")) for info in _details(error, "ErrorInfo")}
+    return {_text(info.get("reason")) for info in _details(error, "ErrorInfo")}
+
+
+def _message(status: int, error: Json) -> str:
+    """ "Gemini answered HTTP 503 UNAVAILABLE: <Google's message>", shortened and redacted."""
+    said = " ".join(_text(error.get("message")).split())
+    if len(said) > MESSAGE_CHARS:
+        said = said[:MESSAGE_CHARS] + "..."
+    rpc_status = _text(error.get("status"))[:64]
+    return redact(f"Gemini answered HTTP {status} {rpc_status}: {said}")
 
 
 def seconds_to_daily_reset(now: datetime) -> float:
@@ -347,16 +286,18 @@ def error_for(
 
     Args:
         status: The HTTP status (>= 400).
-        body: The answer's body (a google.rpc.Status JSON, or anything else).
+        body: The answer's body (a google.rpc.Status JSON, or anything else: then the
+            error is the status's, with ``retry_after``).
         provider: The provider's name, for the error.
         retry_after: The Retry-After header, already parsed, if any.
         now: The wall-clock time (aware), for a daily quota's reset; default now.
     """
     error = _error_object(body)
     if error is None:
-        return _by_status(status, f"Gemini answered HTTP {status}: {excerpt(body)}", provider)
-    rpc_status = str(error.get("status", ""))
-    message = f"Gemini answered HTTP {status} {rpc_status}: {error.get('message', '')}"
+        message = f"Gemini answered HTTP {status}: {excerpt(body)}"
+        return _by_status(status, message, provider, retry_after)
+    rpc_status = _text(error.get("status"))
+    message = _message(status, error)
     if status == 429:
         return _rate_limited(error, message, provider, retry_after, now)
     if status == 400:
@@ -394,16 +335,3 @@ def _by_status(
     default = BadRequest if 400 <= status < 500 else Unavailable
     cls = _BY_STATUS.get(status, default)
     return cls(message, provider=provider, status=status, retry_after=retry_after)
-
-
-def llm_response(data: Json, provider: str, model: str, latency: float) -> LLMResponse:
-    """A generateContent answer as an LLMResponse (ContentBlocked / Unavailable as
-    ``response_text`` says); usage is zeros when the answer has none."""
-    return LLMResponse(
-        text=response_text(data, provider),
-        provider=provider,
-        model=str(data.get("modelVersion") or model),
-        usage=usage_of(data) or Usage(),
-        finish_reason=finish_reason(data),
-        latency=latency,
-    )

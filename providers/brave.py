@@ -22,42 +22,40 @@ VALIDATION (422)               BadRequest (the request ends: it would fail anywh
 another code, or none          the generic status mapping (5xx Unavailable, ...)
 a body that is not JSON        Unavailable with its first bytes (an HTML page from a proxy);
                                a 429 stays RateLimited
+200 with Brave's error object  an error, not an empty search: by its code as above, else by
+                               its ``status`` (400-599), else Unavailable
+200 not a web search answer    Unavailable naming what is wrong (web.results not a list, a
+                               result without a string title, url or description)
+a body over max_response_bytes Unavailable naming max_response_bytes (read no further); an
+                               error status's body is read up to 64 KiB only
 connection errors, timeouts    ``providers._http.map_httpx_errors``
 =============================  ================================================================
+
+The decoders are in ``providers._brave_wire`` (the request, results and rate-limit windows) and
+``providers._brave_errors`` (errors and bodies); every text they take from an answer goes
+through ``failover.secrets.redact``. The key is checked with ``check_secret`` when the provider
+is built.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from typing import Final
 
 import httpx
 
-from failover.errors import (
-    BadRequest,
-    ConfigurationError,
-    ProviderError,
-    QuotaExhausted,
-    RateLimited,
-    Unauthorized,
-    Unavailable,
-)
+from failover.errors import BadRequest, ConfigurationError, ProviderError, RateLimited
 from failover.provider import HealthCheckResult, QuotaReport, SearchResults
-from providers._brave_wire import (
-    RateLimitWindow,
-    binding_window,
-    parse_rate_limit_windows,
-    parse_results,
-    search_params,
-)
-from providers._http import (
-    BaseHTTPProvider,
-    body_excerpt,
-    error_for_status,
-    map_httpx_errors,
-    parse_retry_after,
+from failover.secrets import check_secret, redact
+from providers._brave_errors import brave_error, decode_answer, quota_report_of
+from providers._brave_wire import parse_results, search_params
+from providers._http import BaseHTTPProvider, map_httpx_errors
+from providers._reading import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    check_max_response_bytes,
+    read_body,
+    read_error_body,
 )
 
 __all__ = [
@@ -70,112 +68,6 @@ __all__ = [
 
 DEFAULT_BASE_URL: Final = "https://api.search.brave.com"
 SEARCH_PATH: Final = "/res/v1/web/search"
-_CODES: Final[Mapping[str, type[ProviderError]]] = {
-    "RATE_LIMITED": RateLimited,
-    "QUOTA_LIMITED": QuotaExhausted,
-    "SUBSCRIPTION_TOKEN_INVALID": Unauthorized,
-    "OPTION_NOT_IN_PLAN": Unauthorized,
-    "VALIDATION": BadRequest,
-}
-_DETAIL = 300
-_NOT_JSON: Final = object()
-
-
-def quota_report_of(headers: Mapping[str, str]) -> QuotaReport | None:
-    """The QuotaReport of an answer's X-RateLimit-* headers (None when they are missing or
-    malformed): the binding window's remaining and reset (see ``binding_window``)."""
-    window = binding_window(parse_rate_limit_windows(headers))
-    return None if window is None else QuotaReport(window.remaining, float(window.reset))
-
-
-# --- errors -------------------------------------------------------------------------------------
-
-
-def _decode(content: bytes) -> object:
-    """The decoded JSON body, or _NOT_JSON."""
-    try:
-        return json.loads(content)
-    except (ValueError, UnicodeDecodeError):
-        return _NOT_JSON
-
-
-def _error_object(body: object) -> Mapping[str, object] | None:
-    """Brave's error object: ``{"error": {...}}`` (or the first of ``{"errors": [...]}``)."""
-    if not isinstance(body, dict):
-        return None
-    error = body.get("error")
-    errors = body.get("errors")
-    if error is None and isinstance(errors, list) and errors:
-        error = errors[0]
-    return error if isinstance(error, dict) and isinstance(error.get("code"), str) else None
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """A header's value, whatever the case of its name."""
-    return next((v for k, v in headers.items() if k.lower() == name), None)
-
-
-def _wait(
-    code: str | None, windows: tuple[RateLimitWindow, ...], headers: Mapping[str, str]
-) -> float | None:
-    """Seconds to leave Brave alone after a 429: the exhausted window's reset, else
-    Retry-After, else (QUOTA_LIMITED) the longest window's reset."""
-    window = binding_window(windows)
-    if window is not None and window.remaining == 0:
-        return float(window.reset)
-    retry_after = parse_retry_after(_header(headers, "retry-after"))
-    if retry_after is None and code == "QUOTA_LIMITED" and windows:
-        return float(max(w.reset for w in windows))
-    return retry_after
-
-
-def _coded(
-    provider: str, status: int, error: Mapping[str, object], retry_after: float | None
-) -> ProviderError:
-    code = str(error["code"])
-    detail = " ".join(str(error.get("detail", "")).split())
-    meta = error.get("meta")
-    if code == "VALIDATION" and meta:
-        detail += f" {json.dumps(meta, sort_keys=True)}"
-    if len(detail) > _DETAIL:
-        detail = detail[:_DETAIL] + "..."
-    message = f"provider {provider!r}: Brave answered HTTP {status} {code}: {detail}"
-    if retry_after is not None:
-        message += f" (retry after {retry_after:g} s)"
-    cls = _CODES.get(code)
-    if cls is None:
-        return error_for_status(provider, status, f"{code}: {detail}", retry_after)
-    return cls(message, provider=provider, retry_after=retry_after, status=status)
-
-
-def brave_error(
-    provider: str, status: int, headers: Mapping[str, str], content: bytes
-) -> ProviderError:
-    """The library's error for one of Brave's error answers (see the module docstring).
-
-    Args:
-        provider: The provider's name.
-        status: The HTTP status (not 200).
-        headers: The answer's headers (X-RateLimit-*, Retry-After).
-        content: The raw body.
-    """
-    body = _decode(content)
-    error = _error_object(body)
-    code = None if error is None else str(error["code"])
-    retry_after = None
-    if status == 429 or code in ("RATE_LIMITED", "QUOTA_LIMITED"):
-        retry_after = _wait(code, parse_rate_limit_windows(headers), headers)
-    if error is not None:
-        return _coded(provider, status, error, retry_after)
-    if status == 429 or body is not _NOT_JSON:
-        text = content[:_DETAIL].decode("utf-8", errors="replace")
-        return error_for_status(provider, status, text, retry_after)
-    return Unavailable(
-        f"provider {provider!r}: Brave answered HTTP {status} with a body that is not JSON: "
-        f"{body_excerpt(content)}",
-        provider=provider,
-        status=status,
-    )
 
 
 # --- the provider -------------------------------------------------------------------------------
@@ -185,7 +77,8 @@ class BraveSearchProvider(BaseHTTPProvider):
     """A SearchProvider over Brave's Web Search API (and a ReportsQuota).
 
     Args:
-        api_key: The subscription token (sent as X-Subscription-Token; never logged or shown).
+        api_key: The subscription token (sent as X-Subscription-Token; never logged or shown);
+            surrounding whitespace is stripped (a key read from a file ends with a newline).
         name: The provider's name.
         base_url: The API's root (a fake server's URL in tests).
         client: An httpx.AsyncClient to use (not closed by ``aclose``); by default the provider
@@ -193,9 +86,12 @@ class BraveSearchProvider(BaseHTTPProvider):
         timeout: Seconds for connect, read, write and pool of the provider's own client.
         health_query: What ``health_check`` searches for (one result; it counts against the
             quota: Brave has no free health endpoint).
+        max_response_bytes: The most bytes of one answer read (1 KiB to 1 GiB); a larger
+            answer is Unavailable.
 
     Raises:
-        ConfigurationError: An empty key, a bad timeout, or a health_query Brave would reject.
+        ConfigurationError: An empty key or one with a control character (never shown), a bad
+            timeout or max_response_bytes, or a health_query Brave would reject.
     """
 
     def __init__(
@@ -207,6 +103,7 @@ class BraveSearchProvider(BaseHTTPProvider):
         client: httpx.AsyncClient | None = None,
         timeout: float = 10.0,
         health_query: str = "brave search",
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if not isinstance(api_key, str) or not api_key.strip():
             raise ConfigurationError(
@@ -221,8 +118,10 @@ class BraveSearchProvider(BaseHTTPProvider):
             search_params(health_query, {}, name)
         except BadRequest as exc:
             raise ConfigurationError(f"health_query: {exc}") from None
-        headers = {"X-Subscription-Token": api_key, "Accept": "application/json"}
+        key = check_secret(api_key, "BraveSearchProvider's api_key")
+        headers = {"X-Subscription-Token": key, "Accept": "application/json"}
         super().__init__(name, base_url=base_url, headers=headers, timeout=timeout, client=client)
+        self.max_response_bytes = check_max_response_bytes(max_response_bytes, name)
         self.health_query = health_query
         self._quota: QuotaReport | None = None
 
@@ -253,29 +152,18 @@ class BraveSearchProvider(BaseHTTPProvider):
     async def _get(self, params: Mapping[str, str]) -> object:
         self._quota = None
         with map_httpx_errors(self.name):
-            response = await self.client.get(
-                self.url(SEARCH_PATH), params=params, headers=self.headers
-            )
-        self._quota = quota_report_of(response.headers)
-        if response.status_code != 200:
-            error = brave_error(self.name, response.status_code, response.headers, response.content)
-            raise self._scrubbed(error)
-        body = _decode(response.content)
-        if body is _NOT_JSON:
-            raise Unavailable(
-                f"provider {self.name!r}: Brave answered HTTP 200 with a body that is not JSON: "
-                f"{body_excerpt(response.content)}",
-                provider=self.name,
-                status=200,
-            )
-        return body
-
-    def _scrubbed(self, error: ProviderError) -> ProviderError:
-        """``error`` with the key masked, should Brave ever echo it in an error body."""
-        key = self.headers["X-Subscription-Token"]
-        if key in str(error):
-            error.args = (str(error).replace(key, "***"),)
-        return error
+            async with self.client.stream(
+                "GET", self.url(SEARCH_PATH), params=params, headers=self.headers
+            ) as response:
+                status = response.status_code
+                if status != 200:
+                    content = await read_error_body(response)
+                else:
+                    content = await read_body(response, self.name, self.max_response_bytes)
+        self._quota = quota_report_of(response.headers)  # an answer read whole, error or not
+        if status != 200:
+            raise brave_error(self.name, status, response.headers, content)
+        return decode_answer(self.name, response.headers, content)
 
     async def health_check(self) -> HealthCheckResult:
         """Search ``health_query`` for one result: healthy when Brave answers it.
@@ -291,6 +179,7 @@ class BraveSearchProvider(BaseHTTPProvider):
         except RateLimited:
             pass
         except ProviderError as exc:
-            error = type(exc).__name__ + ("" if exc.status is None else f" (HTTP {exc.status})")
+            shown = type(exc).__name__ + ("" if exc.status is None else f" (HTTP {exc.status})")
+            error = redact(shown)
         latency = time.perf_counter() - started
         return HealthCheckResult(self.name, error is None, latency, 0.0, error)

@@ -17,7 +17,11 @@ other statuses                  ``providers._http.error_for_status`` (429 RateLi
                                 Unauthorized, 404 NotFound, 408/504 ProviderTimeout, 5xx
                                 Unavailable)
 finish_reason content_filter    ContentBlocked
-a body that is not the JSON     Unavailable with its first bytes
+a body that is not the JSON     Unavailable naming what is wrong, with its first bytes (not
+                                JSON, a field of the wrong type, a token count that is not an
+                                integer from 0 to 10**18)
+a body over max_response_bytes  Unavailable naming max_response_bytes (read no further)
+a stream line or event > 1 MiB  Unavailable naming max_event_bytes
 a stream without ``[DONE]``     Unavailable, raised by the stream's iterator
 connection errors, timeouts     ``providers._http.map_httpx_errors``
 ==============================  ===============================================================
@@ -25,42 +29,42 @@ connection errors, timeouts     ``providers._http.map_httpx_errors``
 The ``x-ratelimit-remaining-requests`` / ``x-ratelimit-reset-requests`` headers (and their
 ``-tokens`` pair, when no tokens are left) of the latest answer are its ``quota_report()``.
 Every wait read from a header (Retry-After, retry-after-ms, x-ratelimit-reset-*) is clamped to
-[0, MAX_RETRY_AFTER], and no header value makes a parser raise.
+[0, MAX_RETRY_AFTER], and no header value makes a parser raise. The decoders are in
+``providers._openai_wire``; every text taken from an answer or an exception is passed through
+``failover.secrets.redact``, and the key is checked with ``check_secret`` when given.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 from urllib.parse import urlsplit
 
 import httpx
 
-from failover.errors import (
-    BadRequest,
-    ConfigurationError,
-    ContentBlocked,
-    ProviderError,
-    QuotaExhausted,
-    Unauthorized,
-    Unavailable,
-    clamp_retry_after,
-    parse_seconds,
+from failover.errors import BadRequest, ConfigurationError, ProviderError, Unavailable
+from failover.provider import HealthCheckResult, LLMResponse, QuotaReport
+from failover.secrets import check_secret, redact
+from providers._http import BaseHTTPProvider, map_httpx_errors
+from providers._openai_wire import (
+    decode,
+    error_of,
+    parse_chunk,
+    parse_completion,
+    parse_duration,
+    quota_of,
+    retry_after_of,
 )
-from failover.provider import HealthCheckResult, LLMResponse, QuotaReport, Usage
-from providers._http import (
-    STATUS_EXCERPT,
-    BaseHTTPProvider,
-    body_excerpt,
-    error_for_status,
-    map_httpx_errors,
-    parse_count,
-    parse_retry_after,
+from providers._reading import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    MAX_EVENT_BYTES,
+    check_max_response_bytes,
+    iter_sse,
+    read_body,
+    read_error_body,
 )
-from providers._reading import iter_sse
 
 __all__ = ["DEFAULT_BASE_URL", "OpenAICompatibleProvider", "api_root", "parse_duration"]
 
@@ -68,12 +72,10 @@ DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
 """OpenAI's API root."""
 
 _VERSIONED = re.compile(r"/v\d+(beta\d*|alpha\d*)?$")
-_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|h|m|s)")
-_UNITS: Final = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-_CODES: Final[Mapping[str, type[ProviderError]]] = {
-    "insufficient_quota": QuotaExhausted,
-    "invalid_api_key": Unauthorized,
-}
+
+# The header parsers under their former names (tests/providers/test_retry_after_parsers.py).
+_retry_after = retry_after_of
+_quota = quota_of
 
 
 def api_root(base_url: str) -> str:
@@ -87,22 +89,10 @@ def api_root(base_url: str) -> str:
     if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigurationError(
             f"base_url must be an http:// or https:// URL such as {DEFAULT_BASE_URL!r}, "
-            f"got {base_url!r}"
+            f"got {redact(repr(base_url))}"
         )
     root = base_url.rstrip("/")
     return root if _VERSIONED.search(parts.path.rstrip("/")) else root + "/v1"
-
-
-def parse_duration(value: str | None) -> float | None:
-    """Seconds in an OpenAI reset duration ("1s", "6m0s", "20ms", "1h2m3.5s", or a bare
-    number of seconds), clamped to [0, MAX_RETRY_AFTER]; None if unreadable. Never raises."""
-    text = value.strip() if isinstance(value, str) else ""
-    if not text:
-        return None
-    if _DURATION.sub("", text):
-        return parse_seconds(text)  # a bare number of seconds, or not a duration at all
-    parts = (parse_seconds(n, _UNITS[unit]) or 0.0 for n, unit in _DURATION.findall(text))
-    return clamp_retry_after(sum(parts))
 
 
 class OpenAICompatibleProvider(BaseHTTPProvider):
@@ -111,15 +101,20 @@ class OpenAICompatibleProvider(BaseHTTPProvider):
     Args:
         base_url: The server ("https://api.openai.com/v1", "http://localhost:11434", ...):
             see ``api_root``.
-        api_key: The bearer token; None for servers that need none.
+        api_key: The bearer token; None (or "") for servers that need none. Surrounding
+            whitespace is stripped (a key read from a file ends with a newline).
         model: The model asked when a request does not name one.
         name: The provider's name.
         client: An httpx.AsyncClient to use (not closed by ``aclose``).
         timeout: Seconds for connect, read, write and pool (or an httpx.Timeout), when the
             provider builds its own client.
+        max_response_bytes: The most bytes of one answer read (1 KiB to 1 GiB); a larger
+            answer is Unavailable. A stream's events are bounded by the smaller of this and
+            1 MiB each.
 
     Raises:
-        ConfigurationError: A bad base URL, model, name or timeout.
+        ConfigurationError: A bad base URL, key, model, name, timeout or max_response_bytes
+            (a bad key's message never shows it).
     """
 
     base_url: str
@@ -134,17 +129,19 @@ class OpenAICompatibleProvider(BaseHTTPProvider):
         name: str = "openai",
         client: httpx.AsyncClient | None = None,
         timeout: float | httpx.Timeout = 30.0,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if not isinstance(model, str) or not model.strip():
             raise ConfigurationError(f"model must be a non-empty string, got {model!r}")
         headers = {"accept": "application/json"}
-        if api_key:
-            headers["authorization"] = f"Bearer {api_key}"
+        if api_key is not None and api_key != "":
+            key = check_secret(api_key, f"OpenAICompatibleProvider {name!r}'s api_key")
+            headers["authorization"] = f"Bearer {key}"
         super().__init__(
             name, base_url=api_root(base_url), headers=headers, timeout=timeout, client=client
         )
         self.model = model
-        self._secret = api_key or None
+        self.max_response_bytes = check_max_response_bytes(max_response_bytes, name)
         self._quota: QuotaReport | None = None
 
     # --- the port -------------------------------------------------------------------------------
@@ -162,15 +159,9 @@ class OpenAICompatibleProvider(BaseHTTPProvider):
         """
         body = self._body(prompt, options, stream=False)
         started = time.perf_counter()
-        with map_httpx_errors(self.name):
-            response = await self.client.post(
-                self.url("/chat/completions"), json=body, headers=self.headers
-            )
+        content = await self._send("POST", "/chat/completions", body)
         latency = time.perf_counter() - started
-        self._learn_quota(response.headers)
-        if response.status_code >= 400:
-            raise self._error(response.status_code, response.headers, response.content)
-        return self._response(response.content, latency)
+        return parse_completion(content, self.name, self.model, latency)
 
     async def stream(
         self, prompt: str | Mapping[str, object], **options: object
@@ -182,18 +173,18 @@ class OpenAICompatibleProvider(BaseHTTPProvider):
                 ``[DONE]``.
         """
         body = self._body(prompt, options, stream=True)
+        limit = min(MAX_EVENT_BYTES, self.max_response_bytes)
         with map_httpx_errors(self.name):
             async with self.client.stream(
                 "POST", self.url("/chat/completions"), json=body, headers=self.headers
             ) as response:
                 self._learn_quota(response.headers)
                 if response.status_code >= 400:
-                    content = await response.aread()
-                    raise self._error(response.status_code, response.headers, content)
-                async for data in iter_sse(response, self.name):
+                    await self._raise_for(response)
+                async for data in iter_sse(response, self.name, max_event_bytes=limit):
                     if data.strip() == "[DONE]":
                         return
-                    text = self._delta(data)
+                    text = parse_chunk(data, self.name)
                     if text:
                         yield text
         raise Unavailable(
@@ -206,13 +197,9 @@ class OpenAICompatibleProvider(BaseHTTPProvider):
         started = time.perf_counter()
         error: str | None = None
         try:
-            with map_httpx_errors(self.name):
-                response = await self.client.get(self.url("/models"), headers=self.headers)
-            if response.status_code >= 400:
-                raise self._error(response.status_code, response.headers, response.content)
-            self._json(response.content)
+            decode(await self._send("GET", "/models"), self.name)
         except ProviderError as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            error = redact(f"{type(exc).__name__}: {exc}")
         latency = time.perf_counter() - started
         return HealthCheckResult(self.name, error is None, latency, time.monotonic(), error)
 
@@ -244,126 +231,32 @@ class OpenAICompatibleProvider(BaseHTTPProvider):
         body["stream"] = stream
         return body
 
-    # --- answers --------------------------------------------------------------------------------
+    async def _send(self, method: str, path: str, body: object = None) -> bytes:
+        """The body of a successful answer, read up to max_response_bytes; the answer's quota
+        is learnt once its body is read.
 
-    def _json(self, content: bytes) -> Any:
-        try:
-            return json.loads(content)
-        except (ValueError, UnicodeDecodeError):
-            raise self._garbage(content) from None
+        Raises:
+            ProviderError: An error status (its body read up to ERROR_BODY_BYTES), a body too
+                large, or a failure of the connection.
+        """
+        with map_httpx_errors(self.name):
+            async with self.client.stream(
+                method, self.url(path), json=body, headers=self.headers
+            ) as response:
+                if response.status_code >= 400:
+                    await self._raise_for(response)
+                content = await read_body(response, self.name, self.max_response_bytes)
+                self._learn_quota(response.headers)
+                return content
 
-    def _garbage(self, content: bytes) -> Unavailable:
-        return Unavailable(
-            f"provider {self.name!r} answered a body that is not the expected JSON: "
-            f"{self._redact(body_excerpt(content))}",
-            provider=self.name,
-        )
-
-    def _response(self, content: bytes, latency: float) -> LLMResponse:
-        data = self._json(content)
-        try:
-            choice = data["choices"][0]
-            text = choice["message"].get("content") or ""
-            finish = choice.get("finish_reason")
-            usage = data.get("usage") or {}
-            counts = Usage(
-                int(usage.get("prompt_tokens") or 0),
-                int(usage.get("completion_tokens") or 0),
-                int(usage.get("total_tokens") or 0),
-            )
-            model = str(data.get("model") or self.model)
-        except (KeyError, IndexError, TypeError, AttributeError, ValueError, OverflowError):
-            raise self._garbage(content) from None
-        if not isinstance(text, str):
-            raise self._garbage(content)
-        self._check_finish(finish)
-        return LLMResponse(text, self.name, model, counts, finish, latency)
-
-    def _delta(self, data: str) -> str:
-        chunk = self._json(data.encode())
-        if isinstance(chunk, dict) and isinstance(chunk.get("error"), dict):
-            raise self._coded(chunk["error"], None, 200) or Unavailable(
-                f"provider {self.name!r} sent an error in the stream: {self._message(chunk)}",
-                provider=self.name,
-            )
-        try:
-            choices = chunk["choices"]
-            if not choices:
-                return ""  # a usage-only chunk
-            self._check_finish(choices[0].get("finish_reason"))
-            text = (choices[0].get("delta") or {}).get("content") or ""
-        except (KeyError, IndexError, TypeError, AttributeError):
-            raise self._garbage(data.encode()) from None
-        return text if isinstance(text, str) else ""
-
-    def _check_finish(self, finish: object) -> None:
-        if finish == "content_filter":
-            raise ContentBlocked(
-                f"provider {self.name!r} stopped: finish_reason 'content_filter'",
-                provider=self.name,
-            )
-
-    # --- errors ---------------------------------------------------------------------------------
-
-    def _error(self, status: int, headers: httpx.Headers, content: bytes) -> ProviderError:
-        retry_after = _retry_after(headers)
-        try:
-            data = json.loads(content)
-        except (ValueError, UnicodeDecodeError):
-            data = None
-        error = data.get("error") if isinstance(data, dict) else None
-        if isinstance(error, dict):
-            coded = self._coded(error, retry_after, status)
-            if coded is not None:
-                return coded
-            return error_for_status(self.name, status, self._message(data), retry_after)
-        text = content.decode("utf-8", errors="replace")
-        return error_for_status(self.name, status, self._redact(text), retry_after)
-
-    def _coded(
-        self, error: Mapping[str, Any], retry_after: float | None, status: int
-    ) -> ProviderError | None:
-        cls = _CODES.get(str(error.get("code")))
-        if cls is None:
-            return None
-        message = (
-            f"provider {self.name!r} answered HTTP {status} {error.get('code')}: "
-            f"{self._message({'error': error})}"
-        )
-        return cls(message, provider=self.name, retry_after=retry_after, status=status)
-
-    def _message(self, data: Mapping[str, Any]) -> str:
-        error = data.get("error")
-        message = error.get("message") if isinstance(error, Mapping) else None
-        text = " ".join(str(message if message is not None else data).split())
-        text = self._redact(text)
-        return text if len(text) <= STATUS_EXCERPT else text[:STATUS_EXCERPT] + "..."
-
-    def _redact(self, text: str) -> str:
-        return text.replace(self._secret, "***") if self._secret else text
+    async def _raise_for(self, response: httpx.Response) -> NoReturn:
+        """Raise the error of an answer with a status >= 400 (reading at most
+        ERROR_BODY_BYTES of its body)."""
+        content = await read_error_body(response)
+        self._learn_quota(response.headers)
+        raise error_of(self.name, response.status_code, response.headers, content)
 
     def _learn_quota(self, headers: httpx.Headers) -> None:
-        report = _quota(headers)
+        report = quota_of(headers)
         if report is not None:
             self._quota = report
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    """retry-after-ms, else Retry-After; clamped to [0, MAX_RETRY_AFTER]."""
-    millis = headers.get("retry-after-ms")
-    seconds = None if millis is None else parse_seconds(millis, 0.001)
-    return seconds if seconds is not None else parse_retry_after(headers.get("retry-after"))
-
-
-def _quota(headers: httpx.Headers) -> QuotaReport | None:
-    """The requests window of x-ratelimit-*; the tokens window instead when it has none left."""
-    windows: dict[str, QuotaReport] = {}
-    for kind in ("requests", "tokens"):
-        remaining = parse_count(headers.get(f"x-ratelimit-remaining-{kind}"))
-        if remaining is not None:
-            reset = parse_duration(headers.get(f"x-ratelimit-reset-{kind}"))
-            windows[kind] = QuotaReport(remaining, reset)
-    exhausted = [w for w in windows.values() if w.remaining == 0]
-    if exhausted:
-        return max(exhausted, key=lambda w: w.reset_after or 0.0)
-    return windows.get("requests")

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from failover import ConfigurationError, Unauthorized, Unavailable
+from failover import ConfigurationError, RateLimited, Unauthorized, Unavailable
 from failover.provider import LLMProvider, Usage
 from providers.gemini import DEFAULT_MODEL, GeminiProvider
 from tests.fakes import gemini as fake
@@ -254,6 +254,9 @@ def test_repr_shows_no_key() -> None:
         ((fake.KEY,), {"api_version": "v1?key=x"}, "api_version"),
         ((fake.KEY,), {"name": ""}, "name"),
         ((fake.KEY,), {"timeout": 0}, "timeout"),
+        ((fake.KEY,), {"max_response_bytes": 10}, "max_response_bytes"),
+        ((fake.KEY,), {"max_response_bytes": 2**40}, "max_response_bytes"),
+        ((fake.KEY,), {"max_response_bytes": 1e6}, "max_response_bytes"),
     ],
 )
 def test_bad_settings_are_configuration_errors(
@@ -262,3 +265,26 @@ def test_bad_settings_are_configuration_errors(
     with pytest.raises(ConfigurationError, match=match) as caught:
         GeminiProvider(*args, **kwargs)  # type: ignore[arg-type]
     assert fake.KEY not in str(caught.value)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("status", "cls"), [(429, RateLimited), (503, Unavailable)], ids=["429", "503"]
+)
+@pytest.mark.parametrize(
+    "page",
+    [b"<html>Too Many Requests</html>", b"slow down", b'{"error": "not google\'s"}', b""],
+    ids=["html", "text", "other-json", "empty"],
+)
+async def test_an_error_that_is_not_google_s_json_keeps_the_retry_after_header(
+    server: fake.FakeGemini, gemini: GeminiProvider, status: int, cls: type, page: bytes
+) -> None:
+    reply = Reply(status, {"content-type": "text/html", "retry-after": "7"}, page)
+    server.script(reply, reply)
+    with pytest.raises(cls) as generated:
+        await gemini.generate("Hi")
+    with pytest.raises(cls) as streamed:
+        await gemini.stream("Hi").__anext__()
+    for caught in (generated, streamed):
+        assert type(caught.value) is cls
+        assert (caught.value.status, caught.value.retry_after) == (status, 7.0)

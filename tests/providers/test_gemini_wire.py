@@ -106,14 +106,35 @@ def test_thought_parts_are_left_out_and_thinking_tokens_count_as_output() -> Non
     assert wire.usage_of(data) == Usage(5, 17, 22)
 
 
-@pytest.mark.parametrize(
-    "meta", [None, [], {"promptTokenCount": "12x"}, {"totalTokenCount": 1e999}]
-)
-def test_usage_that_is_not_counts_is_unknown(meta: object) -> None:
+def test_no_usage_is_zeros_and_left_out_counts_are_zero() -> None:
     data = fake.response_body("answer")
-    data["usageMetadata"] = meta
+    data["usageMetadata"] = None
     assert wire.usage_of(data) is None
     assert wire.llm_response(data, "gemini", "m", 0.1).usage == Usage()
+    data["usageMetadata"] = {"candidatesTokenCount": 3}
+    assert wire.usage_of(data) == Usage(0, 3, 3)
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        [],
+        "many",
+        {"promptTokenCount": "12x"},
+        {"promptTokenCount": "many"},
+        {"totalTokenCount": float("inf")},
+        {"candidatesTokenCount": 1.5},
+        {"thoughtsTokenCount": True},
+        {"promptTokenCount": -1},
+        {"promptTokenCount": 10**12 + 1},
+    ],
+)
+def test_usage_that_is_not_counts_makes_the_answer_malformed(meta: object) -> None:
+    data = fake.response_body("answer")
+    data["usageMetadata"] = meta
+    with pytest.raises(Unavailable, match="usageMetadata") as caught:
+        wire.llm_response(data, "gemini", "m", 0.1)
+    assert caught.value.provider == "gemini"
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""OpenAICompatibleProvider through the Coordinator: each error answer, and quota headers."""
+"""OpenAICompatibleProvider through the Coordinator: each error answer, and quota headers; the
+key in errors and health results (never shown), checked when the provider is built."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import pytest
 from failover import (
     BadRequest,
     BreakerState,
+    ConfigurationError,
     ContentBlocked,
+    ProviderError,
     ProviderTimeout,
     QuotaExhausted,
     RateLimited,
@@ -20,8 +23,10 @@ from failover import (
     Unavailable,
 )
 from failover.provider import QuotaReport, ReportsQuota
+from providers.openai import OpenAICompatibleProvider
 from tests.fakes._server import FakeServer, Reply
 from tests.fakes.openai import (
+    KEY,
     FakeOpenAI,
     backup,
     completion,
@@ -260,3 +265,89 @@ async def test_no_requests_left_skips_the_provider_until_the_reset() -> None:
         clock.advance(1)
         assert (await c.generate("x")).value.text == "fresh"
         await c.aclose()
+
+
+# --- secrets ------------------------------------------------------------------------------------
+
+SECRET = "sk-decoding-test-5f3a9c1e7b"
+
+
+@pytest.mark.asyncio
+async def test_echoed_request_headers_never_show_the_key() -> None:
+    echoed = f"Authorization: Bearer {SECRET}\nx-api-key: {SECRET}"
+    replies = [
+        Reply.json(
+            {"error": {"message": echoed, "headers": {"authorization": SECRET}}}, status=400
+        ),
+        Reply(502, {"content-type": "text/plain"}, ("x" * 110 + SECRET).encode()),
+        Reply(200, {"content-type": "text/plain"}, ("y" * 110 + SECRET).encode()),
+    ]
+    async with FakeServer(FakeOpenAI(*replies)) as server:
+        p = OpenAICompatibleProvider(server.base_url, SECRET, "m")
+        texts = []
+        for _ in replies:
+            with pytest.raises(ProviderError) as caught:
+                await p.generate("hi")
+            texts += [str(caught.value), repr(caught.value)]
+        await p.aclose()
+    assert "***" in texts[0]
+    assert not [t for t in texts if SECRET[:12] in t or SECRET[-12:] in t]
+
+
+@pytest.mark.asyncio
+async def test_a_health_check_result_never_shows_the_key() -> None:
+    body = {"error": {"message": f"bad key {SECRET}", "code": "invalid_api_key"}}
+    async with FakeServer(lambda request: Reply.json(body, status=401)) as server:
+        p = OpenAICompatibleProvider(server.base_url, SECRET, "m")
+        result = await p.health_check()
+        await p.aclose()
+    assert result.error is not None
+    assert result.error.startswith("Unauthorized: ")
+    assert SECRET not in result.error
+    assert "***" in result.error
+
+
+@pytest.mark.asyncio
+async def test_a_key_with_a_trailing_newline_works_and_is_never_shown() -> None:
+    echo = Reply(500, {"content-type": "text/plain"}, f"upstream rejected {KEY}\n".encode())
+    async with FakeServer(FakeOpenAI(echo, Reply.json(completion()), key=KEY)) as server:
+        p = OpenAICompatibleProvider(server.base_url, KEY + "\n", "gpt-test")
+        with pytest.raises(Unavailable) as caught:
+            await p.generate("hi")
+        assert (await p.generate("hi")).text == "Hello!"
+        assert (await p.health_check()).healthy
+        await p.aclose()
+    assert server.requests[0].headers["authorization"] == f"Bearer {KEY}"
+    assert "upstream rejected ***" in str(caught.value)
+    assert KEY not in str(caught.value)
+
+
+@pytest.mark.parametrize("bad", ["\x01", "\x7f", "\n", "é"])
+def test_a_key_with_a_control_character_is_refused_without_showing_it(bad: str) -> None:
+    key = f"sk-hidden{bad}value-123456"
+    with pytest.raises(ConfigurationError, match="api_key holds") as caught:
+        OpenAICompatibleProvider("http://x", key, "m")
+    assert "hidden" not in str(caught.value)
+    assert "value-123456" not in str(caught.value)
+
+
+@pytest.mark.asyncio
+async def test_no_key_sends_no_authorization() -> None:
+    async with FakeServer(FakeOpenAI()) as server:
+        for key in (None, ""):
+            p = OpenAICompatibleProvider(server.base_url, key, "m")
+            await p.generate("hi")
+            await p.aclose()
+    assert all("authorization" not in r.headers for r in server.requests)
+
+
+@pytest.mark.asyncio
+async def test_a_connection_failure_is_unavailable_chained_to_httpx() -> None:
+    async with FakeServer(FakeOpenAI()) as server:
+        url = server.base_url
+    p = OpenAICompatibleProvider(url, SECRET, "m")
+    with pytest.raises(Unavailable) as caught:
+        await p.generate("hi")
+    await p.aclose()
+    assert isinstance(caught.value.__cause__, httpx.ConnectError)
+    assert SECRET not in str(caught.value)
