@@ -6,7 +6,8 @@ provider, then waits ``interval`` seconds after each check ends, each wait jitte
 ``provider.health_check()`` under ``HealthCheckConfig.timeout`` on the coordinator's clock
 (``clock_timeout``, as attempts are timed); a timeout, an exception or an answer that is not a
 HealthCheckResult counts as an unhealthy result whose ``error`` names only the kind of failure
-(never the exception's text, which could hold a URL with a credential). The result is kept on
+(never the exception's text, which could hold a URL with a credential); a provider's own
+``error`` text is passed through ``failover.secrets.redact``. The result is kept on
 the provider's slot (shown by ``status()``) and fed to its breaker (``record_health_check``):
 failures trip it per the policy (HEALTH_CHECK_FAILED), a pass while OPEN probes early
 (HEALTH_CHECK_PASSED). A background check is skipped while the provider's quota allows no
@@ -28,6 +29,7 @@ from failover._timeouts import clock_timeout
 from failover.clock import Clock
 from failover.health import HealthCheckConfig
 from failover.provider import HealthCheckResult
+from failover.secrets import redact
 
 __all__ = ["HealthRunner"]
 
@@ -135,8 +137,9 @@ class HealthRunner:
             answer, error = None, f"health_check() raised {type(exc).__name__}"
         ended = clock.monotonic()
         if error is None and isinstance(answer, HealthCheckResult):
+            shown = None if answer.error is None else redact(str(answer.error))
             return attrs.evolve(
-                answer, provider=slot.name, latency=ended - started, checked_at=ended
+                answer, provider=slot.name, latency=ended - started, checked_at=ended, error=shown
             )
         if error is None:
             error = f"health_check() returned a {type(answer).__name__}, not a HealthCheckResult"

@@ -21,7 +21,11 @@
 ConfigurationError, IllegalTransitionError and FailoverError are defined once, in the pure core
 (``statemachines``), and re-exported here. A ProviderError's ``retry_after`` is None or a number
 of seconds in [0, MAX_RETRY_AFTER] (``statemachines.MAX_RETRY_AFTER``, re-exported by
-``failover``), whatever it was given (see ``ProviderError``). ``parse_seconds`` and
+``failover``), whatever it was given (see ``ProviderError``). Every message is passed through
+``failover.secrets.redact`` when the error is built (or, for CallNotPermitted and
+StreamInterrupted, when it is shown): no configured secret, URL password or credential header
+a provider's text echoes reaches it. The records of logger ``failover`` are redacted too (a
+filter, ``failover._redacting_log``, installed here). ``parse_seconds`` and
 ``clamp_retry_after``, outside ``__all__`` (which lists the errors only), are what the
 providers' parsers of waits build on.
 """
@@ -37,6 +41,8 @@ from decimal import Decimal
 from numbers import Real
 from typing import TYPE_CHECKING, Any, Final
 
+from failover import _redacting_log
+from failover.secrets import redact
 from statemachines import (
     MAX_RETRY_AFTER,
     ConfigurationError,
@@ -69,6 +75,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("failover")
+_redacting_log.install(logger)  # every record of the library's logger is redacted
 
 # A decimal number in ASCII (RFC 9110's delay-seconds, with a sign, a fraction and an exponent
 # allowed): "30", "2.5", ".5", "1e3", "-3". No "inf" nor "nan", no digits of other scripts.
@@ -190,7 +197,9 @@ class CallNotPermitted(FailoverError):
 
     def __str__(self) -> str:  # formatted on demand: a rejection should cost little
         when = "until reset" if self.retry_at is None else f"until t={self.retry_at:.3f}"
-        return f"provider {self.provider!r} is {self.state.value}: call not permitted {when}"
+        return redact(
+            f"provider {self.provider!r} is {self.state.value}: call not permitted {when}"
+        )
 
 
 class ProviderError(FailoverError):
@@ -204,6 +213,8 @@ class ProviderError(FailoverError):
             is read, and anything else (NaN, infinity, a negative, a non-number) is dropped to
             None with a WARNING, so no error can strand a breaker.
         status: The HTTP status, when there was one.
+
+    The message is redacted (``failover.secrets.redact``) as the error is built.
     """
 
     signal: FailoverReason | None = None
@@ -217,7 +228,7 @@ class ProviderError(FailoverError):
         retry_after: float | None = None,
         status: int | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(redact(message))
         self.provider = provider
         self.retry_after = _valid_retry_after(retry_after, provider)
         self.status = status
@@ -270,7 +281,7 @@ class AllProvidersFailed(FailoverError):
     def __init__(self, attempts: Sequence[Attempt]) -> None:
         self.attempts = tuple(attempts)
         names = ", ".join(f"{a.provider}: {type(a.error).__name__}" for a in self.attempts)
-        super().__init__(f"all {len(self.attempts)} attempts failed ({names})")
+        super().__init__(redact(f"all {len(self.attempts)} attempts failed ({names})"))
 
 
 class AllProvidersUnavailable(FailoverError):
@@ -281,7 +292,8 @@ class AllProvidersUnavailable(FailoverError):
         self.retry_at = retry_at
         self.providers = tuple(providers)
         when = "no retry time" if retry_at is None else f"earliest retry at t={retry_at:.3f}"
-        super().__init__(f"no provider admits a call ({', '.join(self.providers)}); {when}")
+        names = ", ".join(self.providers)
+        super().__init__(redact(f"no provider admits a call ({names}); {when}"))
 
 
 class StreamInterrupted(FailoverError):
@@ -303,7 +315,7 @@ class StreamInterrupted(FailoverError):
         self.cause = cause
 
     def __str__(self) -> str:
-        return (
+        return redact(
             f"stream from provider {self.provider!r} broke after {len(self.text_so_far)} "
             f"characters: {type(self.cause).__name__}: {self.cause}"
         )

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeAlias
 
+from failover.secrets import redact
 from statemachines import ConfigurationError, FailoverEvent, Outcome, State
 
 __all__ = ["BreakerHook", "Hook", "LoggingHook", "TransitionHook", "resolve_hooks"]
@@ -55,7 +56,10 @@ class _Wrapped(BreakerHook):
 
 
 class LoggingHook(BreakerHook):
-    """One log line per transition on logger ``failover``, with structured ``extra``."""
+    """One log line per transition on logger ``failover``, with structured ``extra``.
+
+    The provider's name is passed through ``failover.secrets.redact`` (whatever the logger).
+    """
 
     def __init__(self, logger_: logging.Logger | None = None, level: int = logging.INFO) -> None:
         self.logger = logger_ or logger
@@ -63,16 +67,19 @@ class LoggingHook(BreakerHook):
 
     def on_transition(self, event: FailoverEvent) -> None:
         level = logging.WARNING if event.dest.health.value == "unhealthy" else self.level
+        if not self.logger.isEnabledFor(level):
+            return
+        provider = redact(event.provider)  # any logger: not only failover's, which redacts
         self.logger.log(
             level,
             "breaker %s: %s -> %s (%s) seq=%d",
-            event.provider,
+            provider,
             event.source.value,
             event.dest.value,
             event.reason.value,
             event.seq,
             extra={
-                "failover_provider": event.provider,
+                "failover_provider": provider,
                 "failover_source": event.source.value,
                 "failover_dest": event.dest.value,
                 "failover_reason": event.reason.value,

@@ -16,21 +16,28 @@ Every write is one Lua script (``CAS_SCRIPT``, ``SEED_SCRIPT``, ``ACQUIRE_SCRIPT
 change. Deadlines are kept on the server's clock (``TIME``) and cross the port as durations,
 in whole milliseconds, each cut to ``MAX_REMAINING`` first: no input reaches a script as
 infinity or NaN.
+
+A password in the URL never shows: it is registered with ``failover.secrets`` when the storage
+is built, and its repr, its errors and the warning of an outage are redacted. A malformed
+message on the updates channel is ignored, never an outage (``failover._redis_feed``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import attrs
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from failover._redis_feed import (
+    RedisSubscription,
+    client_from_url,
+    text_of,
+    unavailable,
+)
 from failover._redis_scripts import (
     ACQUIRE_SCRIPT,
     CAS_SCRIPT,
@@ -40,10 +47,10 @@ from failover._redis_scripts import (
     RELEASE_SCRIPT,
     SEED_SCRIPT,
 )
+from failover.secrets import redact, register_secret
 from failover.storage import (
     Lease,
     SharedState,
-    StateUpdate,
     StorageUnavailable,
     Subscription,
     remaining_of,
@@ -70,23 +77,19 @@ __all__ = [
 T = TypeVar("T")
 
 
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _shared(reply: list[Any]) -> SharedState:
     """A SharedState from a script's record reply (state, gen, seq, openings, reason, left,
     operator stamp)."""
     state, gen, seq, openings, reason, left, operator = reply
-    reason_ = _text(reason)
+    reason_ = text_of(reason)
     return SharedState(
-        _text(state),
+        text_of(state),
         int(gen),
         int(seq),
         int(openings),
         reason_ or None,
         None if int(left) < 0 else int(left) / 1000,
-        _text(operator),
+        text_of(operator),
     )
 
 
@@ -95,41 +98,6 @@ def _ms(seconds: float | None) -> int:
     infinite, NaN nor an integer Lua cannot hold exactly."""
     left = remaining_of(seconds)
     return -1 if left is None else round(left * 1000)
-
-
-class _RedisSubscription:
-    def __init__(self, pubsub: Any) -> None:
-        self._pubsub = pubsub
-
-    def __aiter__(self) -> AsyncIterator[StateUpdate]:
-        return self._feed()
-
-    async def _feed(self) -> AsyncIterator[StateUpdate]:
-        try:
-            async for message in self._pubsub.listen():
-                if message.get("type") == "message":
-                    yield _update(json.loads(_text(message["data"])))
-        except (RedisError, OSError) as exc:
-            raise StorageUnavailable(f"Redis: {type(exc).__name__}: {exc}") from exc
-        raise StorageUnavailable("Redis subscription ended")
-
-    async def aclose(self) -> None:
-        with contextlib.suppress(RedisError, OSError):
-            await self._pubsub.aclose()
-
-
-def _update(data: dict[str, Any]) -> StateUpdate:
-    left = int(data["d"])
-    state = SharedState(
-        data["s"],
-        int(data["g"]),
-        int(data["q"]),
-        int(data["o"]),
-        data["r"] or None,
-        None if left < 0 else left / 1000,
-        str(data.get("op") or ""),
-    )
-    return StateUpdate(data["p"], state, data["src"])
 
 
 class RedisStorage:
@@ -144,8 +112,14 @@ class RedisStorage:
         maxlen: Events kept per provider, about (``XADD MAXLEN ~``).
         timeout: Seconds for connecting and for each command (URL only).
 
+    Attributes:
+        url: The URL as given (for a client: its repr, password masked). It holds the
+            password, which is registered with ``failover.secrets``: the storage's repr, its
+            errors and the library's log records show it masked (``redact``).
+
     Raises:
-        ConfigurationError: A bad argument.
+        ConfigurationError: A bad argument, a malformed URL ("notaurl", a port that is not a
+            number; the message masks the password) or a password with a control character.
     """
 
     def __init__(
@@ -163,21 +137,15 @@ class RedisStorage:
         if not isinstance(maxlen, int) or isinstance(maxlen, bool) or maxlen < 1:
             raise ConfigurationError(f"maxlen must be an int >= 1, got {maxlen!r}")
         if isinstance(url_or_client, str):
-            self._client = aioredis.Redis.from_url(
-                url_or_client,
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
-                retry=Retry(NoBackoff(), 0),
-            )
-            self._owned = True
+            self._client, self._owned = client_from_url(url_or_client, timeout), True
             self.url = url_or_client
         elif isinstance(url_or_client, aioredis.Redis):
             self._client, self._owned = url_or_client, False
-            self.url = repr(url_or_client)
+            self.url = _registered(url_or_client)
         else:
             raise ConfigurationError(
                 "url_or_client must be a Redis URL such as 'redis://localhost:6379/0' or a "
-                f"redis.asyncio.Redis client, got {url_or_client!r}"
+                f"redis.asyncio.Redis client, got a {type(url_or_client).__name__}"
             )
         self.prefix = prefix
         self.maxlen = maxlen
@@ -202,7 +170,8 @@ class RedisStorage:
         try:
             return await fn()
         except (RedisError, OSError) as exc:
-            raise StorageUnavailable(f"Redis: {type(exc).__name__}: {exc}") from exc
+            error = unavailable(exc)
+        raise error  # outside the except clause: no context but the cause unavailable() kept
 
     async def connect(self) -> None:
         """PING the server."""
@@ -295,11 +264,11 @@ class RedisStorage:
     def _event(
         entry_id: object, fields: Mapping[Any, Any], policy: BreakerPolicy | None
     ) -> FailoverEvent:
-        data = {_text(k): v for k, v in fields.items()}
-        event = event_from_json(_text(data["event"]), policy)
-        seq = int(_text(entry_id).split("-")[0])
-        details = {**event.details, "server_time": int(_text(data["time"])) / 1000}
-        generation = int(_text(data["gen"]))
+        data = {text_of(k): v for k, v in fields.items()}
+        event = event_from_json(text_of(data["event"]), policy)
+        seq = int(text_of(entry_id).split("-")[0])
+        details = {**event.details, "server_time": int(text_of(data["time"])) / 1000}
+        generation = int(text_of(data["gen"]))
         return attrs.evolve(event, seq=seq, generation=generation, details=details)
 
     async def subscribe(self) -> Subscription:
@@ -318,9 +287,9 @@ class RedisStorage:
         try:
             await self._call(subscribed)
         except StorageUnavailable:
-            await _RedisSubscription(pubsub).aclose()
+            await RedisSubscription(pubsub).aclose()
             raise
-        return _RedisSubscription(pubsub)
+        return RedisSubscription(pubsub, self.channel)
 
     def register_policy(self, provider: str, policy: object) -> None:
         """Read the provider's events back with ``policy`` (its custom states)."""
@@ -328,4 +297,13 @@ class RedisStorage:
             self._policies[provider] = policy
 
     def __repr__(self) -> str:
-        return f"<RedisStorage {self.url} prefix={self.prefix!r}>"
+        return f"<RedisStorage {redact(self.url)} prefix={self.prefix!r}>"
+
+
+def _registered(client: aioredis.Redis) -> str:
+    """The repr of a client given to the storage, its password registered as a secret."""
+    kwargs = getattr(client.connection_pool, "connection_kwargs", {})
+    password = kwargs.get("password")
+    if isinstance(password, str):
+        register_secret(password)
+    return redact(repr(client))

@@ -2,7 +2,9 @@
 
 ``coordinator.status()`` returns a CoordinatorStatus; ``status_to_json`` / ``status_from_json``
 write and read it through the project's one cattrs converter (``statemachines.converter``).
-All times are in the coordinator's clock's monotonic seconds.
+All times are in the coordinator's clock's monotonic seconds. The texts a snapshot holds (a
+health check's error, the last event's details, the last condition error) are passed through
+``failover.secrets.redact`` when it is taken.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import cattrs
 from failover._fleet import FleetEvent, FleetState, fleet_state
 from failover._json import dumps
 from failover.provider import HealthCheckResult
+from failover.secrets import redact
 from statemachines import (
     BreakerPolicy,
     BreakerState,
@@ -182,13 +185,34 @@ def provider_status(slot: Slot, now: float) -> ProviderStatus:
         weight=slot.weight,
         quota_left=None if quota is None else quota.left(now),
         quota_available_at=None if quota is None else quota.available_at(now),
-        last_health_check=slot.last_health_check,
-        last_event=slot.machine.last_event,
+        last_health_check=_shown_check(slot.last_health_check),
+        last_event=_shown_event(slot.machine.last_event),
         last_failure_at=slot.last_failure_at,
         index=slot.index,
         condition_errors=stats.condition_errors,
-        last_condition_error=stats.last_condition_error,
+        last_condition_error=_shown(stats.last_condition_error),
     )
+
+
+def _shown(text: str | None) -> str | None:
+    return None if text is None else redact(text)
+
+
+def _shown_check(result: HealthCheckResult | None) -> HealthCheckResult | None:
+    """``result`` with its error redacted (a result is built outside the health runner too)."""
+    if result is None or result.error is None:
+        return result
+    shown = redact(result.error)
+    return result if shown == result.error else attrs.evolve(result, error=shown)
+
+
+def _shown_event(event: FailoverEvent | None) -> FailoverEvent | None:
+    """``event`` with the text of its details redacted (a STORAGE_DEGRADED one quotes an
+    error)."""
+    if event is None or not event.details:
+        return event
+    details = {k: redact(v) if isinstance(v, str) else v for k, v in event.details.items()}
+    return event if details == event.details else attrs.evolve(event, details=details)
 
 
 def configure_converter(conv: cattrs.Converter) -> cattrs.Converter:
@@ -216,5 +240,5 @@ def status_from_json(text: str, policy: BreakerPolicy | None = None) -> Coordina
         return conv.structure(json.loads(text), CoordinatorStatus)
     except (cattrs.BaseValidationError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ConfigurationError(
-            f"not a CoordinatorStatus in JSON: {text[:200]!r} ({exc})"
+            redact(f"not a CoordinatorStatus in JSON: {text[:200]!r} ({exc})")
         ) from exc

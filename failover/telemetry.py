@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from failover._json import dumps as strict_json
 from failover.hooks import BreakerHook, LoggingHook
+from failover.secrets import redact
 from statemachines import BreakerState, FailoverEvent, Outcome, State, converter
 
 if TYPE_CHECKING:
@@ -43,7 +44,8 @@ class JsonLinesHook(BreakerHook):
     """Writes each event as one JSON line to ``stream`` (and flushes), e.g. an open file.
 
     A line is ``event_to_json``'s, and strict JSON: a number that is not finite (which no
-    event of the built-in machine carries) would be written null, never NaN or Infinity.
+    event of the built-in machine carries) would be written null, never NaN or Infinity. It
+    is passed through ``failover.secrets.redact`` (an event's details may quote an error).
     """
 
     def __init__(self, stream: TextIO) -> None:
@@ -52,7 +54,7 @@ class JsonLinesHook(BreakerHook):
 
     def on_transition(self, event: FailoverEvent) -> None:
         line = strict_json(converter.unstructure(event), separators=(",", ":"), sort_keys=True)
-        line += "\n"
+        line = redact(line) + "\n"
         with self._lock:
             self.stream.write(line)
             self.stream.flush()

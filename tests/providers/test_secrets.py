@@ -12,6 +12,11 @@ the providers, settings and coordinator. The key, and any 12 characters of it, a
 "gemini-sdk" goes through Google's SDK and its REST transport (requests and urllib3, not httpx),
 whose wire format differs a little (a stream is one JSON array, enums are numbers): its replies
 are sent through FakeGemini's encoding (``SDKServer``).
+
+The same search continues in tests/test_secrets_echo.py (servers echoing the request headers,
+keys ending with a newline), tests/test_secrets_cli.py (``failover check`` and ``status``),
+tests/distributed/test_redis_secrets.py (Redis URL passwords) and tests/test_secrets_runtime.py;
+docs/reference/secrets.md says where a key can and cannot appear.
 """
 
 from __future__ import annotations
