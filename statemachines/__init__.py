@@ -18,6 +18,7 @@ from statemachines._atoms import (
     timed_out,
 )
 from statemachines._builtin import BUILTIN_NAMES
+from statemachines._checks import MAX_POLICY_COUNT, MAX_WINDOW_SECONDS, MAX_WINDOW_SIZE
 from statemachines._conditions import Condition, ConditionContext, ConditionFn, Verdict
 from statemachines._converter import (
     converter,
@@ -51,7 +52,10 @@ from statemachines._window import CountWindow, TimeWindow, Window
 __all__ = [
     "ANY",
     "BUILTIN_NAMES",
+    "MAX_POLICY_COUNT",
     "MAX_RETRY_AFTER",
+    "MAX_WINDOW_SECONDS",
+    "MAX_WINDOW_SIZE",
     "PYBREAKER_REMOVED_TRANSITIONS",
     "BreakerMachine",
     "BreakerPolicy",

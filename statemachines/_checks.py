@@ -8,7 +8,36 @@ from typing import Any
 
 from statemachines._errors import ConfigurationError
 
-__all__ = ["check_fraction", "check_int", "check_number", "check_seconds", "instance_of"]
+__all__ = [
+    "MAX_POLICY_COUNT",
+    "MAX_WINDOW_SECONDS",
+    "MAX_WINDOW_SIZE",
+    "check_fraction",
+    "check_int",
+    "check_number",
+    "check_seconds",
+    "instance_of",
+    "shown",
+]
+
+MAX_POLICY_COUNT = 10_000
+"""The ceiling of a policy's counts: minimum_calls, max_consecutive_failures,
+half_open_max_calls and health_failures_to_trip (a real policy counts tens, not thousands)."""
+MAX_WINDOW_SIZE = 10_000
+"""The largest CountWindow: it keeps one slot per call, allocated when a breaker is built."""
+MAX_WINDOW_SECONDS = 86_400.0
+"""The longest TimeWindow span, in seconds (one day)."""
+
+_SHOWN = 80
+
+
+def shown(value: object) -> str:
+    """``repr(value)``, cut to 80 characters (a 4,000-digit int stays readable)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long for repr (sys.get_int_max_str_digits)
+        return f"<an int of about {int(value).bit_length() * 0.30103:.0f} digits>"  # type: ignore[call-overload]
+    return text if len(text) <= _SHOWN else f"{text[: _SHOWN - 3]}..."
 
 
 def _is_number(value: object) -> bool:
@@ -40,10 +69,14 @@ def check_fraction(field: str, value: Any, *, allow_zero: bool = False) -> None:
         raise ConfigurationError(f"{field} must be a number in {interval}, got {value!r}")
 
 
-def check_int(field: str, value: Any, *, minimum: int) -> None:
-    """An int (not a bool) >= minimum."""
+def check_int(field: str, value: Any, *, minimum: int, maximum: int | None = None) -> None:
+    """An int (not a bool) >= minimum (and <= maximum, when given)."""
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise ConfigurationError(f"{field} must be an int >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ConfigurationError(
+            f"{field} must be an int from {minimum} to {maximum}, got {shown(value)}"
+        )
 
 
 def instance_of(kind: type | tuple[type, ...], field: str, accepted: str) -> Any:

@@ -10,6 +10,7 @@ import attrs
 from statemachines._atoms import consecutive_failures, failure_rate, slow_call_rate
 from statemachines._cache import IdentityCache
 from statemachines._checks import (
+    MAX_POLICY_COUNT,
     check_fraction,
     check_int,
     check_number,
@@ -119,6 +120,9 @@ def _checked(check: Callable[..., None], **kwargs: Any) -> Any:
     return validate
 
 
+_count = _checked(check_int, minimum=1, maximum=MAX_POLICY_COUNT)
+
+
 def _records(value: Any, kind: type, field: str) -> tuple[Any, ...]:
     items = tuple(value) if isinstance(value, Iterable) else (value,)
     for item in items:
@@ -168,8 +172,8 @@ class BreakerPolicy:
     """
 
     failure_rate_threshold: float = attrs.field(default=0.5, validator=_checked(check_fraction))
-    minimum_calls: int = attrs.field(default=10, validator=_checked(check_int, minimum=1))
-    max_consecutive_failures: int = attrs.field(default=3, validator=_checked(check_int, minimum=1))
+    minimum_calls: int = attrs.field(default=10, validator=_count)
+    max_consecutive_failures: int = attrs.field(default=3, validator=_count)
     window: CountWindow | TimeWindow = attrs.field(factory=CountWindow, converter=_window)
     slow_call_duration: float = attrs.field(default=30.0, validator=_checked(check_seconds))
     slow_call_rate_threshold: float = attrs.field(default=1.0, validator=_checked(check_fraction))
@@ -177,9 +181,9 @@ class BreakerPolicy:
     open_backoff: float = attrs.field(default=2.0, validator=_checked(check_number, minimum=1))
     max_open_duration: float = attrs.field(default=300.0, validator=_checked(check_seconds))
     open_jitter: float = attrs.field(default=0.1, validator=_check_jitter)
-    half_open_max_calls: int = attrs.field(default=1, validator=_checked(check_int, minimum=1))
+    half_open_max_calls: int = attrs.field(default=1, validator=_count)
     max_half_open_duration: float = attrs.field(default=60.0, validator=_checked(check_seconds))
-    health_failures_to_trip: int = attrs.field(default=2, validator=_checked(check_int, minimum=1))
+    health_failures_to_trip: int = attrs.field(default=2, validator=_count)
     health_check_can_probe: bool = attrs.field(
         default=True,
         validator=instance_of(

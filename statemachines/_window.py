@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from statemachines._checks import MAX_WINDOW_SECONDS, MAX_WINDOW_SIZE, shown
 from statemachines._errors import ConfigurationError
 
 __all__ = ["CountWindow", "TimeWindow", "Window"]
@@ -74,6 +75,12 @@ def _check_size(instance: object, attribute: attrs.Attribute[Any], value: object
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         name = _field_name(instance, attribute)
         raise ConfigurationError(f"{name} must be an int >= 1, got {value!r}")
+    if value > MAX_WINDOW_SIZE:
+        name = _field_name(instance, attribute)
+        raise ConfigurationError(
+            f"{name} must be an int from 1 to {MAX_WINDOW_SIZE} (the window keeps one slot per "
+            f"call), got {shown(value)}"
+        )
 
 
 def _check_buckets(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -97,6 +104,12 @@ def _check_seconds(instance: object, attribute: attrs.Attribute[Any], value: obj
     if number is None or number <= 0:
         name = _field_name(instance, attribute)
         raise ConfigurationError(f"{name} must be a finite number > 0, got {value!r}")
+    if number > MAX_WINDOW_SECONDS:
+        name = _field_name(instance, attribute)
+        raise ConfigurationError(
+            f"{name} must be a finite number > 0 and <= {MAX_WINDOW_SECONDS:g} (one day), "
+            f"got {shown(value)}"
+        )
 
 
 @attrs.frozen
@@ -104,10 +117,11 @@ class CountWindow:
     """A window of the last ``size`` outcomes.
 
     Attributes:
-        size: How many of the most recent outcomes the window holds (an int >= 1).
+        size: How many of the most recent outcomes the window holds (an int from 1 to
+            ``MAX_WINDOW_SIZE``, 10,000).
 
     Raises:
-        ConfigurationError: If ``size`` is not an int >= 1.
+        ConfigurationError: If ``size`` is not an int from 1 to 10,000.
     """
 
     size: int = attrs.field(default=100, validator=_check_size)
@@ -127,7 +141,8 @@ class TimeWindow:
     less than ``seconds`` of history.
 
     Attributes:
-        seconds: The span of the window, in seconds (a finite number > 0).
+        seconds: The span of the window, in seconds (a finite number > 0 and at most
+            ``MAX_WINDOW_SECONDS``, 86,400: one day).
         buckets: How many buckets the span is cut into (an int from 1 to 10000).
 
     Raises:

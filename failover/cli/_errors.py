@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_DEFECTS", "EXIT_OK", "CommandError"]
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_BROKEN_PIPE",
+    "EXIT_DEFECTS",
+    "EXIT_INTERNAL",
+    "EXIT_OK",
+    "CommandError",
+]
 
 EXIT_OK = 0
 """Success: the simulation ran, the policy verified clean, every provider is healthy."""
@@ -12,6 +19,12 @@ EXIT_DEFECTS = 1
 """The command ran and found something wrong: policy defects, an unhealthy provider."""
 EXIT_BAD_INPUT = 2
 """The command could not run: bad arguments, a bad file, missing settings or API keys."""
+EXIT_INTERNAL = 3
+"""An unexpected error, a bug in failover: one line naming it, never a traceback."""
+EXIT_BROKEN_PIPE = 141
+"""Standard output was closed before everything was written (``failover ... | head -1``): the
+rest is dropped quietly. 141 is 128 + SIGPIPE, what a shell shows for a program a closed pipe
+stops."""
 
 
 class CommandError(Exception):

@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from failover.cli._args import positive_int
 from failover.cli._errors import CommandError
 from failover.cli._render import Output, Table, fmt_seconds
+from failover.secrets import redact, register_secret
 from statemachines import FailoverEvent, converter
 
 if TYPE_CHECKING:
     from failover.redis_storage import RedisStorage
 
 __all__ = ["add_parsers", "events", "status"]
+
+_URL_FORMS = (
+    "redis://host[:port][/db] (a user and password, if any, before the host), rediss://... "
+    "(TLS) or unix:///path/to/socket"
+)
 
 
 def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,7 +62,10 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
                 "--follow", action="store_true", help="keep printing new events until interrupted"
             )
             parser.add_argument(
-                "--count", type=int, metavar="N", help="with --follow: stop after N new events"
+                "--count",
+                type=positive_int,
+                metavar="N",
+                help="with --follow: stop after N new events",
             )
 
 
@@ -80,8 +91,9 @@ def _run(
         ) from None
     from failover.storage import StorageUnavailable
 
+    storage = _storage(RedisStorage, args.redis, args.prefix)
+
     async def main() -> None:
-        storage = RedisStorage(args.redis, prefix=args.prefix)
         try:
             await storage.connect()
             names = args.providers or await _discover(storage)
@@ -92,10 +104,36 @@ def _run(
     try:
         asyncio.run(main())
     except StorageUnavailable as exc:
-        raise CommandError(f"cannot reach Redis at {args.redis}: {exc}") from None
+        raise CommandError(redact(f"cannot reach Redis at {args.redis}: {exc}")) from None
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _storage(cls: type[RedisStorage], url: str, prefix: str) -> RedisStorage:
+    """The storage of ``url``, or a CommandError naming the URL (password masked)."""
+    _register_password(url)
+    try:
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("the scheme is not redis, rediss or unix")
+        import redis.asyncio as aioredis
+
+        aioredis.ConnectionPool.from_url(url)  # parses only; connects on first use
+        return cls(url, prefix=prefix)
+    except (ValueError, TypeError) as exc:  # ConfigurationError is a ValueError too
+        raise CommandError(
+            redact(f"--redis {url}: not a Redis URL ({exc}); expected {_URL_FORMS}")
+        ) from None
+
+
+def _register_password(url: str) -> None:
+    """Mask the URL's password in everything printed, even where the URL is not shown."""
+    try:
+        password = urllib.parse.urlsplit(url).password
+    except ValueError:
+        return
+    if password:
+        register_secret(urllib.parse.unquote(password))
 
 
 async def _discover(storage: RedisStorage) -> list[str]:
@@ -143,7 +181,7 @@ async def _status(
     )
     out.table(
         Table(
-            f"Shared breaker state ({args.redis}, prefix {args.prefix!r})",
+            redact(f"Shared breaker state ({args.redis}, prefix {args.prefix!r})"),
             headers,
             rows,
             frozenset({2, 3, 4, 6}),

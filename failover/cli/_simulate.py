@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from failover.cli._args import ascii_int
 from failover.cli._errors import CommandError
 from failover.cli._render import Output, Table, fmt_percent, fmt_seconds
 from failover.simulation import (
@@ -41,7 +42,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar=("POLICY_A", "POLICY_B"),
         help="run two policy files on the same seed and show them side by side",
     )
-    parser.add_argument("--seed", type=int, help="the seed (default: the scenario's)")
+    parser.add_argument("--seed", type=ascii_int, help="the seed (default: the scenario's)")
     parser.add_argument(
         "--plot",
         type=Path,

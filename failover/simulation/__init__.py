@@ -9,7 +9,13 @@ problem reported at once (``load_scenario``, ``policy_from_toml``).
 """
 
 from failover.simulation._engine import Progress, arrival_times, run_simulation, simulate
+from failover.simulation._expression import (
+    MAX_EXPRESSION_CHARS,
+    MAX_EXPRESSION_DEPTH,
+    MAX_EXPRESSION_TERMS,
+)
 from failover.simulation._load import DEFAULT_SCENARIO, load_scenario, scenario_from_mapping
+from failover.simulation._load_values import MAX_SIMULATED_REQUESTS, MAX_SIMULATED_SECONDS
 from failover.simulation._policy_toml import (
     CONDITION_ATOMS,
     POLICY_KEYS,
@@ -39,6 +45,11 @@ from failover.simulation._scenario import (
 __all__ = [
     "CONDITION_ATOMS",
     "DEFAULT_SCENARIO",
+    "MAX_EXPRESSION_CHARS",
+    "MAX_EXPRESSION_DEPTH",
+    "MAX_EXPRESSION_TERMS",
+    "MAX_SIMULATED_REQUESTS",
+    "MAX_SIMULATED_SECONDS",
     "POLICY_KEYS",
     "Arrivals",
     "AttemptRecord",

@@ -42,10 +42,18 @@ from failover._settings_checks import _choice, _count, _name, _rate_limits
 from failover.health import HealthCheckConfig
 from failover.ratelimit import RateLimit
 from failover.retry import RetryPolicy
+from failover.simulation._load_values import (
+    MAX_SIMULATED_REQUESTS,
+    MAX_SIMULATED_SECONDS,
+    arrivals_in,
+    number_in,
+    replicas_in,
+    seed_in,
+    text_in,
+)
 from failover.simulation._policy_toml import policy_in
 from failover.simulation._problems import Problems, ScenarioError, join, read_toml
 from failover.simulation._scenario import (
-    Arrivals,
     Latency,
     Outage,
     ProviderScenario,
@@ -56,14 +64,19 @@ from failover.simulation._scenario import (
 from failover.strategies import STRATEGIES
 from statemachines import BreakerPolicy, ConfigurationError
 
-__all__ = ["DEFAULT_SCENARIO", "load_scenario", "scenario_from_mapping"]
+__all__ = [
+    "DEFAULT_SCENARIO",
+    "MAX_SIMULATED_REQUESTS",
+    "MAX_SIMULATED_SECONDS",
+    "load_scenario",
+    "scenario_from_mapping",
+]
 
 DEFAULT_SCENARIO = "default.toml"
 """The bundled scenario's file name, in the ``failover/scenarios`` folder."""
 
 _TOP = ("name", "description", "seed", "strategy", "all_down", "error_latency", "replicas")
 _TABLES = ("arrivals", "retry", "policy", "health", "providers")
-MAX_REPLICAS = 16
 _PROVIDER_KEYS = tuple(f.name for f in attrs.fields(ProviderScenario))
 _RETRY_KEYS = tuple(f.name for f in attrs.fields(RetryPolicy))
 _HEALTH_KEYS = tuple(f.name for f in attrs.fields(HealthCheckConfig))
@@ -104,20 +117,20 @@ def _scenario(problems: Problems, data: object) -> Scenario | None:
     health = None
     if "health" in top:
         health = _record(problems, "health", top["health"], HealthCheckConfig, _HEALTH_KEYS)
-    arrivals = _arrivals(problems, top.get("arrivals"))
+    arrivals = arrivals_in(problems, top.get("arrivals"))
     providers = _providers(problems, top.get("providers"), policy)
     fields: dict[str, Any] = {
-        "name": _text(problems, "name", top.get("name", "scenario")),
-        "description": _text(problems, "description", top.get("description", ""), empty=True),
-        "seed": _seed(problems, top.get("seed", 0)),
+        "name": text_in(problems, "name", top.get("name", "scenario")),
+        "description": text_in(problems, "description", top.get("description", ""), empty=True),
+        "seed": seed_in(problems, top.get("seed", 0)),
         "strategy": problems.check(
             "strategy", top.get("strategy", "success_rate"), _choice(STRATEGIES)
         ),
         "all_down": problems.check(
             "all_down", top.get("all_down", "fail_fast"), _choice(ALL_DOWN_MODES)
         ),
-        "error_latency": _number(problems, "error_latency", top.get("error_latency", 0.05), 0),
-        "replicas": _replicas(problems, top.get("replicas", 1)),
+        "error_latency": number_in(problems, "error_latency", top.get("error_latency", 0.05), 0),
+        "replicas": replicas_in(problems, top.get("replicas", 1)),
     }
     if isinstance(retry, RetryPolicy) and providers:
         _check_timeouts(problems, retry, providers)
@@ -126,53 +139,6 @@ def _scenario(problems: Problems, data: object) -> Scenario | None:
     return Scenario(
         providers=providers, arrivals=arrivals, policy=policy, retry=retry, health=health, **fields
     )
-
-
-# --- values -------------------------------------------------------------------------------------
-
-
-def _number(
-    problems: Problems,
-    path: str,
-    value: object,
-    minimum: float,
-    *,
-    strict: bool = False,
-    maximum: float | None = None,
-) -> float | None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        number = float(value)  # type: ignore[arg-type]
-        ok = (number > minimum if strict else number >= minimum) and (
-            maximum is None or number <= maximum
-        )
-        if ok:
-            return number
-    bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
-    upper = "" if maximum is None else f" and <= {maximum:g}"
-    problems.add(path, value, f"a finite number {bound}{upper}")
-    return None
-
-
-def _text(problems: Problems, path: str, value: object, *, empty: bool = False) -> str | None:
-    if isinstance(value, str) and (empty or value.strip()):
-        return value
-    problems.add(path, value, "a string" if empty else "a non-empty string")
-    return None
-
-
-def _replicas(problems: Problems, value: object) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_REPLICAS:
-        return value
-    problems.add("replicas", value, f"an integer from 1 to {MAX_REPLICAS}")
-    return None
-
-
-def _seed(problems: Problems, value: object) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    problems.add("seed", value, "an integer")
-    return None
 
 
 def _record(
@@ -194,22 +160,6 @@ def _record(
 def _expected(exc: ConfigurationError) -> str:
     _, found, rest = str(exc).partition(" must be ")
     return rest.rsplit(", got ", 1)[0] if found else str(exc)
-
-
-def _arrivals(problems: Problems, value: object) -> Arrivals | None:
-    if value is None:
-        problems.missing("arrivals", "a table with rate (requests per second) and duration")
-        return None
-    table = problems.table("arrivals", value, ("rate", "duration"))
-    found = []
-    for key in ("rate", "duration"):
-        if key not in table:
-            problems.missing(join("arrivals", key), "a finite number > 0")
-        else:
-            found.append(_number(problems, join("arrivals", key), table[key], 0, strict=True))
-    if len(found) == 2 and None not in found:
-        return Arrivals(*found)  # type: ignore[arg-type]
-    return None
 
 
 # --- providers ----------------------------------------------------------------------------------
@@ -250,7 +200,7 @@ def _provider(
     if "latency" in table:
         fields["latency"] = _latency(problems, join(path, "latency"), table["latency"])
     if "error_rate" in table:
-        fields["error_rate"] = _number(
+        fields["error_rate"] = number_in(
             problems, join(path, "error_rate"), table["error_rate"], 0, maximum=1
         )
     for key, read in (("outages", _outage), ("rate_limit_bursts", _burst)):
@@ -268,7 +218,7 @@ def _provider(
         )
     for key, minimum, strict in (("priority", -math.inf, False), ("weight", 0, True)):
         if key in table:
-            fields[key] = _number(problems, join(path, key), table[key], minimum, strict=strict)
+            fields[key] = number_in(problems, join(path, key), table[key], minimum, strict=strict)
     if len(problems.found) > before:
         return None
     return ProviderScenario(**fields)
@@ -276,7 +226,7 @@ def _provider(
 
 def _latency(problems: Problems, path: str, value: object) -> Latency | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = _number(problems, path, value, 0)
+        seconds = number_in(problems, path, value, 0)
         return None if seconds is None else Latency("fixed", seconds)
     dist = value.get("dist", "fixed") if isinstance(value, Mapping) else None
     if dist not in _DISTS:
@@ -295,7 +245,7 @@ def _latency(problems: Problems, path: str, value: object) -> Latency | None:
             problems.missing(join(path, key), f"seconds, a finite number >= 0 (dist = {dist!r})")
             numbers[key] = None
         else:
-            numbers[key] = _number(problems, join(path, key), table[key], 0)
+            numbers[key] = number_in(problems, join(path, key), table[key], 0)
     if None in numbers.values() or len(table) != len(value):  # type: ignore[arg-type]
         return None
     return _ordered_latency(problems, path, dist, numbers)  # type: ignore[arg-type]
@@ -345,7 +295,7 @@ def _window(
         if key not in table:
             problems.missing(join(path, key), "seconds from the start, a finite number >= 0")
         else:
-            table[key] = _number(problems, join(path, key), table[key], 0)
+            table[key] = number_in(problems, join(path, key), table[key], 0)
     if len(problems.found) > before or len(table) != len(value):
         return None
     if table["end"] <= table["start"]:
@@ -375,7 +325,7 @@ def _burst(problems: Problems, path: str, value: object) -> RateLimitBurst | Non
         return None
     retry_after = table.get("retry_after", 10.0)
     if retry_after is not None:
-        retry_after = _number(problems, join(path, "retry_after"), retry_after, 0, strict=True)
+        retry_after = number_in(problems, join(path, "retry_after"), retry_after, 0, strict=True)
         if retry_after is None:
             return None
     return RateLimitBurst(table["start"], table["end"], retry_after)

@@ -27,18 +27,17 @@ file can give what settings leave to code: ``trip_condition``, custom ``states``
 
 from __future__ import annotations
 
-import ast
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from failover._settings_checks import _POLICY_KEYS, _policy, _policy_kwargs
+from failover.simulation._expression import CONDITION_ATOMS, EXPRESSION, condition_in
 from failover.simulation._problems import PolicyFileError, Problems, join, read_toml
 from statemachines import (
     ANY,
     BreakerPolicy,
     BreakerState,
-    Condition,
     ConfigurationError,
     CustomState,
     FailoverReason,
@@ -46,35 +45,11 @@ from statemachines import (
     State,
     Stimulus,
     Transition,
-    consecutive_failures,
-    deadline_passed,
-    failure_rate,
-    health_check_passed,
-    health_checks_failed,
-    probes_failed,
-    probes_succeeded,
-    signalled,
-    slow_call_rate,
-    timed_out,
 )
 
 T = TypeVar("T")
 
 __all__ = ["CONDITION_ATOMS", "POLICY_KEYS", "policy_from_mapping", "policy_from_toml"]
-
-CONDITION_ATOMS: Mapping[str, Callable[..., Condition]] = {
-    "consecutive_failures": consecutive_failures,
-    "deadline_passed": deadline_passed,
-    "failure_rate": failure_rate,
-    "health_check_passed": health_check_passed,
-    "health_checks_failed": health_checks_failed,
-    "probes_failed": probes_failed,
-    "probes_succeeded": probes_succeeded,
-    "signalled": signalled,
-    "slow_call_rate": slow_call_rate,
-    "timed_out": timed_out,
-}
-"""The condition atoms a policy file's expressions may call, by name."""
 
 _CODE_KEYS = ("trip_condition", "states", "transitions")
 POLICY_KEYS: tuple[str, ...] = (*_POLICY_KEYS, *_CODE_KEYS)
@@ -85,10 +60,6 @@ _TRANSITION_KEYS = ("name", "source", "dest", "reason", "on", "condition")
 _HEALTH = {h.value: h for h in ProviderHealth}
 _REASONS = {r.value: r for r in FailoverReason}
 _STIMULI = {s.value: s for s in Stimulus}
-_EXPRESSION = (
-    "an expression of built-in conditions joined by |, & and ~, such as "
-    "'consecutive_failures(5) | failure_rate(0.5, min_calls=20)'"
-)
 
 
 def policy_from_toml(path: str | os.PathLike[str]) -> BreakerPolicy:
@@ -250,7 +221,7 @@ def _transition(
     if "condition" in table:
         condition = condition_in(problems, join(where, "condition"), table["condition"])
     elif on is not None and on is not Stimulus.MANUAL:
-        problems.missing(join(where, "condition"), f"{_EXPRESSION} (only on = 'manual' has none)")
+        problems.missing(join(where, "condition"), f"{EXPRESSION} (only on = 'manual' has none)")
     if len(problems.found) > before:
         return None
     try:
@@ -283,68 +254,3 @@ def _expected(exc: ConfigurationError) -> str:
     text = str(exc)
     _, found, rest = text.partition(" must be ")
     return rest.rsplit(", got ", 1)[0] if found else text
-
-
-# --- condition expressions ----------------------------------------------------------------------
-
-
-class _BadExpression(Exception):
-    pass
-
-
-def condition_in(problems: Problems, path: str, value: object) -> Condition | None:
-    """The condition an expression names; None (with a problem) when it is bad."""
-    if not isinstance(value, str):
-        problems.add(path, value, _EXPRESSION)
-        return None
-    try:
-        return _evaluate(ast.parse(f"(\n{value}\n)", mode="eval").body)
-    except SyntaxError:
-        problems.add(path, value, f"{_EXPRESSION} (this one is not a valid expression)")
-    except _BadExpression as exc:
-        problems.add(path, value, f"{_EXPRESSION} ({exc})")
-    except ConfigurationError as exc:
-        problems.add(path, value, f"{_EXPRESSION}, with valid arguments ({exc})")
-    return None
-
-
-_OPERATORS: Mapping[type[ast.operator], Callable[[Condition, Condition], Condition]] = {
-    ast.BitOr: lambda a, b: a | b,
-    ast.BitAnd: lambda a, b: a & b,
-}
-
-
-def _evaluate(node: ast.expr) -> Condition:
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
-        return _OPERATORS[type(node.op)](_evaluate(node.left), _evaluate(node.right))
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Invert):
-        return ~_evaluate(node.operand)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-        atom = CONDITION_ATOMS.get(node.func.id)
-        if atom is None:
-            raise _BadExpression(
-                f"{node.func.id!r} is not a built-in condition; they are "
-                + ", ".join(CONDITION_ATOMS)
-            )
-        args = [_argument(a) for a in node.args]
-        kwargs = {k.arg: _argument(k.value) for k in node.keywords if k.arg is not None}
-        try:
-            return atom(*args, **kwargs)
-        except TypeError as exc:
-            raise _BadExpression(f"{node.func.id}(): {exc}") from None
-    raise _BadExpression(f"{ast.unparse(node)!r} is not a condition")
-
-
-def _argument(node: ast.expr) -> object:
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        value = _argument(node.operand)
-        if isinstance(value, int | float):
-            return -value
-    if isinstance(node, ast.Constant) and isinstance(node.value, int | float | str):
-        value = node.value
-        return _REASONS.get(value.lower(), value) if isinstance(value, str) else value
-    if isinstance(node, ast.Name) and node.id in FailoverReason.__members__:
-        return FailoverReason[node.id]
-    raise _BadExpression(
-        f"argument {ast.unparse(node)!r}: arguments are numbers or reasons such as RATE_LIMITED"
-    )

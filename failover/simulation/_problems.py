@@ -8,12 +8,11 @@ listing them all, so that the CLI prints one line per problem and exits 2.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import Any, TypeVar
 
 from failover._settings_checks import _Invalid, _render, _show
+from failover._toml_limits import TomlLimitError, load_toml
 from failover.settings import SettingsProblem
 from statemachines import ConfigurationError
 
@@ -112,17 +111,18 @@ def join(path: str, key: str | int) -> str:
 
 
 def read_toml(path: str | os.PathLike[str], error: type[InputFileError]) -> dict[str, Any]:
-    """The document in a TOML file.
+    """The document in a TOML file, read within ``failover._toml_limits``' limits (1 MiB, 64
+    levels of nesting, checked before parsing).
 
     Raises:
-        InputFileError: (of the class ``error``) the file cannot be read or is not TOML.
+        InputFileError: (of the class ``error``) the file cannot be read, is too large, nested
+            too deeply or not TOML.
     """
     source = os.fspath(path)
     try:
-        with Path(path).open("rb") as file:
-            return tomllib.load(file)
+        return load_toml(path)
     except OSError as exc:
         problem = SettingsProblem("(file)", None, f"a readable file: {exc.strerror or exc}")
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        problem = SettingsProblem("(file)", None, f"valid TOML: {exc}")
+    except TomlLimitError as exc:
+        problem = SettingsProblem("(file)", None, str(exc))
     raise error(source, [problem])

@@ -1,0 +1,7 @@
+"""``python -m failover``: the ``failover`` command (``failover.cli``)."""
+
+import sys
+
+from failover.cli import main
+
+sys.exit(main())
