@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, TypeAlias, cast
 from urllib.parse import parse_qsl, urlsplit
@@ -22,6 +23,8 @@ from statemachines import BUILTIN_NAMES, BreakerPolicy, ConfigurationError, Coun
 
 UNLIMITED: Final = "unlimited"
 """The text that stands for "no limit" in a rate limit (None in Python)."""
+MAX_RATE_LIMIT: Final = 1_000_000_000
+"""The largest rate limit (requests per minute or day, tokens per minute); more is "unlimited"."""
 
 _HIDDEN = "(hidden)"
 _CHECK = "failover.settings.check"
@@ -46,15 +49,30 @@ def _describe(path: str, given: str | None, expected: str) -> str:
 
 
 class _Invalid(ConfigurationError):
-    """A check's verdict: problems relative to the value checked."""
+    """A check's verdict: problems relative to the value checked (``where`` names that value
+    in the message, such as "FailoverSettings")."""
 
-    def __init__(self, found: list[_Found]) -> None:
+    def __init__(self, found: list[_Found], where: str = "") -> None:
         self.found = found
-        super().__init__("; ".join(_describe(_render(p), g, e) for p, g, e in found))
+        super().__init__("; ".join(_describe(_render(p, where), g, e) for p, g, e in found))
+
+
+class _Repr(reprlib.Repr):
+    def repr_int(self, x: int, level: int) -> str:
+        if abs(x) < 10**60:
+            return repr(x)
+        digits = int(x.bit_length() * math.log10(2)) + 1
+        return f"{'-' if x < 0 else ''}<an int of about {digits} digits>"
+
+
+_REPR = _Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 80, 80
 
 
 def _show(value: object) -> str:
-    text = repr(value)
+    """A value as shown in a problem: its repr, shortened; never fails (deep nesting, an int
+    of thousands of digits, a repr that raises)."""
+    text = _REPR.repr(value)
     return text if len(text) <= 80 else f"{text[:77]}..."
 
 
@@ -98,30 +116,6 @@ def _unknown(key: object, accepted: Iterable[str]) -> _Found:
 # --- checks: value -> normalized value, or _Invalid --------------------------------------------
 
 
-def _number(value: object, *, minimum: float, strict: bool, expected: str) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value) if isinstance(value, float) or abs(value) < 2**1000 else math.inf
-        if math.isfinite(number) and (number > minimum if strict else number >= minimum):
-            return number
-    raise _bad(expected, value)
-
-
-def _seconds(value: object) -> float:
-    return _number(value, minimum=0, strict=True, expected="a finite number of seconds > 0")
-
-
-def _factor(value: object) -> float:
-    return _number(value, minimum=1, strict=False, expected="a finite number >= 1")
-
-
-def _weight(value: object) -> float:
-    return _number(value, minimum=0, strict=True, expected="a finite number > 0")
-
-
-def _priority(value: object) -> float:
-    return _number(value, minimum=-math.inf, strict=False, expected="a finite number")
-
-
 def _flag(value: object) -> bool:
     if isinstance(value, bool):
         return value
@@ -137,9 +131,9 @@ def _count(value: object) -> int:
 def _limit(value: object) -> int | None:
     if value is None or value == UNLIMITED:
         return None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_RATE_LIMIT:
         return value
-    raise _bad(f"an int >= 1, or {UNLIMITED!r}", value)
+    raise _bad(f"an int >= 1 and <= {MAX_RATE_LIMIT}, or {UNLIMITED!r}", value)
 
 
 def _choice(options: tuple[str, ...]) -> Callable[[object], str]:
@@ -225,18 +219,6 @@ def _rate_limits(value: object) -> dict[str, int | None]:
     return _entries(value, expected, _RATE_LIMIT_KEYS, lambda _, item: _limit(item))
 
 
-def _options(value: object) -> dict[str, object]:
-    expected = "a table of options for the provider, with string keys"
-    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-        # Its repr could hold a credential: only its type is shown.
-        raise _Invalid([((), f"<{type(value).__name__}>", expected)])
-    secret = [key for key in value if _secret_name(key)]
-    if secret:
-        expected = "no credential here: API keys come from the environment (name it in api_key_env)"
-        raise _Invalid([((key,), _HIDDEN, expected) for key in secret])
-    return dict(value)
-
-
 def _expected_from(exc: ConfigurationError) -> str:
     match = re.search(r" must be (.+), got ", str(exc), re.DOTALL)
     return match.group(1) if match else str(exc)
@@ -247,13 +229,17 @@ def _window_data(value: object) -> dict[str, Any]:
         return attrs.asdict(value)
     if isinstance(value, Mapping) and set(value) in ({"size"}, {"seconds"}, {"seconds", "buckets"}):
         kind = CountWindow if "size" in value else TimeWindow
+        found: list[_Found] = []
+        for key, item in value.items():
+            try:
+                _field_value(kind, key, item)
+            except _Invalid as exc:
+                found += _under(key, exc)
+        if found:
+            raise _Invalid(found)
         try:
             return attrs.asdict(kind(**value))
-        except ConfigurationError as exc:
-            field = re.match(r"\w+\.(\w+) ", str(exc))
-            if field and field.group(1) in value:
-                given = _show(value[field.group(1)])
-                raise _Invalid([((field.group(1),), given, _expected_from(exc))]) from None
+        except ConfigurationError as exc:  # the fields together (seconds / buckets)
             raise _bad(_expected_from(exc), value) from None
     expected = "{size = N} (the last N calls) or {seconds = T, buckets = B} (the last T seconds)"
     raise _bad(expected, value)
@@ -264,15 +250,34 @@ def _policy_value(key: str, value: object) -> object:
         return _window_data(value)
     if key == "removed_transitions":
         names = sorted(BUILTIN_NAMES)
-        if isinstance(value, list | tuple | set | frozenset) and set(value) <= BUILTIN_NAMES:
+        if isinstance(value, list | tuple | set | frozenset) and all(
+            isinstance(name, str) and name in BUILTIN_NAMES for name in value
+        ):
             return tuple(sorted(value))
         raise _bad(f"a list of built-in transition names, from {', '.join(names)}", value)
-    attribute = getattr(attrs.fields(BreakerPolicy), key)
+    return _field_value(BreakerPolicy, key, value)
+
+
+def _field_value(cls: type[Any], key: str, value: object) -> object:
+    """``value`` checked by the validator of the field ``key`` of the attrs class ``cls``."""
+    attribute = getattr(attrs.fields(cls), key)
     try:
         attribute.validator(None, attribute, value)
     except ConfigurationError as exc:
         raise _bad(_expected_from(exc), value) from None
+    except (ArithmeticError, ValueError, TypeError):  # an int too large for a float, ...
+        raise _bad(_expected_of(attribute), value) from None
     return value
+
+
+def _expected_of(attribute: attrs.Attribute[Any]) -> str:
+    """What a field's validator accepts, as its own message says for a value of no type."""
+    try:
+        if attribute.validator is not None:
+            attribute.validator(None, attribute, object())
+    except ConfigurationError as exc:
+        return _expected_from(exc)
+    return f"a value {attribute.name} accepts"  # pragma: no cover - validators refuse object()
 
 
 def _policy(value: object) -> dict[str, object]:
@@ -280,7 +285,7 @@ def _policy(value: object) -> dict[str, object]:
     checked = _entries(value, expected, _POLICY_KEYS, _policy_value)
     try:
         BreakerPolicy().with_changes(**_policy_kwargs(checked))
-    except ConfigurationError as exc:
+    except (ConfigurationError, ArithmeticError, ValueError) as exc:
         raise _bad(f"a consistent policy ({exc})", value) from None
     return checked
 
@@ -332,20 +337,8 @@ def _lenient(check: Callable[[object], Any], value: Any) -> Any:
         return value
 
 
-def _limit_in(value: int | str | None) -> int | None:
-    return cast("int | None", _lenient(_limit, value))
-
-
 def _policy_in(value: Mapping[str, object]) -> Mapping[str, object]:
     return cast("Mapping[str, object]", _lenient(_policy, value))
-
-
-def _rate_limits_in(value: Mapping[str, int | str | None]) -> Mapping[str, int | None]:
-    return cast("Mapping[str, int | None]", _lenient(_rate_limits, value))
-
-
-def _options_in(value: Mapping[str, object]) -> Mapping[str, object]:
-    return cast("Mapping[str, object]", _lenient(_options, value))
 
 
 def _records(cls: type[Any]) -> Callable[[object], tuple[Any, ...]]:

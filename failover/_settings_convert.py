@@ -8,11 +8,11 @@ the errors it raises into problems with their paths (``_leaves``).
 
 from __future__ import annotations
 
-import tomllib
+import re
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any, cast, get_args
+from typing import Any, Final, cast, get_args
 
 import attrs
 import cattrs
@@ -28,17 +28,28 @@ from failover._settings_checks import (
     _PathPart,
     _unknown,
 )
+from failover._toml_limits import TomlLimitError, load_toml
 from statemachines import ConfigurationError, converter
+
+_INT: Final = re.compile(r"[+-]?[0-9]{1,40}")
+_FLOAT: Final = re.compile(
+    r"[+-]?(?:[0-9]{1,40}\.?[0-9]{0,40}|\.[0-9]{1,40})(?:[eE][+-]?[0-9]{1,4})?"
+)
 
 
 def _from_text(text: str) -> object:
-    """An environment variable's text as an int or a float, or as given if it is neither."""
-    for parse in (int, float):
-        try:
-            return parse(text)
-        except ValueError:
-            pass
-    return text.strip()
+    """An environment variable's text as an int or a float, or stripped if it is neither.
+
+    Only ASCII digits make a number ("١٢", "1_000", "nan" and "inf" stay text, which no
+    numeric setting accepts); at most 40 digits on each side of the point (longer is out of
+    every range, and stays text too).
+    """
+    stripped = text.strip()
+    if _INT.fullmatch(stripped):
+        return int(stripped)
+    if _FLOAT.fullmatch(stripped):
+        return float(stripped)
+    return stripped
 
 
 def _read_env(
@@ -61,16 +72,22 @@ def _read_env(
 
 
 def _read_table(path: Path, via: str = "") -> Mapping[str, object]:
+    """The [failover] table of a TOML file, read within ``failover._toml_limits``' size and
+    nesting limits (so a hostile file is an error that says why, never a RecursionError)."""
     named = f" (named by {via})" if via else ""
     try:
-        with path.open("rb") as file:
-            document = tomllib.load(file)
+        document = load_toml(path)
     except OSError as exc:
         raise ConfigurationError(
             f"cannot read failover settings from {str(path)!r}{named}: {exc.strerror or exc}"
         ) from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(f"{str(path)!r}{named} is not valid TOML: {exc}") from exc
+    except TomlLimitError as exc:
+        verb = "is" if str(exc).startswith("nested") else "is not"
+        raise ConfigurationError(f"{str(path)!r}{named} {verb} {exc}") from None
+    except ValueError as exc:  # a path with a NUL character
+        raise ConfigurationError(
+            f"cannot read failover settings from {str(path)!r}{named}: {exc}"
+        ) from None
     table = document.get("failover")
     if not isinstance(table, dict):
         raise ConfigurationError(

@@ -27,7 +27,7 @@ from failover._coordinator import Coordinator
 from failover.clock import Clock
 from failover.provider import LLMResponse, Provider, SearchResults
 from failover.registry import build_provider, default_registry
-from failover.settings import FailoverSettings, SettingsError
+from failover.settings import FailoverSettings, SettingsError, SettingsProblem
 from statemachines import ConfigurationError
 
 __all__ = ["ProviderMixin", "managed_failover"]
@@ -101,6 +101,10 @@ async def _build_providers(
         for index, provider in enumerate(settings.providers)
         for problem in default_registry.problems(provider, environ, at=f"providers[{index}].")
     ]
+    if not settings.providers:
+        found.append(
+            SettingsProblem("providers", None, "at least one [[failover.providers]] table")
+        )
     if found:
         raise SettingsError("building the providers", found)
     built: list[Provider] = []

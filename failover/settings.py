@@ -47,37 +47,48 @@ import cattrs
 
 from failover._coordinator import ALL_DOWN_MODES, AllDown
 from failover._settings_checks import (
+    MAX_RATE_LIMIT,
     UNLIMITED,
     _bad,
     _base_url,
     _check,
     _checked_fields,
     _choice,
-    _count,
     _describe,
     _env_name,
-    _factor,
     _flag,
     _Invalid,
     _kind,
     _limit,
-    _limit_in,
     _name,
     _optional_text,
-    _options,
-    _options_in,
     _path,
     _policy,
     _policy_in,
     _policy_kwargs,
-    _priority,
     _rate_limits,
-    _rate_limits_in,
     _records,
-    _seconds,
-    _weight,
 )
 from failover._settings_convert import _leaves, _read_env, _read_table, _settings_converter
+from failover._settings_ranges import (
+    MAX_CONSECUTIVE_FAILURES,
+    MAX_PRIORITY,
+    MAX_WEIGHT,
+    RESPONSE_BYTES_RANGE,
+    _attempts,
+    _derived_problems,
+    _factor,
+    _failures,
+    _health_timeout,
+    _interval,
+    _limit_in,
+    _options,
+    _options_in,
+    _priority,
+    _rate_limits_in,
+    _timeout,
+    _weight,
+)
 from failover.health import HealthCheckConfig
 from failover.ratelimit import RateLimit
 from failover.retry import RetryPolicy
@@ -87,6 +98,11 @@ from statemachines import BreakerPolicy, ConfigurationError
 __all__ = [
     "CONFIG_VARIABLE",
     "ENV_NAMES",
+    "MAX_CONSECUTIVE_FAILURES",
+    "MAX_PRIORITY",
+    "MAX_RATE_LIMIT",
+    "MAX_WEIGHT",
+    "RESPONSE_BYTES_RANGE",
     "UNLIMITED",
     "FailoverSettings",
     "ProviderSettings",
@@ -248,12 +264,12 @@ class FailoverSettings:
         providers: The providers (fallbacks too), in registration order, unique names.
     """
 
-    health_check_interval: float = attrs.field(default=300.0, metadata=_check(_seconds))
-    health_check_timeout: float = attrs.field(default=10.0, metadata=_check(_seconds))
-    max_consecutive_failures: int = attrs.field(default=3, metadata=_check(_count))
-    max_retries_per_request: int = attrs.field(default=3, metadata=_check(_count))
+    health_check_interval: float = attrs.field(default=300.0, metadata=_check(_interval))
+    health_check_timeout: float = attrs.field(default=10.0, metadata=_check(_health_timeout))
+    max_consecutive_failures: int = attrs.field(default=3, metadata=_check(_failures))
+    max_retries_per_request: int = attrs.field(default=3, metadata=_check(_attempts))
     backoff_factor: float = attrs.field(default=1.5, metadata=_check(_factor))
-    request_timeout: float = attrs.field(default=60.0, metadata=_check(_seconds))
+    request_timeout: float = attrs.field(default=60.0, metadata=_check(_timeout))
     requests_per_minute: int | None = attrs.field(
         default=60, converter=_limit_in, metadata=_check(_limit)
     )
@@ -269,13 +285,11 @@ class FailoverSettings:
     )
 
     def __attrs_post_init__(self) -> None:
-        # The fields' checks mirror the runtime records' validators; this makes sure of it,
-        # so that the derived objects can never fail later.
-        self.retry_policy()
-        self.health_config()
-        for provider in self.providers:
-            self.breaker_policy(provider.name)
-            self.rate_limit(provider.name)
+        # The fields together: the health timeout below the interval, and every derived
+        # object built once, so that none can fail later (each failure is a problem).
+        found = _derived_problems(self)
+        if found:
+            raise _Invalid(found, type(self).__name__)
 
     @classmethod
     def from_mapping(

@@ -3,17 +3,20 @@
 =============  ===============================================  ========  ========================
 kind           builds                                           API key   options
 =============  ===============================================  ========  ========================
-"gemini"       providers.gemini.GeminiProvider                  required  timeout, api_version
-"gemini-sdk"   providers.gemini_sdk.GeminiSDKProvider           required  timeout
-"brave"        providers.brave.BraveSearchProvider              required  timeout
-"openai"       providers.openai.OpenAICompatibleProvider        optional  timeout
+"gemini"       providers.gemini.GeminiProvider                  required  common, api_version
+"gemini-sdk"   providers.gemini_sdk.GeminiSDKProvider           required  common
+"brave"        providers.brave.BraveSearchProvider              required  common
+"openai"       providers.openai.OpenAICompatibleProvider        optional  common
 "callable"     providers.callable.CallableProvider              unused    callable (required),
                                                                           serves, blocking
 =============  ===============================================  ========  ========================
 
 Every factory names the provider ``settings.name`` and passes ``settings.model`` and
 ``settings.base_url`` when set (else the provider's defaults; "openai" needs a model and
-defaults to OpenAI's URL). ``options.timeout`` is the HTTP timeout in seconds. A "callable"
+defaults to OpenAI's URL). The common options of the HTTP kinds: ``options.timeout``, the HTTP
+timeout in seconds (> 0, at most 6 hours), and ``options.max_response_bytes``, the most bytes of
+one answer the provider reads (1 KiB to 1 GiB; 8 MiB by default), passed to the provider as
+the keyword of the same name; both are checked when the settings are read. A "callable"
 provider's ``options.callable`` names its function as ``"module:attribute"`` (the attribute may
 be dotted: ``"app.llm:Client.complete"``); ``options.serves`` is "llm" (default) or "search";
 ``options.blocking`` (default true) runs a sync function in a worker thread. An option a kind
@@ -27,22 +30,27 @@ application before ``import providers``) is left as it is.
 from __future__ import annotations
 
 import importlib
-import math
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from failover.provider import Provider
 from failover.registry import ProviderFactory, ProviderRegistry, default_registry
 from failover.settings import ProviderSettings
+from providers._reading import check_max_response_bytes
 from statemachines import ConfigurationError
 
 __all__ = ["BUILTIN_FACTORIES", "register_builtin_kinds", "resolve_callable"]
 
-_COMMON: Final = frozenset({"timeout"})
+_COMMON: Final = frozenset({"timeout", "max_response_bytes"})
+"""The options every HTTP kind reads (their values are checked by ProviderSettings)."""
 
 
 def _options(settings: ProviderSettings, accepted: frozenset[str]) -> dict[str, Any]:
-    """The provider's options as keyword arguments, after checking their names and timeout."""
+    """The provider's options as keyword arguments, after checking their names.
+
+    The values of ``timeout`` and ``max_response_bytes`` were checked when the settings were
+    read (ProviderSettings refuses a value out of range, however it is built).
+    """
     unknown = sorted(set(settings.options) - accepted)
     if unknown:
         raise ConfigurationError(
@@ -50,16 +58,9 @@ def _options(settings: ProviderSettings, accepted: frozenset[str]) -> dict[str, 
             f"{unknown!r}; kind {settings.kind!r} reads {sorted(accepted)!r}"
         )
     options = dict(settings.options)
-    timeout = options.get("timeout")
-    if "timeout" in options and not (
-        isinstance(timeout, int | float)
-        and not isinstance(timeout, bool)
-        and math.isfinite(timeout)
-        and timeout > 0
-    ):
-        raise ConfigurationError(
-            f"provider {settings.name!r}: options.timeout must be a number of seconds > 0, "
-            f"got {timeout!r}"
+    if "max_response_bytes" in options:
+        options["max_response_bytes"] = check_max_response_bytes(
+            options["max_response_bytes"], settings.name
         )
     return options
 

@@ -170,9 +170,11 @@ async def test_every_unbuildable_provider_is_reported_before_any_is_built(
 
 @pytest.mark.asyncio
 async def test_settings_without_providers_are_refused() -> None:
-    with pytest.raises(ConfigurationError, match="at least one provider"):
+    with pytest.raises(SettingsError) as caught:
         async with managed_failover(FailoverSettings(), environ={}):
             pytest.fail("the body must not run")
+    assert [(p.path, p.given) for p in caught.value.problems] == [("providers", None)]
+    assert "at least one [[failover.providers]] table" in str(caught.value)
 
 
 @pytest.mark.asyncio

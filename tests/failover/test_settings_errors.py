@@ -35,11 +35,11 @@ def test_from_env_names_every_bad_variable() -> None:
     with pytest.raises(SettingsError, match=r"\(the environment\): 5 problems") as exc:
         FailoverSettings.from_env("APP_", env)
     assert problems(exc) == {
-        "APP_HEALTH_CHECK_INTERVAL": ("'soon'", "a finite number of seconds > 0"),
-        "APP_MAX_RETRIES_PER_REQUEST": ("2.5", "an int >= 1"),
-        "APP_BACKOFF_FACTOR": ("0.5", "a finite number >= 1"),
-        "APP_REQUEST_TIMEOUT": ("''", "a finite number of seconds > 0"),
-        "APP_DAILY_REQUEST_LIMIT": ("0", "an int >= 1, or 'unlimited'"),
+        "APP_HEALTH_CHECK_INTERVAL": ("'soon'", "a finite number of seconds >= 1 and <= 86400"),
+        "APP_MAX_RETRIES_PER_REQUEST": ("2.5", "an int >= 1 and <= 100"),
+        "APP_BACKOFF_FACTOR": ("0.5", "a finite number >= 1 and <= 10"),
+        "APP_REQUEST_TIMEOUT": ("''", "a finite number of seconds > 0 and <= 21600"),
+        "APP_DAILY_REQUEST_LIMIT": ("0", "an int >= 1 and <= 1000000000, or 'unlimited'"),
     }
 
 
@@ -93,8 +93,9 @@ def test_from_toml_lists_every_bad_key_with_its_value_and_expected_form() -> Non
         "providers[2].name",
         "providers[2].base_url",
     }
-    assert found["health_check_interval"] == ("-5", "a finite number of seconds > 0")
-    assert found["backoff_factor"] == ("'fast'", "a finite number >= 1")
+    interval = "a finite number of seconds >= 1 and <= 86400"
+    assert found["health_check_interval"] == ("-5", interval)
+    assert found["backoff_factor"] == ("'fast'", "a finite number >= 1 and <= 10")
     assert found["strategy"][1].startswith("one of 'success_rate', 'priority'")
     assert found["retries"][0] is None
     assert "max_retries_per_request" in found["retries"][1]

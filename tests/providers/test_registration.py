@@ -19,7 +19,12 @@ from failover.registry import (
     default_registry,
     known_kinds,
 )
-from failover.settings import FailoverSettings, ProviderSettings, SettingsError
+from failover.settings import (
+    RESPONSE_BYTES_RANGE,
+    FailoverSettings,
+    ProviderSettings,
+    SettingsError,
+)
 from providers import (
     BraveSearchProvider,
     CallableProvider,
@@ -27,6 +32,7 @@ from providers import (
     OpenAICompatibleProvider,
     register_builtin_kinds,
 )
+from providers._reading import DEFAULT_MAX_RESPONSE_BYTES, check_max_response_bytes
 from providers._registration import BUILTIN_FACTORIES, resolve_callable
 from tests.fakes._server import FakeServer, Reply
 from tests.fakes.openai import FakeOpenAI, completion
@@ -194,6 +200,14 @@ def test_gemini_sdk_is_imported_only_when_built(
     assert built == [
         ((), {"api_key": "g-key", "name": "sdk", "model": "gemini-1.5-pro", "timeout": 9})
     ]
+    build(
+        registry,
+        name="sdk",
+        kind="gemini-sdk",
+        api_key_env="GEMINI_API_KEY",
+        options={"max_response_bytes": 4096},
+    )
+    assert built[1] == ((), {"api_key": "g-key", "name": "sdk", "max_response_bytes": 4096})
 
 
 def test_gemini_sdk_kind_builds_the_real_provider_with_its_model_and_a_hidden_key() -> None:
@@ -213,13 +227,18 @@ def test_gemini_sdk_kind_builds_the_real_provider_with_its_model_and_a_hidden_ke
     [
         (
             {"kind": "openai", "model": "m", "options": {"temprature": 1}},
-            "unknown option(s) ['temprature']; kind 'openai' reads ['timeout']",
+            "unknown option(s) ['temprature']; kind 'openai' reads ['max_response_bytes', "
+            "'timeout']",
         ),
         (
             {"kind": "openai", "model": "m", "options": {"timeout": 0}},
-            "options.timeout must be a number of seconds > 0, got 0",
+            "options.timeout: got 0; expected a finite number of seconds > 0 and <= 21600",
         ),
         ({"kind": "openai", "model": "m", "options": {"timeout": True}}, "got True"),
+        (
+            {"kind": "callable", "options": {"callable": "os:getcwd", "max_response_bytes": 2048}},
+            "unknown option(s) ['max_response_bytes']; kind 'callable' reads",
+        ),
         ({"kind": "callable"}, "needs options.callable"),
         (
             {"kind": "callable", "options": {"callable": "os:getcwd", "serves": "chat"}},
@@ -237,6 +256,63 @@ def test_bad_options_are_configuration_errors(
     with pytest.raises(ConfigurationError) as caught:
         build(registry, **fields)
     assert message in str(caught.value)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"kind": "gemini", "api_key_env": "GEMINI_API_KEY"},
+        {"kind": "gemini-sdk", "model": "gemini-1.5-pro", "api_key_env": "GEMINI_API_KEY"},
+        {"kind": "brave", "api_key_env": "BRAVE_API_KEY"},
+        {"kind": "openai", "model": "m", "base_url": "http://127.0.0.1:9"},
+    ],
+)
+async def test_each_http_kind_passes_max_response_bytes_to_its_provider(
+    registry: ProviderRegistry, fields: dict[str, Any]
+) -> None:
+    limited = build(registry, options={"max_response_bytes": 2048}, **fields)
+    default = build(registry, **fields)
+    try:
+        assert (limited.max_response_bytes, default.max_response_bytes) == (
+            2048,
+            DEFAULT_MAX_RESPONSE_BYTES,
+        )
+    finally:
+        await limited.aclose()
+        await default.aclose()
+
+
+@pytest.mark.parametrize("value", [1023, 1024**3 + 1, 0, -1, 2048.0, True, "2048", None, 10**400])
+def test_a_bad_max_response_bytes_is_refused_when_the_settings_are_read(value: object) -> None:
+    provider = {
+        "name": "p",
+        "kind": "openai",
+        "model": "m",
+        "options": {"max_response_bytes": value},
+    }
+    with pytest.raises(SettingsError) as caught:
+        FailoverSettings.from_mapping({"providers": [provider]})
+    [problem] = caught.value.problems
+    assert problem.path == "providers[0].options.max_response_bytes"
+    assert problem.expected == "an int >= 1024 and <= 1073741824 (bytes)"
+
+
+@pytest.mark.parametrize("value", [1023, 1024, 1024**3, 1024**3 + 1, 4096.0, False])
+def test_settings_and_providers_accept_the_same_max_response_bytes(value: object) -> None:
+    def accepted(check: Any) -> bool:
+        try:
+            check()
+        except ConfigurationError:
+            return False
+        return True
+
+    by_settings = accepted(
+        lambda: ProviderSettings("p", "openai", options={"max_response_bytes": value})
+    )
+    by_providers = accepted(lambda: check_max_response_bytes(value, "p"))
+    assert by_settings == by_providers == (type(value) is int and 1024 <= value <= 1024**3)
+    assert RESPONSE_BYTES_RANGE == (1024, 1024**3)
 
 
 # --- callables -----------------------------------------------------------------------------------
