@@ -11,13 +11,31 @@ GeminiSDKProvider is built, so ``import providers`` works without it.
   401 (it would "refresh" the credentials, which an API key does not need).
 - The SDK's calls are synchronous (its async client does not work over REST): each runs in a
   worker thread (``asyncio.to_thread``); a stream takes one thread hop per chunk.
-- Errors: a google.api_core error that carries the HTTP answer (the REST transport) is mapped
-  from its JSON body exactly as GeminiProvider maps it; otherwise by class (TooManyRequests /
-  ResourceExhausted -> RateLimited, BadRequest -> BadRequest, Unauthorized / Forbidden ->
-  Unauthorized, NotFound -> NotFound, ServiceUnavailable / InternalServerError -> Unavailable,
-  GatewayTimeout / DeadlineExceeded -> ProviderTimeout); BlockedPromptException and
-  StopCandidateException -> ContentBlocked; a connection failure or a body that is not JSON
-  -> Unavailable. Anything else is raised unchanged.
+- The key (``api_key``, or ``client_options["api_key"]``) goes through
+  ``failover.secrets.check_secret``: surrounding whitespace stripped, a control or non-ASCII
+  character refused without showing it. Every message built from an answer or an exception is
+  redacted, and a mapped error is raised without the SDK's exception chained to it.
+- Errors: an HTTP error answer is mapped from its JSON body exactly as GeminiProvider maps it
+  (``_gemini_wire.error_for``); otherwise by class (TooManyRequests / ResourceExhausted ->
+  RateLimited, BadRequest -> BadRequest, Unauthorized / Forbidden -> Unauthorized, NotFound ->
+  NotFound, ServiceUnavailable / InternalServerError -> Unavailable, GatewayTimeout /
+  DeadlineExceeded -> ProviderTimeout); BlockedPromptException and StopCandidateException ->
+  ContentBlocked; a connection failure -> Unavailable; a timeout (no answer, or a stream that
+  stops sending, for ``timeout`` seconds) -> ProviderTimeout. Once an answer has arrived, any
+  exception raised while reading it (a body that is not JSON or not UTF-8, a stream array never
+  closed, a field out of its range, the SDK's own "BadRequest" for an unreadable stream) is a
+  malformed answer: Unavailable. A stream that ends without a finish reason is Unavailable (cut
+  short), as GeminiProvider's. Any other exception, raised before an answer, is raised
+  unchanged.
+
+Bounded reads (REST transport; ``providers/_gemini_sdk_http.py``): a response hook on the
+session of each client the provider uses (its own, or the SDK's global ones) reads a whole
+answer as it arrives and refuses it (Unavailable) past ``max_response_bytes``; a streamed
+answer is refused once it has sent more than ``max_response_bytes`` in all (the SDK's stream
+reader holds at most that); an error answer is read up to 64 KiB. Not bounded: the gRPC
+transport (``transport="grpc"``: no session to hook; its messages are limited by gRPC's own
+4 MiB default), and the SDK's calls made outside the provider (the hook acts only within the
+provider's own calls).
 """
 
 from __future__ import annotations
@@ -25,28 +43,21 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
-from failover.errors import (
-    BadRequest,
-    ConfigurationError,
-    ContentBlocked,
-    FailoverError,
-    NotFound,
-    ProviderError,
-    ProviderTimeout,
-    RateLimited,
-    Unauthorized,
-    Unavailable,
-)
+from failover.errors import BadRequest, ConfigurationError, FailoverError, Unavailable
 from failover.provider import HealthCheckResult, LLMResponse, Usage
+from failover.secrets import check_secret, redact
+from providers import _gemini_sdk_http as _sdk_http
 from providers import _gemini_wire as wire
-from providers._http import parse_retry_after
+from providers._gemini_sdk_errors import translate_sdk_error, unchained
+from providers._reading import DEFAULT_MAX_RESPONSE_BYTES, check_max_response_bytes
 from providers.gemini import DEFAULT_MODEL, DEFAULT_TIMEOUT
 
-__all__ = ["GeminiSDKProvider"]
+__all__ = ["GeminiSDKProvider", "translate_sdk_error"]
 
 T = TypeVar("T")
 _DONE = object()
@@ -72,17 +83,25 @@ class GeminiSDKProvider:
             model name to build one from.
         api_key: When given (or ``base_url`` or ``client_options``), the provider builds its
             own clients with this key instead of using the SDK's global ``genai.configure()``.
+            Surrounding whitespace is stripped; a control or non-ASCII character is refused.
         name: The provider's name.
         base_url: The API's endpoint for the provider's own clients (shorthand for
             ``client_options={"api_endpoint": base_url}``; an http:// URL works with REST).
         transport: The SDK transport of the provider's own clients: "rest" (default) or "grpc".
         client_options: Extra client options of the provider's own clients, e.g.
             ``{"api_endpoint": "http://127.0.0.1:8080"}`` (an http:// endpoint works with REST).
-        timeout: Seconds per call, passed to the SDK.
+        timeout: Seconds per call, passed to the SDK (for a stream: the longest wait for its
+            next bytes).
+        max_response_bytes: The most bytes of one answer read, a whole one or a stream in all
+            (REST transport only; see the module docstring).
 
     Attributes:
         model: The GenerativeModel.
+        max_response_bytes: As given.
         last_usage: Token counts of the most recent finished call or stream; None before any.
+
+    Raises:
+        ConfigurationError: A bad model, name, timeout, key or max_response_bytes.
     """
 
     def __init__(
@@ -95,12 +114,14 @@ class GeminiSDKProvider:
         transport: str = "rest",
         client_options: Mapping[str, object] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         genai = _sdk()
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"a provider name must be a non-empty string, got {name!r}")
-        if not (isinstance(timeout, int | float) and timeout > 0):
+        if not (isinstance(timeout, int | float) and 0 < timeout < math.inf):
             raise ConfigurationError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+        self.max_response_bytes = check_max_response_bytes(max_response_bytes, name)
         if isinstance(model, str):
             model = genai.GenerativeModel(model)
         if not isinstance(model, genai.GenerativeModel):
@@ -121,9 +142,9 @@ class GeminiSDKProvider:
 
     def _own_clients(self, api_key: str | None, transport: str, options: dict[str, object]) -> None:
         if api_key is not None:
-            if not isinstance(api_key, str) or not api_key.strip():
-                raise ConfigurationError("api_key must be a non-empty str (or None)")
             options["api_key"] = api_key
+        if "api_key" in options:
+            options["api_key"] = check_secret(options["api_key"], "GeminiSDKProvider's api_key")
         glm = importlib.import_module("google.ai.generativelanguage")
         # The SDK keeps its client in GenerativeModel._client (built lazily from the global
         # configuration when None); setting it gives this provider clients of its own.
@@ -133,6 +154,17 @@ class GeminiSDKProvider:
         self._model_client = glm.ModelServiceClient(transport=transport, client_options=options)
         for client in (self.model._client, self._model_client):
             _no_resend_on_401(client)
+            _sdk_http.install(client)
+
+    def _clients(self) -> tuple[Any, Any]:
+        """The generative and model clients, the SDK's global ones when the provider has none
+        of its own (built as the SDK builds them), each with the response hook."""
+        if self.model._client is None:
+            self.model._client = _sdk_client().get_default_generative_client()
+        models = self._model_client or _sdk_client().get_default_model_client()
+        for client in (self.model._client, models):
+            _sdk_http.install(client)
+        return self.model._client, models
 
     @property
     def name(self) -> str:
@@ -160,19 +192,22 @@ class GeminiSDKProvider:
         contents = prompt if isinstance(prompt, str) else body["contents"]
         return contents, config or None, body.get("safetySettings")
 
-    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        except FailoverError:
-            raise
-        except Exception as exc:
-            mapped = self._translate(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
-
-    def _translate(self, exc: Exception) -> ProviderError | None:
-        return translate_sdk_error(self._name, exc)
+    async def _call(
+        self, fn: Callable[..., T], *args: Any, answered: bool = False, **kwargs: Any
+    ) -> T:
+        """``fn(*args, **kwargs)`` in a worker thread, every exception of the SDK or the
+        transport translated (``answered``: an answer is being read already, a stream)."""
+        with _sdk_http.exchange(self._name, self.max_response_bytes, answered=answered) as now:
+            try:
+                return await asyncio.to_thread(_no_stop_iteration, fn, *args, **kwargs)
+            except FailoverError as exc:
+                mapped: FailoverError = exc
+            except Exception as exc:
+                translated = translate_sdk_error(self._name, exc, answered=now.answered)
+                if translated is None:
+                    raise
+                mapped = translated
+        raise unchained(mapped)  # outside the except: no chained SDK exception, nor its texts
 
     async def generate(self, prompt: str | Mapping[str, object], **options: object) -> LLMResponse:
         """One generate_content call (SDK retry off), in a worker thread.
@@ -180,21 +215,27 @@ class GeminiSDKProvider:
         Args:
             prompt: A text prompt, or a mapping of contents / generationConfig / safetySettings.
             **options: generationConfig fields (``temperature=0.2``, ``max_output_tokens=64``).
+
+        Raises:
+            ProviderError: As GeminiProvider's (see the module docstring).
         """
-        contents, config, safety = self._arguments(prompt, options)
+        request = self._arguments(prompt, options)
         started = time.perf_counter()
-        response = await self._call(
-            self.model.generate_content,
+        data = await self._call(self._generate_sync, *request)
+        latency = time.perf_counter() - started
+        response = wire.llm_response(data, self._name, self.model_name, latency)
+        self.last_usage = response.usage
+        return response
+
+    def _generate_sync(self, contents: Any, config: Any, safety: Any) -> wire.Json:
+        self._clients()
+        response = self.model.generate_content(
             contents,
             generation_config=config,
             safety_settings=safety,
             request_options=self._options(),
         )
-        data = _as_wire(response)
-        latency = time.perf_counter() - started
-        response = wire.llm_response(data, self._name, self.model_name, latency)
-        self.last_usage = response.usage
-        return response
+        return _as_wire(response)
 
     async def stream(
         self, prompt: str | Mapping[str, object], **options: object
@@ -202,31 +243,44 @@ class GeminiSDKProvider:
         """generate_content(stream=True), chunk by chunk, one worker-thread hop per chunk.
 
         An error before the first chunk is raised by the first ``__anext__``; a cut after it
-        raises Unavailable (the coordinator's StreamInterrupted).
+        raises Unavailable (the coordinator's StreamInterrupted), and so does a stream that ends
+        without a finish reason; a stream that stops sending for ``timeout`` seconds raises
+        ProviderTimeout.
         """
-        contents, config, safety = self._arguments(prompt, options)
-        response = await self._call(
-            self.model.generate_content,
+        request = self._arguments(prompt, options)
+        chunks = await self._call(self._stream_sync, *request)
+        finished = False
+        while (data := await self._call(_next_wire, chunks, answered=True)) is not None:
+            text = wire.response_text(data, self._name, require=False)
+            self.last_usage = wire.usage_of(data, self._name) or self.last_usage
+            finished = finished or wire.finish_reason(data, self._name) is not None
+            if text:
+                yield text
+        if not finished:
+            raise Unavailable(
+                "Gemini's stream (SDK) ended without a finishReason (cut short)",
+                provider=self._name,
+            )
+
+    def _stream_sync(self, contents: Any, config: Any, safety: Any) -> Iterator[Any]:
+        self._clients()
+        response = self.model.generate_content(
             contents,
             generation_config=config,
             safety_settings=safety,
             request_options=self._options(),
             stream=True,
         )
-        chunks: Iterator[Any] = iter(response)
-        while (chunk := await self._call(next, chunks, _DONE)) is not _DONE:
-            data = _as_wire(chunk)
-            text = wire.response_text(data, self._name, require=False)
-            self.last_usage = wire.usage_of(data) or self.last_usage
-            if text:
-                yield text
+        return iter(response)
 
     async def count_tokens(self, prompt: str | Mapping[str, object], **options: object) -> int:
         """The prompt's tokens by the model's tokenizer (count_tokens)."""
         contents, _, _ = self._arguments(prompt, options)
-        answer = await self._call(
-            self.model.count_tokens, contents, request_options=self._options()
-        )
+        return await self._call(self._count_sync, contents)
+
+    def _count_sync(self, contents: Any) -> int:
+        self._clients()
+        answer = self.model.count_tokens(contents, request_options=self._options())
         return int(answer.total_tokens)
 
     @staticmethod
@@ -235,19 +289,14 @@ class GeminiSDKProvider:
         return wire.estimate_tokens(text)
 
     async def health_check(self) -> HealthCheckResult:
-        """Get the model (models.get; no tokens spent). Never raises for a provider failure."""
-        genai = _sdk()
+        """Get the model (models.get; no tokens spent). Never raises for a provider failure:
+        the result's error names the failure (redacted: no key, whatever the server echoed)."""
         started = time.perf_counter()
         error: str | None = None
         try:
-            await self._call(
-                genai.get_model,
-                self.model.model_name,
-                client=self._model_client,
-                request_options=self._options(),
-            )
+            await self._call(self._get_model_sync)
         except FailoverError as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            error = redact(f"{type(exc).__name__}: {exc}")
         return HealthCheckResult(
             provider=self._name,
             healthy=error is None,
@@ -255,6 +304,10 @@ class GeminiSDKProvider:
             checked_at=time.monotonic(),
             error=error,
         )
+
+    def _get_model_sync(self) -> None:
+        _, models = self._clients()
+        _sdk().get_model(self.model.model_name, client=models, request_options=self._options())
 
     async def aclose(self) -> None:
         """Close the transports of the provider's own clients (the SDK's global ones stay)."""
@@ -276,6 +329,10 @@ def _no_resend_on_401(client: Any) -> None:
         session._refresh_status_codes = ()
 
 
+def _sdk_client() -> Any:
+    return importlib.import_module("google.generativeai.client")
+
+
 def _as_wire(response: Any) -> wire.Json:
     """An SDK response (or stream chunk) as Gemini's JSON, read by the same functions as REST."""
     protos = importlib.import_module("google.generativeai.protos")
@@ -289,46 +346,17 @@ def _as_wire(response: Any) -> wire.Json:
     return data
 
 
-_BY_NAME: dict[str, type[ProviderError]] = {
-    "TooManyRequests": RateLimited,
-    "ResourceExhausted": RateLimited,
-    "BadRequest": BadRequest,
-    "InvalidArgument": BadRequest,
-    "FailedPrecondition": Unauthorized,
-    "Unauthorized": Unauthorized,
-    "Unauthenticated": Unauthorized,
-    "Forbidden": Unauthorized,
-    "PermissionDenied": Unauthorized,
-    "NotFound": NotFound,
-    "ServiceUnavailable": Unavailable,
-    "InternalServerError": Unavailable,
-    "GatewayTimeout": ProviderTimeout,
-    "DeadlineExceeded": ProviderTimeout,
-    "BlockedPromptException": ContentBlocked,
-    "StopCandidateException": ContentBlocked,
-    "Timeout": ProviderTimeout,  # requests.exceptions.Timeout
-    "ConnectionError": Unavailable,  # requests.exceptions.ConnectionError
-    "ChunkedEncodingError": Unavailable,
-    "RetryError": Unavailable,
-    "ParseError": Unavailable,  # google.protobuf.json_format: the body is not the expected JSON
-    "JSONDecodeError": Unavailable,
-}
+def _no_stop_iteration(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)``, a StopIteration it lets out (the SDK's, for a stream without a
+    first chunk) raised as RuntimeError: a StopIteration cannot be set on an asyncio future,
+    and the await would never end."""
+    try:
+        return fn(*args, **kwargs)
+    except StopIteration:
+        raise RuntimeError("the answer ended before its first chunk") from None
 
 
-def translate_sdk_error(provider: str, exc: BaseException) -> ProviderError | None:
-    """The library's error for an exception of the SDK, google.api_core or requests; None for
-    anything else (raised unchanged)."""
-    response = getattr(exc, "response", None)
-    status = getattr(exc, "code", None)
-    content = getattr(response, "content", None)
-    if isinstance(status, int) and isinstance(content, bytes) and status >= 400:
-        headers = getattr(response, "headers", None) or {}
-        retry_after = parse_retry_after(headers.get("retry-after"))
-        return wire.error_for(status, content, provider=provider, retry_after=retry_after)
-    for cls in type(exc).__mro__:
-        mapped = _BY_NAME.get(cls.__name__)
-        if mapped is not None:
-            code = status if isinstance(status, int) else None
-            message = f"Gemini SDK raised {type(exc).__name__}: {exc}"
-            return mapped(message, provider=provider, status=code)
-    return None
+def _next_wire(chunks: Iterator[Any]) -> wire.Json | None:
+    """The stream's next chunk as Gemini's JSON; None at its end."""
+    chunk = next(chunks, _DONE)
+    return None if chunk is _DONE else _as_wire(chunk)

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+import requests
+import urllib3
 
 from failover import (
     BadRequest,
@@ -244,6 +246,47 @@ def test_the_sdk_s_block_exceptions_are_content_blocked(exc: Exception) -> None:
 
 def test_other_exceptions_pass_through() -> None:
     assert translate_sdk_error("gemini-sdk", KeyError("x")) is None
+
+
+NO_POOL: Any = None  # urllib3's exceptions name their pool or connection; none is needed here
+
+
+@pytest.mark.parametrize(
+    ("exc", "answered", "error"),
+    [
+        pytest.param(KeyError("x"), True, Unavailable, id="any-exception-once-answered"),
+        pytest.param(
+            UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad"), True, Unavailable, id="utf8"
+        ),
+        pytest.param(
+            generation_types.BlockedPromptException("b"), True, ContentBlocked, id="blocked"
+        ),
+        pytest.param(
+            requests.exceptions.ConnectionError(
+                urllib3.exceptions.ReadTimeoutError(NO_POOL, "/", "t")
+            ),
+            True,
+            ProviderTimeout,
+            id="read-timeout-mid-body",
+        ),
+        pytest.param(
+            requests.exceptions.ReadTimeout("t"), False, ProviderTimeout, id="read-timeout"
+        ),
+        pytest.param(
+            requests.exceptions.ConnectionError(
+                urllib3.exceptions.NewConnectionError(NO_POOL, "refused")  # a ConnectTimeoutError
+            ),
+            False,
+            Unavailable,
+            id="refused-is-no-timeout",
+        ),
+        pytest.param(requests.exceptions.InvalidHeader("h"), False, Unavailable, id="requests"),
+    ],
+)
+def test_sdk_exceptions_translated(
+    exc: Exception, answered: bool, error: type[ProviderError]
+) -> None:
+    assert type(translate_sdk_error("gemini-sdk", exc, answered=answered)) is error
 
 
 def test_a_model_object_is_wrapped_as_is() -> None:
