@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from failover._toml_limits import MAX_NESTING, TomlLimitError, check_nesting, load_toml
@@ -42,7 +42,6 @@ def load_text(text: str | bytes) -> dict[str, Any]:
         return load_toml(path)
 
 
-@settings(max_examples=150)
 @given(text=st.text(TOML_ALPHABET, max_size=300) | st.binary(max_size=300))
 def test_any_file_is_a_document_or_a_limit_error(text: str | bytes) -> None:
     try:
@@ -78,7 +77,6 @@ def test_the_file_size_limit() -> None:
         load_text("# " + "x" * (1024 * 1024 - 2) + "\n")
 
 
-@settings(max_examples=200)
 @given(text=EXPRESSIONS | st.text(max_size=40))
 def test_any_expression_is_a_condition_or_one_problem(text: str) -> None:
     problems = Problems()

@@ -244,7 +244,7 @@ JSON = st.recursive(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(deadline=None)
 @given(
     field=st.sampled_from(sorted(VALID)),
     value=JSON,

@@ -217,7 +217,7 @@ def builds_or_refuses(read: Any) -> str:
     return "refused"
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(MAPPING)
 def test_any_mapping_builds_a_working_coordinator_or_raises_settings_error(
     data: dict[str, Any],
@@ -225,7 +225,7 @@ def test_any_mapping_builds_a_working_coordinator_or_raises_settings_error(
     builds_or_refuses(lambda: FailoverSettings.from_mapping(data))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(deadline=None)
 @given(st.one_of(ODD, st.dictionaries(st.text(max_size=4), ODD, max_size=3)))
 def test_anything_at_all_is_read_or_refused(data: Any) -> None:
     try:
@@ -258,9 +258,7 @@ def provider_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@settings(
-    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ENV)
 def test_any_environment_builds_a_working_coordinator_or_raises_settings_error(
     provider_file: Path, env: dict[str, str]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from failover import MAX_RETRY_AFTER, BreakerState
@@ -129,7 +129,6 @@ def valid_wait(error: ProviderError) -> bool:
 # --- 200 answers --------------------------------------------------------------------------------
 
 
-@settings(max_examples=150)
 @given(st.sampled_from(ANSWER_PATHS), JSON, HEADERS)
 def test_any_json_in_any_field_of_an_answer_gives_results_or_a_provider_error(
     path: tuple[Any, ...], value: object, headers: dict[str, str]
@@ -148,7 +147,6 @@ def test_any_json_in_any_field_of_an_answer_gives_results_or_a_provider_error(
         assert all(isinstance(r.title, str) and isinstance(r.url, str) for r in found.results)
 
 
-@settings(max_examples=150)
 @given(st.binary(max_size=300), HEADERS)
 def test_any_bytes_give_results_or_a_provider_error(
     content: bytes, headers: dict[str, str]
@@ -169,7 +167,6 @@ def test_deeply_nested_json_is_unavailable_not_a_recursion_error(depth: int) -> 
 # --- the rate-limit headers ---------------------------------------------------------------------
 
 
-@settings(max_examples=200)
 @given(HEADERS)
 def test_the_quota_report_of_any_headers_is_none_or_in_range(headers: dict[str, str]) -> None:
     report = quota_report_of(headers)
@@ -206,7 +203,6 @@ async def test_a_huge_or_malformed_reset_never_fails_an_answer(
 # --- error answers ------------------------------------------------------------------------------
 
 
-@settings(max_examples=150)
 @given(
     st.integers(min_value=201, max_value=599),
     st.sampled_from(ERROR_PATHS),

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from failover import MAX_RETRY_AFTER
@@ -109,7 +109,6 @@ def is_count(value: object) -> bool:
 # --- completions --------------------------------------------------------------------------------
 
 
-@settings(max_examples=150)
 @given(st.sampled_from(COMPLETION_PATHS), JSON)
 def test_any_json_in_any_field_of_a_completion_gives_a_response_or_unavailable(
     path: tuple[Any, ...], value: object
@@ -132,7 +131,6 @@ def test_any_json_in_any_field_of_a_completion_gives_a_response_or_unavailable(
     assert all(type(n) is int and 0 <= n <= MAX_COUNT for n in counts)
 
 
-@settings(max_examples=150)
 @given(st.binary(max_size=300))
 def test_any_bytes_give_a_response_or_unavailable(content: bytes) -> None:
     found = outcome(lambda: parse_completion(content, NAME, "m", 0.0))
@@ -179,7 +177,6 @@ def test_deeply_nested_json_is_unavailable_not_a_recursion_error(depth: int) -> 
 # --- stream chunks ------------------------------------------------------------------------------
 
 
-@settings(max_examples=150)
 @given(st.sampled_from(CHUNK_PATHS), JSON)
 def test_any_json_in_any_field_of_a_chunk_gives_text_or_a_provider_error(
     path: tuple[Any, ...], value: object
@@ -197,7 +194,6 @@ def test_any_json_in_any_field_of_a_chunk_gives_text_or_a_provider_error(
         assert isinstance(found, str)
 
 
-@settings(max_examples=100)
 @given(st.text(max_size=200))
 def test_any_text_as_a_chunk_gives_text_or_unavailable(data: str) -> None:
     found = outcome(lambda: parse_chunk(data, NAME))
@@ -227,7 +223,6 @@ HEADERS = st.dictionaries(
 )
 
 
-@settings(max_examples=150)
 @given(
     st.integers(min_value=400, max_value=599),
     HEADERS,
@@ -249,7 +244,6 @@ def test_any_error_answer_gives_a_provider_error_with_a_valid_wait(
     assert len(str(found)) < 600
 
 
-@settings(max_examples=150)
 @given(HEADERS)
 def test_header_parsers_never_raise_and_stay_in_range(headers: dict[str, str]) -> None:
     wait = retry_after_of(headers)
