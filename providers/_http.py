@@ -43,6 +43,7 @@ from failover.errors import (
     clamp_retry_after,
     parse_seconds,
 )
+from failover.secrets import redact
 
 __all__ = [
     "BODY_EXCERPT",
@@ -121,7 +122,7 @@ def translate_httpx_error(provider: str, exc: BaseException) -> FailoverError:
         if isinstance(exc, kind):
             cls, what = mapped, description
             break
-    detail = _scrub(str(exc))
+    detail = _scrub(redact(str(exc)))
     message = f"provider {provider!r} {what}{_where(exc)}: {type(exc).__name__}"
     message += f": {detail}" if detail else ""
     if issubclass(cls, ProviderError):
