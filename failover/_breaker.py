@@ -1,14 +1,14 @@
 """CircuitBreaker: one provider's breaker for sync and async calls, safe under tasks and threads.
 
-The hot path (a call through a CLOSED breaker) reads two attributes without a lock, calls the
-function, reads the clock twice and records one outcome under the lock: no ``transitions``
-trigger, no allocation beyond the outcome, no lock held across an ``await``.
+The hot path (a plain success through a CLOSED breaker whose window is past every point where a
+success could matter) takes no lock: ``call``, ``acall`` and the decorator read the clock twice,
+call the function and count the success on the generation's lock-free counter, folded into the
+machine before anything else touches it (``failover._fast``). Every other outcome is recorded
+under the lock; no lock is held across an ``await``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import random
 import threading
 import types
@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
+from failover._calling import Calling
 from failover._guard import Guard, decorate
 from failover.classify import IGNORED, Classifier, default_classifier
 from failover.clock import Clock, SystemClock
@@ -46,7 +47,7 @@ _IGNORED = Outcome.IGNORED
 _COROUTINE = types.CoroutineType
 
 
-class CircuitBreaker:
+class CircuitBreaker(Calling):
     """Guards one provider: admits or rejects calls and records how they end.
 
     Args:
@@ -132,6 +133,12 @@ class CircuitBreaker:
         self._plain_success = classifier is default_classifier and not self._call_hooks
         self._queue = self._dispatcher.queue
         self._replica: Member | None = None  # distributed mode: set by failover._replica
+        self._init_counting()
+        self._fastable = self._plain_success
+        for hook in hooks_:  # a metrics hook reads this breaker's counters when collected
+            bind = getattr(hook, "bind", None)
+            if callable(bind):
+                bind(self)
 
     def _on_machine_event(self, event: FailoverEvent) -> None:
         if self._replica is not None:  # distributed mode: hooks get the events that won
@@ -155,8 +162,17 @@ class CircuitBreaker:
             )
 
     def _on_change(self) -> None:
+        self._arm()  # the lock is held, and the machine folded before it moved
         for watcher in self._watchers:
             watcher()
+
+    def attach_replica(self, member: Member) -> None:
+        """Distributed mode (internal: failover._replica): outcomes go through ``member``."""
+        with self._lock:
+            self._fold()
+            self._replica = member
+            self._fastable = False
+            self._arm()
 
     def watch(self, fn: Callable[[], object]) -> None:
         """Call ``fn()`` (under the breaker's lock: keep it to a few instructions) after every
@@ -199,6 +215,7 @@ class CircuitBreaker:
         probes in flight, lifetime counts."""
         self._due()
         with self._lock:
+            self._fold_all()
             return self._machine.snapshot(self._now())
 
     @property
@@ -221,12 +238,15 @@ class CircuitBreaker:
         lock = self._lock  # acquire/release: cheaper than `with` on the hot path
         lock.acquire()
         try:
+            self._fold()
             admitted = machine.admit(self._now())
             if admitted is not None and self._replica is not None and not self._replica.permit():
                 machine.record(admitted, _IGNORED, self._now())  # no global probe permit
                 admitted = None
             if admitted is None:
                 error = CallNotPermitted(self.name, machine.state, machine.retry_at)
+                rejections = self._rejections
+                rejections[error.state] = rejections.get(error.state, 0) + 1
         finally:
             lock.release()
         if self._queue:
@@ -240,6 +260,7 @@ class CircuitBreaker:
     def release(self, generation: int) -> None:
         """Give back an admission whose function never ran: records nothing, frees a probe."""
         with self._lock:
+            self._fold()
             if self._replica is not None:
                 self._replica.finished(generation, _IGNORED)  # its probe permit too
             self._machine.record(generation, _IGNORED, self._now())
@@ -257,6 +278,8 @@ class CircuitBreaker:
             lock = self._lock  # the common case: a plain success, as in ``call``
             lock.acquire()
             try:  # distributed: a probe counts in the shared round first (the replica records it)
+                self._fold()
+                self._outcomes[_SUCCESS] += 1
                 if self._replica is None or not self._replica.finished(generation, _SUCCESS):
                     self._machine.record_success(generation, end)
             finally:
@@ -275,6 +298,8 @@ class CircuitBreaker:
         lock = self._lock
         lock.acquire()
         try:
+            self._fold()
+            self._outcomes[outcome] += 1
             signal, retry_after = verdict.signal, verdict.retry_after
             replica = self._replica  # a probe counts in the shared round first, or gives back
             if replica is None or not replica.finished(generation, outcome, signal, retry_after):
@@ -296,78 +321,6 @@ class CircuitBreaker:
 
     # --- calls ----------------------------------------------------------------------------------
 
-    def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
-        """Call ``fn(*args, **kwargs)`` through the breaker.
-
-        Returns its result or raises its own exception unchanged, or CallNotPermitted (I6).
-        """
-        machine = self._machine
-        generation = machine.generation  # read before the flag: see free_admission
-        if not machine.free_admission:
-            if not callable(fn):
-                raise TypeError(f"breaker.call(fn, *args) needs a callable, got {fn!r}")
-            generation = self.admit()
-        now = self._now
-        started = now()
-        try:
-            result = fn(*args, **kwargs)
-        except BaseException as exc:
-            if not callable(fn):
-                self.release(generation)
-                raise TypeError(f"breaker.call(fn, *args) needs a callable, got {fn!r}") from None
-            self.finish(generation, started, exc)
-            raise
-        if type(result) is _COROUTINE:
-            result.close()  # type: ignore[attr-defined]
-            self.release(generation)
-            raise TypeError(
-                f"breaker.call() got a coroutine from {fn!r}; "
-                "use `await breaker.acall(fn, *args)` for an async function"
-            )
-        if self._plain_success:
-            end = now()
-            lock = self._lock
-            lock.acquire()
-            try:
-                outcome = _SUCCESS if end - started < self._slow else _SLOW_SUCCESS
-                if self._replica is None or not self._replica.finished(generation, outcome):
-                    if outcome is _SUCCESS:
-                        machine.record_success(generation, end)
-                    else:
-                        machine.record(generation, outcome, end)
-            finally:
-                lock.release()
-            if self._queue:
-                self._dispatcher.drain()
-        else:
-            self.finish(generation, started, None, result)
-        return result
-
-    async def acall(self, fn: Callable[P, Awaitable[R]], /, *args: P.args, **kwargs: P.kwargs) -> R:
-        """Await ``fn(*args, **kwargs)`` through the breaker (no lock is held across it)."""
-        if not callable(fn):
-            raise TypeError(f"await breaker.acall(fn, *args) needs a callable, got {fn!r}")
-        if self._dispatcher.loop is None and self._dispatcher.hooks:
-            self._dispatcher.loop = asyncio.get_running_loop()  # for async hooks fired off-loop
-        generation = self.admit()
-        started = self._now()
-        try:
-            awaitable = fn(*args, **kwargs)
-            if type(awaitable) is not _COROUTINE and not inspect.isawaitable(awaitable):
-                raise _NotAwaitable(fn)
-            result = await awaitable
-        except _NotAwaitable as exc:
-            self.release(generation)
-            raise TypeError(
-                f"breaker.acall() needs an async function; {exc.fn!r} returned a plain value: "
-                "use breaker.call(fn, *args) for a plain function"
-            ) from None
-        except BaseException as exc:
-            self.finish(generation, started, exc)
-            raise
-        self.finish(generation, started, None, result)
-        return result
-
     def guard(self) -> Guard:
         """``with breaker.guard():`` / ``async with breaker.guard():`` around a block."""
         return Guard(self)
@@ -384,6 +337,7 @@ class CircuitBreaker:
 
     def _manual(self, name: str) -> FailoverEvent:
         with self._lock:
+            self._fold()
             event = self._machine.fire(name, self._now())
         self._dispatcher.drain()
         return event
@@ -407,6 +361,7 @@ class CircuitBreaker:
     def record_health_check(self, passed: bool) -> FailoverEvent | None:
         """Feed an active health check's result to the machine; the event if one fired."""
         with self._lock:
+            self._fold()
             event = self._machine.health_check(passed, self._now())
         self._dispatcher.drain()
         return event
@@ -414,6 +369,7 @@ class CircuitBreaker:
     def tick(self) -> FailoverEvent | None:
         """Check time-driven transitions now (cooldown, probe timeout) without a call."""
         with self._lock:
+            self._fold()
             event = self._machine.tick(self._now())
         self._dispatcher.drain()
         return event
@@ -421,14 +377,10 @@ class CircuitBreaker:
     def record_signal(self, signal: FailoverReason, retry_after: float | None = None) -> None:
         """Record a failure the provider reported out of band (e.g. a 429 seen elsewhere)."""
         with self._lock:
+            self._fold()
             machine = self._machine
             machine.record(machine.generation, Outcome.FAILURE, self._now(), signal, retry_after)
         self._dispatcher.drain()
 
     def __repr__(self) -> str:
         return f"<CircuitBreaker {self.name!r} {self.state.value}>"
-
-
-class _NotAwaitable(Exception):
-    def __init__(self, fn: object) -> None:
-        self.fn = fn

@@ -179,8 +179,12 @@ class PolicyInterleavings(RuleBasedStateMachine):
             self.loop.run_forever()
 
     def _figures(self) -> MachineSnapshot:
-        """The figures as recorded, without aging a time window to the clock's now."""
-        return self.breaker._machine.snapshot()
+        """The figures as recorded, without aging a time window to the clock's now (the
+        successes the fast path counted folded in first)."""
+        breaker = self.breaker
+        with breaker._lock:
+            breaker._fold_all()
+            return breaker._machine.snapshot()
 
     def _pick(self, pick: int) -> _Call:
         return self._in_flight.pop(pick % len(self._in_flight))

@@ -91,7 +91,7 @@ class Replica:
         self._lost: BaseException | None = None
         self.quotas: list[SharedQuota] = []  # global rate limits (failover._shared_quota)
         for member in self.members.values():
-            member.breaker._replica = member
+            member.breaker.attach_replica(member)
             storage.register_policy(member.name, member.breaker.policy)
 
     def wake(self) -> None:

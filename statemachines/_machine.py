@@ -27,6 +27,7 @@ from statemachines._states import (
     retry_after_of,
 )
 from statemachines._view import MachineView
+from statemachines._window import _CountRing
 
 __all__ = ["BreakerMachine", "ConditionErrorListener", "EventListener"]
 
@@ -233,6 +234,39 @@ class BreakerMachine(MachineView):
         if window.expired or window.calls in quiet:
             self._after_outcome(node.outcome, _SUCCESS, now, None, None)
         return True
+
+    def record_successes(self, generation: int, count: int, now: float) -> None:
+        """``record_success(generation, now)`` ``count`` times, at once: for a runtime that
+        counted plain successes without a lock while ``quiet_successes`` held (none of them
+        can make a rule hold, so none is evaluated). A stale generation's are set aside."""
+        if generation != self.generation:
+            self.lifetime_stale += count
+            self.lifetime_calls += count
+            return
+        if not self.quiet_successes:  # not expected: evaluated one by one, as they came
+            for _ in range(count):
+                self.record_success(generation, now)
+            return
+        self._window.record_successes(count, now)
+        self.lifetime_calls += count
+        self.consecutive_successes += count
+        self.consecutive_failures = 0 if count else self.consecutive_failures
+
+    @property
+    def quiet_successes(self) -> bool:
+        """Whether no plain success of this generation can make a rule hold from now on: the
+        state records into a count window, admits freely, and every window size at which a
+        success is evaluated (``Node.quiet_success``) is behind the window's count (which
+        only grows within a generation)."""
+        node, window = self._node, self._window
+        quiet = node.quiet_success
+        return (
+            quiet is not None
+            and node.records
+            and self.free_admission
+            and window.calls > max(quiet, default=-1)
+            and isinstance(window, _CountRing)
+        )
 
     def _after_outcome(
         self,

@@ -56,6 +56,9 @@ class Window(Protocol):
     def record_success(self, now: float) -> None:
         """``record(False, False, now)``, faster: the common case."""
 
+    def record_successes(self, count: int, now: float) -> None:
+        """``record_success(now)`` ``count`` times, at once (``count`` >= 0)."""
+
     def advance(self, now: float) -> None:
         """Bring the counts up to date at ``now`` without recording anything.
 
@@ -209,6 +212,24 @@ class _CountRing:
         if self.calls < self._size:
             self.calls += 1
 
+    def record_successes(self, count: int, now: float) -> None:
+        size = self._size
+        if count >= size:  # every slot is now a plain success
+            self._codes = [0] * size
+            self._next = (self._next + count) % size
+            self.calls, self.failures, self.slow_calls = size, 0, 0
+            return
+        codes, index = self._codes, self._next
+        for _ in range(count):
+            old = codes[index]
+            if old:
+                codes[index] = 0
+                self.failures -= old & _FAILED
+                self.slow_calls -= old >> 1
+            index = index + 1 if index + 1 < size else 0
+        self._next = index
+        self.calls = min(self.calls + count, size)
+
     def advance(self, now: float) -> None:
         pass
 
@@ -271,6 +292,12 @@ class _TimeBuckets:
             self.advance(now)
         self._bucket_calls[self._slot] += 1
         self.calls += 1
+
+    def record_successes(self, count: int, now: float) -> None:
+        if now // self._width != self._current:
+            self.advance(now)
+        self._bucket_calls[self._slot] += count
+        self.calls += count
 
     def advance(self, now: float) -> None:
         index = int(now // self._width)
