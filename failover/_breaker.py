@@ -163,6 +163,7 @@ class CircuitBreaker(Calling):
 
     def _on_change(self) -> None:
         self._arm()  # the lock is held, and the machine folded before it moved
+        self._left_state()
         for watcher in self._watchers:
             watcher()
 
@@ -243,18 +244,18 @@ class CircuitBreaker(Calling):
             if admitted is not None and self._replica is not None and not self._replica.permit():
                 machine.record(admitted, _IGNORED, self._now())  # no global probe permit
                 admitted = None
-            if admitted is None:
-                error = CallNotPermitted(self.name, machine.state, machine.retry_at)
-                rejections = self._rejections
-                rejections[error.state] = rejections.get(error.state, 0) + 1
+            if admitted is None:  # counted by the machine (lifetime_rejected): see _fast
+                state, retry_at = machine.state, machine.deadline  # a rejecting state's retry_at
         finally:
             lock.release()
         if self._queue:
             self._dispatcher.drain()
         if admitted is None:
             for hook in self._reject_hooks:
-                self._safe(hook.on_rejected, self.name, error.state)
-            raise error
+                self._safe(hook.on_rejected, self.name, state)
+            # raised as built, never held in a local: a local would tie the error to this
+            # frame through its traceback, a cycle only the garbage collector frees
+            raise CallNotPermitted(self.name, state, retry_at)
         return admitted
 
     def release(self, generation: int) -> None:

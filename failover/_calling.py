@@ -15,7 +15,7 @@ import inspect
 import types
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from failover._fast import Counting
 from failover.hooks import Dispatcher
@@ -29,7 +29,7 @@ __all__ = ["Calling", "NotAwaitable"]
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_SUCCESS, _SLOW_SUCCESS = Outcome.SUCCESS, Outcome.SLOW_SUCCESS
+_SUCCESS, _SLOW = Outcome.SUCCESS, Outcome.SLOW_SUCCESS
 _COROUTINE = types.CoroutineType
 
 
@@ -68,19 +68,36 @@ class Calling(Counting):
         Returns its result or raises its own exception unchanged, or CallNotPermitted (I6).
         """
         fast = self._fast
-        if fast is None:
-            return self._call(fn, args, kwargs)
-        bump, now, slow, generation = fast
+        if fast is not None:
+            bump, now, slow, generation = fast
+            started = now()
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                self.raised(fn, generation, started, exc)
+                raise
+            if now() - started < slow and type(result) is not _COROUTINE:
+                bump()
+                return result
+            return self.returned(fn, generation, started, result)
+        machine = self._machine  # the slow path, in this frame: a rejection unwinds one less
+        generation = machine.generation  # read before the flag: see free_admission
+        if not machine.free_admission:
+            if not callable(fn):
+                raise TypeError(f"breaker.call(fn, *args) needs a callable, got {fn!r}")
+            generation = self.admit()
+        now = self._now
         started = now()
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
             self.raised(fn, generation, started, exc)
             raise
-        if now() - started < slow and type(result) is not _COROUTINE:
-            bump()
-            return result
-        return self.returned(fn, generation, started, result)
+        if not self._plain_success or type(result) is _COROUTINE:
+            return self.returned(fn, generation, started, result)
+        end = now()
+        self._record_plain(generation, _SUCCESS if end - started < self._slow else _SLOW, end)
+        return result
 
     def raised(self, fn: object, generation: int, started: float, exc: BaseException) -> None:
         """A call admitted in ``generation`` raised ``exc``: record it (or, when ``fn`` was
@@ -101,27 +118,6 @@ class Calling(Counting):
                 "use `await breaker.acall(fn, *args)` for an async function"
             )
         self.finish(generation, started, None, result)
-        return result
-
-    def _call(self, fn: Callable[..., R], args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
-        machine = self._machine
-        generation = machine.generation  # read before the flag: see free_admission
-        if not machine.free_admission:
-            if not callable(fn):
-                raise TypeError(f"breaker.call(fn, *args) needs a callable, got {fn!r}")
-            generation = self.admit()
-        now = self._now
-        started = now()
-        try:
-            result = fn(*args, **kwargs)
-        except BaseException as exc:
-            self.raised(fn, generation, started, exc)
-            raise
-        if not self._plain_success or type(result) is _COROUTINE:
-            return self.returned(fn, generation, started, result)
-        end = now()
-        outcome = _SUCCESS if end - started < self._slow else _SLOW_SUCCESS
-        self._record_plain(generation, outcome, end)
         return result
 
     def _record_plain(self, generation: int, outcome: Outcome, end: float) -> None:
@@ -147,9 +143,14 @@ class Calling(Counting):
     async def acall(self, fn: Callable[P, Awaitable[R]], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Await ``fn(*args, **kwargs)`` through the breaker (no lock is held across it)."""
         fast = self._fast
-        if fast is None:
-            return await self._acall(fn, args, kwargs)
-        bump, now, slow, generation = fast
+        if fast is not None:
+            bump, now, slow, generation = fast
+        else:  # the slow path
+            if not callable(fn):
+                raise TypeError(f"await breaker.acall(fn, *args) needs a callable, got {fn!r}")
+            self.bind_loop()
+            generation = self.admit()
+            now, slow = self._now, self._slow
         started = now()
         try:
             awaitable = fn(*args, **kwargs)
@@ -159,11 +160,15 @@ class Calling(Counting):
         except BaseException as exc:
             self.araised(fn, generation, started, exc)
             raise
-        if now() - started < slow:
+        end = now()
+        if fast is not None and end - started < slow:
             bump()
-            return result
-        self.bind_loop()
-        self.finish(generation, started, None, result)
+        else:
+            self.bind_loop()
+            if self._plain_success:
+                self._record_plain(generation, _SUCCESS if end - started < slow else _SLOW, end)
+            else:
+                self.finish(generation, started, None, result)
         return result
 
     def araised(self, fn: object, generation: int, started: float, exc: BaseException) -> None:
@@ -187,29 +192,3 @@ class Calling(Counting):
         dispatcher = self._dispatcher
         if dispatcher.loop is None and dispatcher.hooks:
             dispatcher.loop = asyncio.get_running_loop()
-
-    async def _acall(
-        self, fn: Callable[..., Awaitable[R]], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> R:
-        if not callable(fn):
-            raise TypeError(f"await breaker.acall(fn, *args) needs a callable, got {fn!r}")
-        self.bind_loop()
-        generation = self.admit()
-        now = self._now
-        started = now()
-        try:
-            awaitable = fn(*args, **kwargs)
-            if type(awaitable) is not _COROUTINE and not inspect.isawaitable(awaitable):
-                raise NotAwaitable(fn)
-            result = await awaitable
-        except BaseException as exc:
-            self.araised(fn, generation, started, exc)
-            raise
-        if not self._plain_success:
-            self.finish(generation, started, None, result)
-            return result
-        end = now()
-        self._record_plain(
-            generation, _SUCCESS if end - started < self._slow else _SLOW_SUCCESS, end
-        )
-        return result

@@ -58,7 +58,16 @@ class SuccessCounter:
 class Counting:
     """The fast path's state and the breaker's own call and rejection counters."""
 
-    __slots__ = ("_counter", "_fast", "_fastable", "_outcomes", "_rejections", "_retired")
+    __slots__ = (
+        "_counter",
+        "_fast",
+        "_fastable",
+        "_outcomes",
+        "_rejected_in",
+        "_rejected_mark",
+        "_rejections",
+        "_retired",
+    )
 
     _lock: threading.Lock
     _machine: BreakerMachine
@@ -70,7 +79,11 @@ class Counting:
         self._fast: FastPath | None = None
         self._fastable = False  # set by the breaker: its configuration allows the fast path
         self._outcomes = dict.fromkeys(Outcome, 0)
+        # rejections: the machine counts them all (lifetime_rejected); those made before the
+        # last state change are kept here by state, the rest belong to the current state
         self._rejections: dict[State, int] = {}
+        self._rejected_in: State = self._machine.state
+        self._rejected_mark = self._machine.lifetime_rejected
         self._retired: list[SuccessCounter] = []  # earlier generations' counters in use
 
     def _fold(self) -> None:
@@ -133,8 +146,23 @@ class Counting:
             self._fold_all()
             return dict(self._outcomes)
 
+    def _left_state(self) -> None:
+        """The machine changed state: its rejections so far belong to the one it left."""
+        machine = self._machine
+        total = machine.lifetime_rejected
+        if total != self._rejected_mark:
+            left = self._rejected_in
+            self._rejections[left] = self._rejections.get(left, 0) + total - self._rejected_mark
+            self._rejected_mark = total
+        self._rejected_in = machine.state
+
     def rejection_counts(self) -> dict[State, int]:
         """Calls rejected with CallNotPermitted since the breaker was made, by the state that
         rejected them (only states that rejected one). Cumulative and monotonic."""
         with self._lock:
-            return dict(self._rejections)
+            counts = dict(self._rejections)
+            pending = self._machine.lifetime_rejected - self._rejected_mark
+            if pending:
+                state = self._rejected_in
+                counts[state] = counts.get(state, 0) + pending
+        return counts
