@@ -239,7 +239,8 @@ class CircuitBreaker(Calling):
         lock = self._lock  # acquire/release: cheaper than `with` on the hot path
         lock.acquire()
         try:
-            self._fold()
+            if self._counter is not None:
+                self._fold()
             admitted = machine.admit(self._now())
             if admitted is not None and self._replica is not None and not self._replica.permit():
                 machine.record(admitted, _IGNORED, self._now())  # no global probe permit

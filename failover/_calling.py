@@ -160,16 +160,21 @@ class Calling(Counting):
         except BaseException as exc:
             self.araised(fn, generation, started, exc)
             raise
-        end = now()
-        if fast is not None and end - started < slow:
+        if fast is not None and now() - started < slow:
             bump()
         else:
-            self.bind_loop()
-            if self._plain_success:
-                self._record_plain(generation, _SUCCESS if end - started < slow else _SLOW, end)
-            else:
-                self.finish(generation, started, None, result)
+            self.aended(generation, started, result)
         return result
+
+    def aended(self, generation: int, started: float, result: object) -> None:
+        """An awaited call returned off the fast path: record it."""
+        self.bind_loop()
+        if self._plain_success:
+            end = self._now()
+            outcome = _SUCCESS if end - started < self._slow else _SLOW
+            self._record_plain(generation, outcome, end)
+        else:
+            self.finish(generation, started, None, result)
 
     def araised(self, fn: object, generation: int, started: float, exc: BaseException) -> None:
         """``acall``'s counterpart of ``raised``."""
