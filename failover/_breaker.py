@@ -277,13 +277,19 @@ class CircuitBreaker(Calling):
         """
         end = self._now()
         if exc is None and self._plain_success and end - started < self._slow:
-            lock = self._lock  # the common case: a plain success, as in ``call``
+            fast = self._fast  # the common case: a plain success, as in ``call``
+            if fast is not None and fast[3] == generation:
+                fast[0]()  # counted without the lock (failover._fast)
+                return end
+            lock = self._lock
             lock.acquire()
             try:  # distributed: a probe counts in the shared round first (the replica records it)
                 self._fold()
                 self._outcomes[_SUCCESS] += 1
                 if self._replica is None or not self._replica.finished(generation, _SUCCESS):
                     self._machine.record_success(generation, end)
+                if self._fast is None and self._fastable:
+                    self._arm()
             finally:
                 lock.release()
             if self._queue:

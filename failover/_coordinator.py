@@ -38,6 +38,7 @@ from failover.retry import RetryPolicy
 from failover.status import CoordinatorStatus, provider_status
 from failover.storage import Storage
 from failover.strategies import CustomStrategy, StrategyName, bind
+from failover.tracing import CoordinatorTelemetry, instrument
 from statemachines import (
     BreakerPolicy,
     BreakerState,
@@ -91,6 +92,8 @@ class Coordinator:
         storage: Share breaker state with other processes (``failover.storage``, e.g.
             ``RedisStorage(url)``) from ``start()`` to ``aclose()`` (which closes it); None:
             every breaker is this process's own.
+        telemetry: OpenTelemetry spans and gen_ai metrics of the requests
+            (``failover.tracing``); None, the default, records nothing and costs nothing.
 
     Raises:
         ConfigurationError: A duplicate provider name, a name in ``policies``,
@@ -120,6 +123,7 @@ class Coordinator:
         seed: int | None = None,
         hedge_after: float | None = None,
         storage: Storage | None = None,
+        telemetry: CoordinatorTelemetry | None = None,
     ) -> None:
         providers, fallback = list(providers), list(fallback)
         names = check_providers(providers)
@@ -166,6 +170,7 @@ class Coordinator:
         )
         if self._replica is not None:
             share_quotas(self._replica, self._slots, self.clock)
+        self._telemetry = instrument(self, telemetry)
 
     def _slot(
         self,
@@ -242,13 +247,20 @@ class Coordinator:
             return await run_hedged(Plan(self, kind, deadline), fn, self.hedge_after)
         # The common case first, without a Plan: the first provider in the strategy's order
         # that admits the call answers at once.
-        for slot in self._ordering.order(now, True):
-            if slot.serves[kind]:
-                generation = slot.admit(now)
-                if generation is not None:
-                    break
+        ordering = self._ordering
+        leader = ordering.leader(now)
+        if leader is not None and leader.serves[kind]:
+            slot, generation = leader, leader.admit(now)
         else:
-            return await Plan(self, kind, deadline, first=False).run(fn)
+            generation = None
+        if generation is None:
+            for slot in ordering.order(now, True):
+                if slot is not leader and slot.serves[kind]:  # the leader was asked: once
+                    generation = slot.admit(now)
+                    if generation is not None:
+                        break
+            else:
+                return await Plan(self, kind, deadline, first=False).run(fn)
         value, record = await run_attempt(self, slot, generation, fn, deadline)
         if record.error is None:
             return _new_result(Result, (value, slot.name, (record,)))

@@ -51,6 +51,11 @@ class Ordering:
         """The strategy's own order."""
         return iter(self.slots)
 
+    def leader(self, now: float) -> Slot | None:
+        """The first slot ``order(now)`` would offer, when the strategy can say it cheaply
+        (a request's common case: it admits and answers); None: walk ``order(now)``."""
+        return None
+
     def update(self, slot: Slot) -> None:
         """``slot``'s figures changed (an attempt ended)."""
 

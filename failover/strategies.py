@@ -56,7 +56,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal, TypeAlias
 
 from failover._ordering import INF, Ordering, Sorted, probes_first, reposition
-from failover._selection import SCORE_HALF_LIFE, SCORE_MAX_CALLS, Slot
+from failover._selection import SCORE_HALF_LIFE, SCORE_MAX_CALLS, Schedule, Slot
 from failover.status import ProviderStatus, provider_status
 from statemachines import ConfigurationError
 
@@ -162,17 +162,32 @@ class _SuccessRate(Sorted):
             Sorted.update(self, slot)
 
     def order(self, now: float, first: bool = True) -> Iterator[Slot]:
-        schedule = self.schedule  # Ordering.order with _order inlined: the hot path
+        schedule = self._prepare(now)  # Ordering.order with _order inlined: the hot path
+        ordered = self._walk(self._lower[self._best])
+        if schedule.probing:
+            return probes_first(schedule.probing, ordered)
+        return ordered
+
+    def leader(self, now: float) -> Slot | None:
+        schedule = self._prepare(now)
+        if schedule.probing:
+            return None
+        best_lower, upper = self._lower[self._best], self._upper
+        for key in self._sorted:  # _walk's first slot, without a generator
+            if upper[key[2]] >= best_lower:
+                return key[3]  # type: ignore[no-any-return]
+        return None
+
+    def _prepare(self, now: float) -> Schedule:
+        """Time caught up (L1) and scores aged to ``now``: what every pick starts with."""
+        schedule = self.schedule
         heap = schedule.heap
         if schedule.changed or (heap and heap[0][0] <= now):
             schedule.catch_up(now)
         if now >= self._refresh_at:
             self._refresh_at = now + self.refresh_every
             self.refresh(now)
-        ordered = self._walk(self._lower[self._best])
-        if schedule.probing:
-            return probes_first(schedule.probing, ordered)
-        return ordered
+        return schedule
 
     def _order(self, now: float, first: bool) -> Iterator[Slot]:
         return self._walk(self._lower[self._best])
