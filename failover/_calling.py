@@ -70,32 +70,30 @@ class Calling(Counting):
         fast = self._fast
         if fast is not None:
             bump, now, slow, generation = fast
-            started = now()
-            try:
-                result = fn(*args, **kwargs)
-            except BaseException as exc:
-                self.raised(fn, generation, started, exc)
-                raise
-            if now() - started < slow and type(result) is not _COROUTINE:
-                bump()
-                return result
-            return self.returned(fn, generation, started, result)
-        machine = self._machine  # the slow path, in this frame: a rejection unwinds one less
-        generation = machine.generation  # read before the flag: see free_admission
-        if not machine.free_admission:
-            if not callable(fn):
-                raise TypeError(f"breaker.call(fn, *args) needs a callable, got {fn!r}")
-            generation = self.admit()
-        now = self._now
+        else:  # the slow path, in this frame: a rejection unwinds one frame less
+            machine = self._machine
+            generation = machine.generation  # read before the flag: see free_admission
+            if not machine.free_admission:
+                if not callable(fn):
+                    raise TypeError(f"breaker.call(fn, *args) needs a callable, got {fn!r}")
+                generation = self.admit()
+            now = self._now
         started = now()
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
             self.raised(fn, generation, started, exc)
             raise
+        if fast is not None and now() - started < slow and type(result) is not _COROUTINE:
+            bump()
+            return result
+        return self.ended(fn, generation, started, result)
+
+    def ended(self, fn: object, generation: int, started: float, result: R) -> R:
+        """A call returned off the fast path: record it (or refuse a coroutine)."""
         if not self._plain_success or type(result) is _COROUTINE:
             return self.returned(fn, generation, started, result)
-        end = now()
+        end = self._now()
         self._record_plain(generation, _SUCCESS if end - started < self._slow else _SLOW, end)
         return result
 
