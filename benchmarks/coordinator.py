@@ -5,7 +5,9 @@ repeats. Not a test: nothing asserts a time.
 
 - request overhead: ``await coordinator.generate(...)`` over 3 ScriptedProviders answering at
   once, minus ``await provider.generate(...)`` called directly (SystemClock; default retry, so
-  each attempt runs under the request deadline's timeout; and without any deadline);
+  each attempt runs under the request deadline's timeout; and without any deadline), with
+  ``hooks=()`` and in the default configuration (``Coordinator(providers)`` as users build
+  it: default hooks, default retry); the issue's target is the latter's overhead <= 5 us;
 - pick: choosing the provider for a request (walking the strategy's order until a provider
   admits) with 10, 100 and 1,000 providers, for each built-in strategy.
 """
@@ -24,6 +26,8 @@ from failover.testing import ScriptedProvider
 
 N = 10_000
 REPEATS = 15
+TARGET_US = 5.0  # issue 14: overhead per request, 3 providers, default configuration
+DEFAULT = "coordinator.generate (default config)"
 
 
 def providers(n: int) -> list[ScriptedProvider]:
@@ -45,10 +49,14 @@ async def overhead() -> list[tuple[str, float]]:
     ps = providers(3)
     deadline = Coordinator(ps, hooks=(), retry=RetryPolicy())
     no_deadline = Coordinator(ps, hooks=(), retry=RetryPolicy(request_timeout=None))
+    default = Coordinator(ps)
+    default_no_deadline = Coordinator(ps, retry=RetryPolicy(request_timeout=None))
     variants = [
         ("provider.generate directly", lambda: ps[0].generate("x")),
-        ("coordinator.generate (deadline 60 s)", lambda: deadline.generate("x")),
-        ("coordinator.generate (no deadline)", lambda: no_deadline.generate("x")),
+        ("hooks=(), deadline 60 s", lambda: deadline.generate("x")),
+        ("hooks=(), no deadline", lambda: no_deadline.generate("x")),
+        (DEFAULT, lambda: default.generate("x")),
+        ("default config, no deadline", lambda: default_no_deadline.generate("x")),
     ]
     best = [float("inf")] * len(variants)
     for _ in range(REPEATS):
@@ -75,6 +83,12 @@ def main() -> None:
     print(f"{'request (3 providers, answering at once)':44} {'us/request':>11} {'overhead':>10}")
     for label, seconds in rows:
         print(f"{label:44} {seconds * 1e6:11.2f} {(seconds - direct) * 1e6:10.2f}")
+    overhead_us = (dict(rows)[DEFAULT] - direct) * 1e6
+    verdict = "ok" if overhead_us <= TARGET_US else "MISS"
+    print(
+        f"target (issue 14): default config overhead <= {TARGET_US:.0f} us per request "
+        f"(3 providers): {overhead_us:.2f} us -> {verdict}"
+    )
     print()
     print(f"{'pick (us)':16}" + "".join(f"{n:>10}" for n in (10, 100, 1000)))
     for strategy in STRATEGIES:

@@ -2,7 +2,22 @@
 
 Run with ``make bench`` (installs the ``bench`` extra: pybreaker, aiobreaker, purgatory,
 circuitbreaker). Every figure is ns per call *over a bare call of the same function*, the best
-of several repeats, all libraries measured in the same run. Not a test: nothing asserts a time.
+of several repeats (timeit), all libraries measured in the same run. Not a test: nothing
+asserts a time.
+
+failover is measured in three configurations:
+
+- ``default``: ``CircuitBreaker(name)`` as users get it with the ``otel`` extra installed
+  (hooks=None: LoggingHook and OpenTelemetryHook, on the API's global no-op MeterProvider);
+- ``hooks=()``: no hooks at all;
+- ``sdk``: the default configuration in a service that exports metrics: an OpenTelemetry SDK
+  MeterProvider (with an in-memory reader) set globally before any breaker is built. OTel sets
+  the global provider once per process, so this column is measured in a child process
+  (``overhead.py --sdk``), which prints its figures as JSON.
+
+Each case is measured for the call form (``breaker.call(fn)`` / ``await breaker.acall(fn)``)
+and for the decorator (``@breaker`` on a ``def`` / ``async def``); each peer in its own forms
+(see overhead_subjects.py).
 """
 
 from __future__ import annotations
@@ -10,315 +25,296 @@ from __future__ import annotations
 import asyncio
 import gc
 import itertools
+import json
 import random
+import subprocess
 import sys
 import timeit
 import tracemalloc
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from collections.abc import Callable
+from importlib.metadata import version
 
-import aiobreaker
-import circuitbreaker
-import purgatory
-import pybreaker
+from overhead_subjects import (
+    PEERS,
+    ARunner,
+    Boom,
+    Failover,
+    N,
+    Runner,
+    Subject,
+    Thunk,
+    adirect_loop,
+    aok,
+    direct_loop,
+    ok,
+)
 
-from failover import CallNotPermitted, CircuitBreaker
+from failover import BreakerState, CircuitBreaker
+from failover.telemetry import default_hooks, otel_available
 
-N = 100_000
-REPEATS = 9
+REPEATS = 7
+TASK_REPEATS = 5
 TASKS, PER_TASK = 1_000, 100
-LIBRARIES = ("failover", "pybreaker", "aiobreaker", "purgatory", "circuitbreaker")
-FAIL_MAX = 1_000_000  # peers trip on consecutive failures: keep them closed in "10% failures"
+CONFIGS = ("default", "hooks=()", "sdk")
+COLUMNS = (*CONFIGS, *PEERS)
+TASKS_ROW = f"async, {TASKS} tasks x {PER_TASK} (total)"
+# the issue's targets: default <= the fastest peer on these rows; sdk <= 1.5 x hooks=() on all
+# rows measured over a bare call
+PEER_TARGET = ("sync success", "async success", "sync rejection", "async rejection")
+SDK_TARGET = 1.5
 
-
-class Boom(Exception):
-    """The provider's own error."""
-
-
-def ok() -> int:
-    return 1
-
-
-async def aok() -> int:
-    return 1
+Rows = dict[str, dict[str, float]]
 
 
 def pattern() -> list[bool]:
-    """10% failures, seeded, never three in a row (failover's default trips at 3 consecutive)."""
+    """10% failures, seeded, never three in a row even cycled (failover trips at 3 in a row)."""
     rng = random.Random(7)
     fails = [rng.random() < 0.1 for _ in range(N)]
+    fails[0] = fails[1] = False
     for i in range(2, N):
         if fails[i] and fails[i - 1] and fails[i - 2]:
             fails[i] = False
     return fails
 
 
-# --- sync: each library's cheapest idiomatic call, made directly in the timed loop -------------
+def best(run: Callable[[], None], number: int = N, repeat: int = REPEATS) -> float:
+    """Best ns per call over ``repeat`` runs of ``number`` calls."""
+    return min(timeit.repeat(run, number=1, repeat=repeat)) / number * 1e9
 
 
-def sync_loops(fn: Callable[[], int]) -> dict[str, Callable[[], None]]:
-    """One timed loop of N guarded calls of ``fn`` per library (no wrapper of ours around them).
-
-    ``fn`` raising Boom is caught inside the loop (the 10% failures case).
-    """
-    ours = CircuitBreaker("bench", hooks=()).call
-    py = pybreaker.CircuitBreaker(fail_max=FAIL_MAX, reset_timeout=60).call
-    aio = aiobreaker.CircuitBreaker(fail_max=FAIL_MAX, timeout_duration=timedelta(60)).call
-    purg = purgatory.SyncCircuitBreakerFactory(default_threshold=FAIL_MAX).get_breaker("b")
-    cb = circuitbreaker.CircuitBreaker(failure_threshold=FAIL_MAX, recovery_timeout=60)(fn)
-
-    def with_call(call: Callable[[Callable[[], int]], int]) -> Callable[[], None]:
-        def run() -> None:
-            for _ in itertools.repeat(None, N):
-                try:
-                    call(fn)
-                except Boom:
-                    pass
-
-        return run
-
-    def with_purgatory() -> None:
-        for _ in itertools.repeat(None, N):
-            try:
-                with purg:
-                    fn()
-            except Boom:
-                pass
-
-    def with_decorated() -> None:
-        for _ in itertools.repeat(None, N):
-            try:
-                cb()
-            except Boom:
-                pass
-
-    return {
-        "failover": with_call(ours),
-        "pybreaker": with_call(py),
-        "aiobreaker": with_call(aio),
-        "purgatory": with_purgatory,
-        "circuitbreaker": with_decorated,
-    }
+def abest(run: ARunner) -> float:
+    return best(lambda: asyncio.run(run()))
 
 
-def bare_loop(fn: Callable[[], int]) -> Callable[[], None]:
-    """The same loop calling ``fn`` with no breaker."""
-
-    def run() -> None:
-        for _ in itertools.repeat(None, N):
-            try:
-                fn()
-            except Boom:
-                pass
-
-    return run
+def add(
+    rows: Rows, case: str, forms: tuple[str, str], name: str, figures: tuple[float, float]
+) -> None:
+    for form, figure in zip(forms, figures, strict=True):
+        rows.setdefault(f"{case} {form}", {})[name] = figure
 
 
-def best(run: Callable[[], None], number: int = N) -> float:
-    """Best ns per call over REPEATS runs of ``number`` calls."""
-    return min(timeit.repeat(run, number=1, repeat=REPEATS)) / number * 1e9
+def sync_case(
+    rows: Rows, subjects: dict[str, Subject], case: str, fn: Callable[[], int], opened: bool
+) -> None:
+    base = best(direct_loop(fn))
+    for name, subject in subjects.items():
+        forms = subject.sync(fn, opened)
+        if forms is not None:
+            add(
+                rows,
+                case,
+                (".call", "@breaker"),
+                name,
+                (best(forms[0]) - base, best(forms[1]) - base),
+            )
 
 
-def loop_of(call: Callable[[], object]) -> Callable[[], None]:
-    def run() -> None:
-        for _ in itertools.repeat(None, N):
-            call()
+def async_case(rows: Rows, subjects: dict[str, Subject], case: str, opened: bool) -> None:
+    base = abest(adirect_loop(aok))
+    for name, subject in subjects.items():
+        forms = subject.asynchronous(aok, opened)
+        if forms is not None:
+            add(
+                rows,
+                case,
+                (".acall", "@breaker"),
+                name,
+                (abest(forms[0]) - base, abest(forms[1]) - base),
+            )
 
-    return run
+
+def tasks_case(rows: Rows, subjects: dict[str, Subject]) -> None:
+    """Total ns per call: the task switches dominate the bare loop."""
+
+    async def task(call: Thunk) -> None:
+        for _ in range(PER_TASK):
+            await call()
+            await asyncio.sleep(0)
+
+    async def run(call: Thunk) -> None:
+        await asyncio.gather(*(task(call) for _ in range(TASKS)))
+
+    def timed(call: Thunk) -> float:
+        return best(lambda: asyncio.run(run(call)), TASKS * PER_TASK, TASK_REPEATS)
+
+    for name, subject in subjects.items():
+        thunks = subject.thunks(aok)
+        if thunks is not None:
+            add(rows, TASKS_ROW, (".acall", "@breaker"), name, (timed(thunks[0]), timed(thunks[1])))
 
 
-def sync_success() -> dict[str, float]:
-    base = best(bare_loop(ok))
-    return {name: best(loop) - base for name, loop in sync_loops(ok).items()}
-
-
-def sync_ten_percent_failures() -> dict[str, float]:
-    fails = pattern()
-    cursor = itertools.cycle(fails)
+def failures_case(rows: Rows, subjects: dict[str, Subject]) -> None:
+    cursor = itertools.cycle(pattern())
 
     def provider() -> int:
         if next(cursor):
             raise Boom
         return 1
 
-    base = best(bare_loop(provider))
-    return {name: best(loop) - base for name, loop in sync_loops(provider).items()}
+    sync_case(rows, subjects, "sync, 10% failures", provider, opened=False)
 
 
-def sync_rejection() -> dict[str, float]:
-    """Each library's breaker opened (forced, or by one failure), then called: rejection cost."""
-    rejected = (
-        CallNotPermitted,
-        pybreaker.CircuitBreakerError,
-        aiobreaker.CircuitBreakerError,
-        purgatory.domain.model.OpenedState,
-        circuitbreaker.CircuitBreakerError,
-    )
-    ours = CircuitBreaker("bench", hooks=())
-    ours.force_open()
-    py = pybreaker.CircuitBreaker(fail_max=1, reset_timeout=3600)
-    py.open()
-    aio = aiobreaker.CircuitBreaker(fail_max=1, timeout_duration=timedelta(hours=1))
-    aio.open()
-    purg = purgatory.SyncCircuitBreakerFactory(default_threshold=1, default_ttl=3600)
-    opened = purg.get_breaker("b")
-    try:
-        with opened:
-            raise Boom
-    except Boom:
-        pass
-    cb = circuitbreaker.CircuitBreaker(failure_threshold=1, recovery_timeout=3600)
-    guarded = cb(ok)
-    try:
-        cb(_boom)()
-    except Boom:
-        pass
+def retained(rows: Rows, subjects: dict[str, Subject]) -> None:
+    """Bytes still allocated per call after N successful calls (tracemalloc), per form."""
+    for name, subject in subjects.items():
+        forms = subject.sync(ok, opened=False)
+        if forms is not None:
+            grown = (_grown(forms[0]), _grown(forms[1]))
+            add(rows, "bytes retained/call", (".call", "@breaker"), name, grown)
 
-    def with_call(call: Callable[[Callable[[], int]], int]) -> Callable[[], None]:
-        def run() -> None:
-            for _ in itertools.repeat(None, N):
-                try:
-                    call(ok)
-                except rejected:
-                    pass
 
-        return run
+def _grown(loop: Runner) -> float:
+    loop()  # warm up: caches, interned objects, lazily built state
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    loop()
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    return max(sum(s.size_diff for s in after.compare_to(before, "filename")), 0) / N
 
-    def with_purgatory() -> None:
-        for _ in itertools.repeat(None, N):
-            try:
-                with opened:
-                    ok()
-            except rejected:
-                pass
 
-    def with_decorated() -> None:
-        for _ in itertools.repeat(None, N):
-            try:
-                guarded()
-            except rejected:
-                pass
+def measure(subjects: dict[str, Subject]) -> tuple[Rows, Rows]:
+    """Every case for ``subjects``: (ns per call, bytes retained per call)."""
+    rows: Rows = {}
+    sync_case(rows, subjects, "sync success", ok, opened=False)
+    async_case(rows, subjects, "async success", opened=False)
+    sync_case(rows, subjects, "sync rejection", ok, opened=True)
+    async_case(rows, subjects, "async rejection", opened=True)
+    failures_case(rows, subjects)
+    tasks_case(rows, subjects)
+    memory: Rows = {}
+    retained(memory, subjects)
+    return rows, memory
 
-    loops = {
-        "failover": with_call(ours.call),
-        "pybreaker": with_call(py.call),
-        "aiobreaker": with_call(aio.call),
-        "purgatory": with_purgatory,
-        "circuitbreaker": with_decorated,
+
+def check_states(subject: Failover) -> None:
+    """Every breaker built is still in the state it was measured in (the 10% failures must not
+    trip one, else that row measures rejections)."""
+    expected = (BreakerState.CLOSED, BreakerState.FORCED_OPEN)
+    moved = [b.name for b in subject.built if b.state not in expected]
+    if moved:
+        raise SystemExit(f"breakers {moved} changed state during the run: the figures are wrong")
+
+
+# --- the sdk configuration, in a child process ---------------------------------------------------
+
+
+def sdk_child() -> None:
+    """Set an SDK MeterProvider globally, then measure the default configuration; print JSON."""
+    from opentelemetry import metrics
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+    subject = Failover(CircuitBreaker)
+    rows, memory = measure({"sdk": subject})
+    check_states(subject)
+    data = reader.get_metrics_data()
+    collected = {
+        metric.name: len(list(metric.data.data_points))
+        for resource in (data.resource_metrics if data else ())
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
     }
-    base = best(bare_loop(ok))
-    return {name: best(loop) - base for name, loop in loops.items()}
+    print(json.dumps({"rows": rows, "memory": memory, "collected": collected}))
 
 
-def _boom() -> int:
-    raise Boom
+def sdk_rows() -> tuple[Rows, Rows, dict[str, int]] | None:
+    """The child's figures, or None (and why, on stderr) when it failed."""
+    child = [sys.executable, __file__, "--sdk"]
+    done = subprocess.run(child, stdout=subprocess.PIPE, text=True, check=False)
+    if done.returncode != 0:
+        print(f"sdk configuration: child exited {done.returncode} (see stderr)", file=sys.stderr)
+        return None
+    out = json.loads(done.stdout)
+    return out["rows"], out["memory"], out["collected"]
 
 
-# --- async -------------------------------------------------------------------------------------
-
-
-def async_callers() -> dict[str, Callable[[], Callable[[], Awaitable[int]]]]:
-    def ours() -> Callable[[], Awaitable[int]]:
-        breaker = CircuitBreaker("bench", hooks=())
-        return lambda: breaker.acall(aok)
-
-    def aio() -> Callable[[], Awaitable[int]]:
-        breaker = aiobreaker.CircuitBreaker(fail_max=FAIL_MAX, timeout_duration=timedelta(60))
-        return lambda: breaker.call_async(aok)
-
-    def purg() -> Callable[[], Awaitable[int]]:
-        factory = purgatory.AsyncCircuitBreakerFactory(default_threshold=FAIL_MAX)
-
-        async def run() -> int:
-            async with await factory.get_breaker("b"):
-                return await aok()
-
-        return run
-
-    def cb() -> Callable[[], Awaitable[int]]:
-        guarded = circuitbreaker.CircuitBreaker(failure_threshold=FAIL_MAX, recovery_timeout=60)
-        return guarded(aok)  # type: ignore[no-any-return]
-
-    # pybreaker's call_async needs Tornado: not measured
-    return {"failover": ours, "aiobreaker": aio, "purgatory": purg, "circuitbreaker": cb}
-
-
-def async_success() -> dict[str, float]:
-    async def loop(call: Callable[[], Awaitable[int]]) -> None:
-        for _ in itertools.repeat(None, N):
-            await call()
-
-    def timed(call: Callable[[], Awaitable[int]]) -> float:
-        return best(lambda: asyncio.run(loop(call)))
-
-    base = timed(aok)
-    return {name: timed(make()) - base for name, make in async_callers().items()}
-
-
-def async_many_tasks() -> dict[str, float]:
-    async def task(call: Callable[[], Awaitable[int]]) -> None:
-        for _ in range(PER_TASK):
-            await call()
-            await asyncio.sleep(0)
-
-    async def run(call: Callable[[], Awaitable[int]]) -> None:
-        await asyncio.gather(*(task(call) for _ in range(TASKS)))
-
-    def timed(call: Callable[[], Awaitable[int]]) -> float:
-        return best(lambda: asyncio.run(run(call)), number=TASKS * PER_TASK)
-
-    # Reported in total ns per call: the task switches dominate the bare loop.
-    return {name: timed(make()) for name, make in async_callers().items()}
-
-
-def retained_bytes() -> dict[str, float]:
-    """Bytes still allocated per call after 100k successful calls (tracemalloc)."""
-    results = {}
-    for name, loop in sync_loops(ok).items():
-        loop()  # warm up: caches, interned objects, lazily built state
-        gc.collect()
-        tracemalloc.start()
-        before = tracemalloc.take_snapshot()
-        loop()
-        gc.collect()
-        after = tracemalloc.take_snapshot()
-        tracemalloc.stop()
-        grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
-        results[name] = max(grown, 0) / N
-    return results
-
-
-def table(rows: dict[str, dict[str, float]], unit: str) -> None:
-    """Print rows with each library's figure and failover's ratio to the fastest peer."""
-    names = list(LIBRARIES)
-    print(f"{'case (' + unit + ')':<34}" + "".join(f"{n:>15}" for n in names) + f"{'ratio':>8}")
+def merge(into: Rows, rows: Rows) -> None:
     for case, figures in rows.items():
-        digits = 2 if unit == "bytes" else 0
-        cells = "".join(
-            f"{figures[n]:>15.{digits}f}" if n in figures else f"{'n/a':>15}" for n in names
-        )
-        peers = [v for n, v in figures.items() if n != "failover"]
-        fastest = min(peers) if peers else 0.0
-        ratio = f"{figures['failover'] / fastest:.2f}" if fastest >= 0.5 else "-"
-        print(f"{case:<34}{cells}{ratio:>8}")
+        into.setdefault(case, {}).update(figures)
+
+
+# --- the table -----------------------------------------------------------------------------------
+
+
+def width(column: str) -> int:
+    return max(len(column) + 2, 10)
+
+
+def ratio(num: float | None, den: float | None) -> float | None:
+    return None if num is None or den is None or den < 0.5 else num / den
+
+
+def verdict(case: str, to_peer: float | None, to_bare: float | None) -> str:
+    """'ok' or 'MISS' against the issue's targets that apply to the row; '' when none does."""
+    checks = []
+    if case.startswith(PEER_TARGET):
+        checks.append(to_peer is not None and to_peer <= 1.0)
+    if not case.startswith(TASKS_ROW):
+        checks.append(to_bare is not None and to_bare <= SDK_TARGET)
+    return "" if not checks else "ok" if all(checks) else "MISS"
+
+
+def cell(value: float | None, column: str, digits: int) -> str:
+    return f"{'n/a':>{width(column)}}" if value is None else f"{value:>{width(column)}.{digits}f}"
+
+
+def table(rows: Rows, unit: str, digits: int = 0, ratios: bool = True) -> None:
+    """One line per case: each column's figure, then default / fastest peer and sdk / hooks=()."""
+    head = f"{'case (' + unit + ')':<42}" + "".join(f"{c:>{width(c)}}" for c in COLUMNS)
+    print(head + (f"{'def/peer':>10}{'sdk/()':>8}{'target':>8}" if ratios else ""))
+    for case, figures in rows.items():
+        line = f"{case:<42}" + "".join(cell(figures.get(c), c, digits) for c in COLUMNS)
+        if ratios:
+            peers = [figures[p] for p in PEERS if p in figures]
+            to_peer = ratio(figures.get("default"), min(peers) if peers else None)
+            to_bare = ratio(figures.get("sdk"), figures.get("hooks=()"))
+            shown = [f"{r:.2f}" if r is not None else "-" for r in (to_peer, to_bare)]
+            line += f"{shown[0]:>10}{shown[1]:>8}{verdict(case, to_peer, to_bare):>8}"
+        print(line)
+
+
+def preamble() -> None:
+    libraries = ("opentelemetry-api", "opentelemetry-sdk", *PEERS)
+    print(f"Python {sys.version.split()[0]}; " + ", ".join(f"{n} {version(n)}" for n in libraries))
+    print(f"ns per call over a bare call, best of {REPEATS} runs of {N:,} calls (timeit)")
+    hooks = ", ".join(map(repr, default_hooks())) if otel_available() else "no otel extra!"
+    print(f"default  = CircuitBreaker(name): hooks {hooks}; the API's no-op MeterProvider")
+    print("hooks=() = CircuitBreaker(name, hooks=())")
+    print("sdk      = the default, after metrics.set_meter_provider(sdk MeterProvider(reader))")
+    print("def/peer = default / fastest peer; sdk/() = sdk / hooks=()")
+    print(f"targets (issue 14): def/peer <= 1.00 on {', '.join(PEER_TARGET)};")
+    print(f"                    sdk/() <= {SDK_TARGET:.2f} on every row over a bare call\n")
 
 
 def main() -> None:
-    """Run every case and print the tables."""
-    print(f"Python {sys.version.split()[0]}; ns per call over a bare call; best of {REPEATS}")
-    print("ratio = failover / fastest peer (lower is better)\n")
-    table(
-        {
-            "sync success": sync_success(),
-            "async success": async_success(),
-            "sync, 10% failures, stays closed": sync_ten_percent_failures(),
-            "sync, rejection while open": sync_rejection(),
-            f"async, {TASKS} tasks x {PER_TASK} (total)": async_many_tasks(),
-        },
-        "ns/call",
-    )
+    """Run every case in every configuration and print the tables."""
+    if sys.argv[1:] == ["--sdk"]:
+        sdk_child()
+        return
+    sdk = sdk_rows()
+    preamble()
+    subjects: dict[str, Subject] = {
+        "default": Failover(CircuitBreaker),
+        "hooks=()": Failover(lambda name: CircuitBreaker(name, hooks=())),
+        **PEERS,
+    }
+    rows, memory = measure(subjects)
+    for subject in subjects.values():
+        if isinstance(subject, Failover):
+            check_states(subject)
+    if sdk is not None:
+        merge(rows, sdk[0])
+        merge(memory, sdk[1])
+    table(rows, "ns/call")
     print()
-    table({"bytes retained per call": retained_bytes()}, "bytes")
+    table(memory, "bytes", digits=2, ratios=False)
+    if sdk is not None:
+        print("\nsdk: the reader collected", ", ".join(f"{k} ({v})" for k, v in sdk[2].items()))
 
 
 if __name__ == "__main__":
