@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from failover._calling import Calling
 from failover._guard import Guard, decorate
+from failover._log import get_logger
 from failover.classify import IGNORED, Classifier, default_classifier
 from failover.clock import Clock, SystemClock
 from failover.errors import CallNotPermitted
-from failover.hooks import Dispatcher, Hook, logger, overrides, resolve_hooks
+from failover.hooks import Dispatcher, Hook, overrides, resolve_hooks
 from statemachines import (
     BreakerMachine,
     BreakerPolicy,
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from failover._member import Member
 
 __all__ = ["CircuitBreaker"]
+
+logger = get_logger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from operator import methodcaller
@@ -25,6 +24,7 @@ from failover._execution import Plan, run_attempt
 from failover._fleet import Fleet, FleetEvent
 from failover._health_runner import HealthRunner
 from failover._hedge import run_hedged
+from failover._log import get_logger
 from failover._replica import Replica, local_events
 from failover._result import Result
 from failover._selection import CALL, GENERATE, SEARCH, Slot
@@ -50,7 +50,7 @@ __all__ = ["ALL_DOWN_MODES", "PROBE_TRIGGER", "AllDown", "Coordinator"]
 
 _new_result = tuple.__new__  # Result(...) without its Python-level __new__: the hot path
 
-logger = logging.getLogger("failover")
+logger = get_logger(__name__)
 
 T = TypeVar("T")
 AllDown: TypeAlias = Literal["fail_fast", "wait", "probe"]

@@ -17,13 +17,13 @@ from __future__ import annotations
 import asyncio
 import enum
 import inspect
-import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
 
+from failover._log import get_logger
 from failover.hooks import BreakerHook
 from statemachines import BreakerState, ConfigurationError, FailoverEvent
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Fleet", "FleetEvent", "FleetHook", "FleetState", "fleet_state"]
 
-logger = logging.getLogger("failover")
+logger = get_logger(__name__)
 
 _FORCED_OPEN = BreakerState.FORCED_OPEN
 

@@ -18,12 +18,12 @@ request (a check may cost one: Brave's does), and a provider that reports its qu
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 from collections.abc import Iterable, Mapping
 
 import attrs
 
+from failover._log import get_logger
 from failover._selection import Slot
 from failover._timeouts import clock_timeout
 from failover.clock import Clock
@@ -33,7 +33,7 @@ from failover.secrets import redact
 
 __all__ = ["HealthRunner"]
 
-logger = logging.getLogger("failover")
+logger = get_logger(__name__)
 
 
 class HealthRunner:

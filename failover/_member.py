@@ -16,12 +16,12 @@ delivered an earlier one late.
 
 from __future__ import annotations
 
-import logging
 from collections import deque
 from typing import TYPE_CHECKING
 
 import attrs
 
+from failover._log import get_logger
 from failover.clock import wall_ns
 from failover.storage import SharedState
 from statemachines import (
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_PENDING", "PERMIT_RETRY", "Member", "Pending"]
 
-logger = logging.getLogger("failover")
+logger = get_logger(__name__)
 
 PERMIT_RETRY = (0.05, 1.0)
 """First and longest wait (breaker clock) before asking again for a probe permit the storage

@@ -1,11 +1,11 @@
 """The library's log records, redacted (internal).
 
-Every record the library logs goes to logger ``failover``, which carries one
-``RedactingFilter`` (installed by ``failover.errors``, which every module imports): the
-record's message, its formatted traceback and its stack are passed through
-``failover.secrets.redact`` before any handler sees them. A filter runs only for a record
-that is logged (its level enabled), and the library logs only on error and transition paths,
-never on a successful call.
+Every logger of the library (``failover`` and one per module under it, taken with
+``failover._log.get_logger``) carries its own ``RedactingFilter``: a filter runs only for the
+records logged on its own logger, not for those a child propagates. The record's message, its
+formatted traceback and its stack are passed through ``failover.secrets.redact`` before any
+handler sees them. A filter runs only for a record that is logged (its level enabled), and the
+library logs only on error and transition paths, never on a successful call.
 """
 
 from __future__ import annotations

@@ -26,13 +26,14 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from failover._log import get_logger
 from failover.secrets import check_secret, redact, register_secret
 from failover.storage import MAX_REMAINING, SharedState, StateUpdate, StorageUnavailable
 from statemachines import ConfigurationError
 
 __all__ = ["RedisSubscription", "client_from_url", "decode_update", "unavailable"]
 
-logger = logging.getLogger("failover")
+logger = get_logger(__name__)
 
 _MAX_COUNT: Final = 2**53  # generations, seqs and openings: integers Lua holds exactly
 _URL_EXAMPLE: Final = "redis://[[user]:password@]host[:port][/db], rediss://... or unix://path"

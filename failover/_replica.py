@@ -35,13 +35,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import attrs
 
+from failover._log import get_logger
 from failover._member import MAX_PENDING, PERMIT_RETRY, Member, Pending
 from failover.storage import StateUpdate, Storage, StorageUnavailable, Subscription
 from statemachines import BreakerState, ConfigurationError, FailoverEvent
@@ -60,7 +60,7 @@ __all__ = [
     "local_events",
 ]
 
-logger = logging.getLogger("failover")
+logger = get_logger(__name__)
 
 PERMIT_LEASE = 2.0
 """Seconds a process keeps a probe permit it has not used before giving it back."""

@@ -214,6 +214,15 @@ def _entries(
     return out
 
 
+TELEMETRY_KEYS: Final = ("tracing", "gen_ai_metrics")
+"""The keys of ``[failover.telemetry]`` (``failover.tracing.CoordinatorTelemetry``)."""
+
+
+def _telemetry(value: object) -> dict[str, bool]:
+    expected = f"a table with some of {', '.join(TELEMETRY_KEYS)} (each true or false)"
+    return _entries(value, expected, TELEMETRY_KEYS, lambda _, item: _flag(item))
+
+
 def _rate_limits(value: object) -> dict[str, int | None]:
     expected = f"a table with some of {', '.join(_RATE_LIMIT_KEYS)}"
     return _entries(value, expected, _RATE_LIMIT_KEYS, lambda _, item: _limit(item))

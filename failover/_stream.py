@@ -8,8 +8,8 @@ and counts as the provider's failure (as its classifier says) -- never a silent 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, TypeAlias
 
 from failover._execution import Plan, request_deadline
 from failover._selection import STREAM
@@ -18,7 +18,10 @@ from failover.errors import StreamInterrupted
 if TYPE_CHECKING:
     from failover._coordinator import Coordinator
 
-__all__ = ["stream"]
+__all__ = ["PlanOf", "chunks", "stream"]
+
+PlanOf: TypeAlias = "Callable[[Coordinator, int, float | None], Plan]"
+"""Makes a stream's Plan: ``Plan`` itself, or a traced one (``failover._tracing_plan``)."""
 
 
 class _Ended:
@@ -28,12 +31,27 @@ class _Ended:
 _ENDED = _Ended()
 
 
-async def stream(
+def stream(
     coordinator: Coordinator, prompt: str | Mapping[str, object], options: Mapping[str, object]
 ) -> AsyncIterator[str]:
-    """The chunks of one coordinated stream (see the module docstring)."""
+    """The chunks of one coordinated stream (see the module docstring), traced when the
+    coordinator has telemetry."""
+    if coordinator._telemetry is not None:
+        from failover._tracing_plan import traced_stream
+
+        return traced_stream(coordinator, prompt, options)
+    return chunks(coordinator, prompt, options, Plan)
+
+
+async def chunks(
+    coordinator: Coordinator,
+    prompt: str | Mapping[str, object],
+    options: Mapping[str, object],
+    plan_of: PlanOf,
+) -> AsyncGenerator[str, None]:
+    """The chunks of one coordinated stream, its requests chosen by ``plan_of``'s Plan."""
     clock = coordinator.clock
-    plan = Plan(coordinator, STREAM, request_deadline(coordinator, clock.monotonic()))
+    plan = plan_of(coordinator, STREAM, request_deadline(coordinator, clock.monotonic()))
     while True:
         picked = await plan.next()
         if picked is None:

@@ -32,7 +32,6 @@ providers' parsers of waits build on.
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 import reprlib
@@ -41,7 +40,7 @@ from decimal import Decimal
 from numbers import Real
 from typing import TYPE_CHECKING, Any, Final
 
-from failover import _redacting_log
+from failover._log import get_logger
 from failover.secrets import redact
 from statemachines import (
     MAX_RETRY_AFTER,
@@ -74,8 +73,7 @@ __all__ = [
     "Unavailable",
 ]
 
-logger = logging.getLogger("failover")
-_redacting_log.install(logger)  # every record of the library's logger is redacted
+logger = get_logger(__name__)
 
 # A decimal number in ASCII (RFC 9110's delay-seconds, with a sign, a fraction and an exponent
 # allowed): "30", "2.5", ".5", "1e3", "-3". No "inf" nor "nan", no digits of other scripts.

@@ -3,8 +3,13 @@
 A hook is either a plain callable taking a FailoverEvent (sync, or ``async def``), or an object
 deriving from ``BreakerHook`` that overrides any of ``on_transition``, ``on_call`` and
 ``on_rejected``. Transition hooks run outside every lock, in seq order; async ones are scheduled
-on the event loop. A hook that raises is logged with its traceback (logger ``failover``) and
-never fails the call nor stops the other hooks.
+on the event loop. A hook that raises is logged with its traceback (logger ``failover.hooks``)
+and never fails the call nor stops the other hooks.
+
+A breaker runs a hook's ``on_call`` (``on_rejected``) on every call only if the hook's class
+overrides it (``overrides``): a hook without them leaves the breaker its lock-free fast path.
+A hook object may also define ``bind(breaker)``: each CircuitBreaker calls it once, when it is
+made, so that a metrics hook can read the breaker's own counters when metrics are collected.
 """
 
 from __future__ import annotations
@@ -17,18 +22,23 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeAlias
 
+from failover._log import get_logger
 from failover.secrets import redact
 from statemachines import ConfigurationError, FailoverEvent, Outcome, State
 
 __all__ = ["BreakerHook", "Hook", "LoggingHook", "TransitionHook", "resolve_hooks"]
 
-logger = logging.getLogger("failover")
+logger = get_logger(__name__)
 
 TransitionHook: TypeAlias = Callable[[FailoverEvent], "Awaitable[None] | None"]
 
 
 class BreakerHook:
-    """Base class for hooks: override what you need; the rest costs nothing."""
+    """Base class for hooks: override what you need; the rest costs nothing.
+
+    Overriding ``on_call`` or ``on_rejected`` puts a call into every call (or rejection) of the
+    breakers the hook is given to; ``on_transition`` runs only when a breaker changes state.
+    """
 
     def on_transition(self, event: FailoverEvent) -> Awaitable[None] | None:
         """A breaker changed state (one event per transition)."""
@@ -56,7 +66,11 @@ class _Wrapped(BreakerHook):
 
 
 class LoggingHook(BreakerHook):
-    """One log line per transition on logger ``failover``, with structured ``extra``.
+    """One log line per transition on logger ``failover.hooks``, with structured ``extra``.
+
+    At ``level`` (INFO by default), or WARNING when the breaker becomes UNHEALTHY. The library
+    logs nothing else but errors; with no logging configured nothing reaches stderr (the
+    package logger ``failover`` has a NullHandler).
 
     The provider's name is passed through ``failover.secrets.redact`` (whatever the logger).
     """

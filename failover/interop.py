@@ -15,13 +15,13 @@ Needs the ``pybreaker`` extra: ``pip install 'failover[pybreaker]'``.
 from __future__ import annotations
 
 import inspect
-import logging
 import threading
 import types
 import weakref
 from collections import deque
 from collections.abc import Iterable, Mapping
 
+from failover._log import get_logger
 from failover.clock import Clock, SystemClock
 from failover.hooks import Dispatcher, Hook, resolve_hooks
 from statemachines import (
@@ -43,7 +43,7 @@ except ImportError as exc:
 
 __all__ = ["PYBREAKER_STATES", "PybreakerListener", "policy_for"]
 
-logger = logging.getLogger("failover")
+logger = get_logger(__name__)
 
 _S, _R = BreakerState, FailoverReason
 PYBREAKER_STATES: Mapping[str, BreakerState] = types.MappingProxyType(

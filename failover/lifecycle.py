@@ -18,21 +18,22 @@ closes every provider that was built.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 
 from failover._coordinator import Coordinator
+from failover._log import get_logger
 from failover.clock import Clock
 from failover.provider import LLMResponse, Provider, SearchResults
 from failover.registry import build_provider, default_registry
 from failover.settings import FailoverSettings, SettingsError, SettingsProblem
+from failover.tracing import CoordinatorTelemetry
 from statemachines import ConfigurationError
 
 __all__ = ["ProviderMixin", "managed_failover"]
 
-logger = logging.getLogger("failover")
+logger = get_logger(__name__)
 
 
 @asynccontextmanager
@@ -137,6 +138,7 @@ def _coordinator(
         all_down=settings.all_down,
         priorities={p.name: p.priority for p in settings.providers},
         weights={p.name: p.weight for p in settings.providers if not p.fallback},
+        telemetry=CoordinatorTelemetry.from_settings(settings.telemetry),
     )
 
 

@@ -68,6 +68,7 @@ from failover._settings_checks import (
     _policy_kwargs,
     _rate_limits,
     _records,
+    _telemetry,
 )
 from failover._settings_convert import _leaves, _read_env, _read_table, _settings_converter
 from failover._settings_ranges import (
@@ -261,6 +262,8 @@ class FailoverSettings:
             "round_robin", "weighted_random", "least_latency" or "p2c" (a custom strategy, a
             callable, is given to the Coordinator in code).
         all_down: What it does when no provider admits a call: "fail_fast", "wait" or "probe".
+        telemetry: ``tracing`` and ``gen_ai_metrics``, each true or false (default false):
+            OpenTelemetry spans and gen_ai metrics of the requests (``failover.tracing``).
         providers: The providers (fallbacks too), in registration order, unique names.
     """
 
@@ -280,6 +283,9 @@ class FailoverSettings:
         default="success_rate", metadata=_check(_choice(STRATEGIES))
     )
     all_down: AllDown = attrs.field(default="fail_fast", metadata=_check(_choice(ALL_DOWN_MODES)))
+    telemetry: Mapping[str, bool] = attrs.field(
+        factory=dict, metadata=_check(_telemetry), hash=False
+    )
     providers: tuple[ProviderSettings, ...] = attrs.field(
         default=(), converter=_as_tuple, metadata=_check(_records(ProviderSettings))
     )

@@ -122,11 +122,11 @@ def broken(event: FailoverEvent) -> None:
 
 
 def hook_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    """Records of the failover logger carrying a hook's exception."""
+    """Records of the library's loggers (``failover.*``) carrying a hook's exception."""
     return [
         r
         for r in caplog.records
-        if r.name == "failover" and r.exc_info and isinstance(r.exc_info[1], HookBroke)
+        if r.name.startswith("failover.") and r.exc_info and isinstance(r.exc_info[1], HookBroke)
     ]
 
 
@@ -297,7 +297,8 @@ async def test_a_raising_hook_loses_no_event_on_a_loop(
 
 
 def failover_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "failover" and not r.exc_info]
+    """The LoggingHook's lines: on logger ``failover.hooks``, without a traceback."""
+    return [r for r in caplog.records if r.name == "failover.hooks" and not r.exc_info]
 
 
 def test_the_logging_hook_writes_one_structured_line_per_transition(

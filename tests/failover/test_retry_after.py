@@ -107,7 +107,9 @@ def is_valid(seconds: object) -> bool:
 
 
 def dropped(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "failover" and "retry_after" in r.getMessage()]
+    return [
+        r for r in caplog.records if r.name == "failover.errors" and "retry_after" in r.getMessage()
+    ]
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
