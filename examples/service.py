@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -72,8 +73,10 @@ async def generate(request: Request) -> Response:
     except AllProvidersFailed as exc:
         detail = {"error": "every provider failed", "attempts": _attempts(exc.attempts)}
         return JSONResponse(detail, status_code=503)
-    except AllProvidersUnavailable as exc:
-        return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": "30"})
+    except AllProvidersUnavailable as exc:  # retry_after: None when only an operator can help
+        wait = 30 if exc.retry_after is None else max(1, math.ceil(exc.retry_after))
+        headers = {"Retry-After": str(wait)}
+        return JSONResponse({"error": str(exc)}, status_code=503, headers=headers)
     return JSONResponse(
         {
             "text": result.value.text,

@@ -244,7 +244,8 @@ class CircuitBreaker(Calling):
         try:
             if self._counter is not None:
                 self._fold()
-            admitted = machine.admit(self._now())
+            now = self._now()
+            admitted = machine.admit(now)
             if admitted is not None and self._replica is not None and not self._replica.permit():
                 machine.record(admitted, _IGNORED, self._now())  # no global probe permit
                 admitted = None
@@ -259,7 +260,7 @@ class CircuitBreaker(Calling):
                 self._safe(hook.on_rejected, self.name, state)
             # raised as built, never held in a local: a local would tie the error to this
             # frame through its traceback, a cycle only the garbage collector frees
-            raise CallNotPermitted(self.name, state, retry_at)
+            raise CallNotPermitted(self.name, state, retry_at, now)
         return admitted
 
     def release(self, generation: int) -> None:

@@ -198,7 +198,8 @@ class Plan:
         now = coordinator.clock.monotonic()
         slots = [s for s in coordinator._slots if s.serves[self.kind]]
         times = [t for s in slots if (t := s.ready_at(now, breaker=True)) is not None]
-        return AllProvidersUnavailable(min(times) if times else None, [s.name for s in slots])
+        earliest = min(times) if times else None
+        return AllProvidersUnavailable(earliest, [s.name for s in slots], now)
 
     # --- one attempt ---------------------------------------------------------------------------
 

@@ -172,11 +172,14 @@ class CallNotPermitted(FailoverError):
         state: The state that rejected the call.
         retry_at: When a call may be admitted again, in the clock's monotonic seconds; None
             when only an operator can help (FORCED_OPEN).
+        retry_after: Seconds from the rejection until ``retry_at`` (never negative); None
+            when ``retry_at`` is, or when the error was built without the time it was raised.
     """
 
     # No __init__: BaseException stores the arguments as ``args`` in C, and the fields read
     # them back; a rejection (the common call during an outage) should cost little.
-    args: tuple[str, State, float | None]
+    # ``args`` is (provider, state, retry_at) or (provider, state, retry_at, now).
+    args: tuple[str, State, float | None] | tuple[str, State, float | None, float]
 
     @property
     def provider(self) -> str:
@@ -193,11 +196,29 @@ class CallNotPermitted(FailoverError):
         """When a call may be admitted again (None: only an operator can help)."""
         return self.args[2]
 
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds from the rejection until ``retry_at`` (None if either is unknown)."""
+        return _seconds_from(self.args[2], self.args[3] if len(self.args) > 3 else None)
+
     def __str__(self) -> str:  # formatted on demand: a rejection should cost little
-        when = "until reset" if self.retry_at is None else f"until t={self.retry_at:.3f}"
+        retry_at = self.retry_at
+        when = "until reset" if retry_at is None else f"until t={retry_at:.3f}"
         return redact(
             f"provider {self.provider!r} is {self.state.value}: call not permitted {when}"
+            f"{_in(self.retry_after)}"
         )
+
+
+def _seconds_from(retry_at: float | None, now: float | None) -> float | None:
+    if retry_at is None or now is None:
+        return None
+    return max(0.0, retry_at - now)
+
+
+def _in(seconds: float | None) -> str:
+    """ " (in 12.3 s)" for people, beside a time on the monotonic clock; "" when unknown."""
+    return "" if seconds is None else f" (in {seconds:.1f} s)"
 
 
 class ProviderError(FailoverError):
@@ -284,14 +305,21 @@ class AllProvidersFailed(FailoverError):
 
 class AllProvidersUnavailable(FailoverError):
     """No provider admitted a call, so no attempt was made; ``retry_at`` is the earliest
-    time one may (None if every provider waits for an operator)."""
+    time one may (None if every provider waits for an operator), on the coordinator's
+    monotonic clock, and ``retry_after`` the seconds until then from when it was raised
+    (None when unknown): what an HTTP service puts in its Retry-After."""
 
-    def __init__(self, retry_at: float | None, providers: Sequence[str] = ()) -> None:
+    def __init__(
+        self, retry_at: float | None, providers: Sequence[str] = (), now: float | None = None
+    ) -> None:
         self.retry_at = retry_at
+        self.retry_after = _seconds_from(retry_at, now)
         self.providers = tuple(providers)
         when = "no retry time" if retry_at is None else f"earliest retry at t={retry_at:.3f}"
         names = ", ".join(self.providers)
-        super().__init__(redact(f"no provider admits a call ({names}); {when}"))
+        super().__init__(
+            redact(f"no provider admits a call ({names}); {when}{_in(self.retry_after)}")
+        )
 
 
 class StreamInterrupted(FailoverError):
