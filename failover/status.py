@@ -63,6 +63,8 @@ class ProviderStatus:
         condition_errors: How many times a condition of its policy's own raised (each time
             it counted as not holding: docs/semantics.md, "A condition that raises").
         last_condition_error: The last such error, as "transition: Type: message".
+        retry_after: Seconds from the snapshot until ``retry_at`` (None when it is): what a
+            person or a Retry-After header wants.
     """
 
     name: str
@@ -85,6 +87,7 @@ class ProviderStatus:
     index: int
     condition_errors: int = 0
     last_condition_error: str | None = None
+    retry_after: float | None = None
 
 
 @attrs.frozen
@@ -170,12 +173,13 @@ def provider_status(slot: Slot, now: float) -> ProviderStatus:
     calls, failures = stats.calls, stats.failures
     quota = slot.quota
     admits = slot.would_admit(now)
+    retry_at = None if admits or stats.state is BreakerState.FORCED_OPEN else stats.deadline
     return ProviderStatus(
         name=slot.name,
         state=stats.state,
         health=stats.health,
         admits=admits,
-        retry_at=None if admits or stats.state is BreakerState.FORCED_OPEN else stats.deadline,
+        retry_at=retry_at,
         success_rate=(calls - failures + 1) / (calls + 2),
         calls=calls,
         failures=failures,
@@ -191,6 +195,7 @@ def provider_status(slot: Slot, now: float) -> ProviderStatus:
         index=slot.index,
         condition_errors=stats.condition_errors,
         last_condition_error=_shown(stats.last_condition_error),
+        retry_after=None if retry_at is None else max(0.0, retry_at - now),
     )
 
 

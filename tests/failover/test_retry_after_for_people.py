@@ -76,6 +76,9 @@ async def test_all_down_says_the_seconds_until_the_earliest_provider_admits() ->
     with pytest.raises(ConnectionError):
         coordinator.breaker("b").call(fail)  # b: OPEN until t=30
     clock.advance(10.0)
+    status = {p.name: p for p in coordinator.status().providers}
+    assert (status["a"].retry_at, status["a"].retry_after) == (None, None)  # FORCED_OPEN
+    assert (status["b"].retry_at, status["b"].retry_after) == (30.0, 20.0)
     with pytest.raises(AllProvidersUnavailable) as caught:
         await coordinator.generate("hi")
     assert (caught.value.retry_at, caught.value.retry_after) == (30.0, 20.0)
