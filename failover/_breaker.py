@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
+from failover._breaker_checks import unexpected_keywords
 from failover._calling import Calling
 from failover._guard import Guard, decorate
 from failover._log import get_logger
@@ -63,6 +64,7 @@ class CircuitBreaker(Calling):
             OpenTelemetry metrics when opentelemetry-api is installed); () for none.
         history: How many recent events ``events`` keeps.
         rng: Random source for open-duration jitter (default: seeded from the name).
+        **unexpected: Refused (ConfigurationError); pybreaker's keywords name their equivalent.
 
     Use ``call`` / ``await acall``, ``with breaker.guard():`` / ``async with breaker.guard():``,
     or the breaker as a decorator on a ``def`` or an ``async def``.
@@ -99,7 +101,10 @@ class CircuitBreaker(Calling):
         hooks: Iterable[Hook] | None = None,
         history: int = 100,
         rng: random.Random | None = None,
+        **unexpected: object,
     ) -> None:
+        if unexpected:
+            raise unexpected_keywords(unexpected)
         if policy is not None and not isinstance(policy, BreakerPolicy):
             raise ConfigurationError(
                 f"policy must be a BreakerPolicy, got {policy!r}; "

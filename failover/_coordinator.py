@@ -19,6 +19,7 @@ from failover._coordinator_checks import (
     check_weights,
     hedge_after_of,
     instance,
+    unserved,
 )
 from failover._execution import Plan, run_attempt
 from failover._fleet import Fleet, FleetEvent
@@ -27,7 +28,7 @@ from failover._hedge import run_hedged
 from failover._log import get_logger
 from failover._replica import Replica, local_events
 from failover._result import Result
-from failover._selection import CALL, GENERATE, SEARCH, Slot
+from failover._selection import CALL, GENERATE, SEARCH, STREAM, Slot
 from failover._shared_quota import share_quotas
 from failover.clock import Clock, SystemClock
 from failover.health import HealthCheckConfig
@@ -222,20 +223,26 @@ class Coordinator:
     def generate(
         self, prompt: str | Mapping[str, object], **options: object
     ) -> Coroutine[Any, Any, Result[LLMResponse]]:
-        """``provider.generate(prompt, **options)`` through ``call`` (LLM providers only)."""
+        """``provider.generate(prompt, **options)`` through ``call`` (LLM providers only: with
+        none, ConfigurationError naming what the providers serve)."""
         return self._run(methodcaller("generate", prompt, **options), GENERATE)
 
     def search(self, query: str, **options: object) -> Coroutine[Any, Any, Result[SearchResults]]:
-        """``provider.search(query, **options)`` through ``call`` (search providers only)."""
+        """``provider.search(query, **options)`` through ``call`` (search providers only: with
+        none, ConfigurationError naming what the providers serve)."""
         return self._run(methodcaller("search", query, **options), SEARCH)
 
     def stream(self, prompt: str | Mapping[str, object], **options: object) -> AsyncIterator[str]:
         """The generated text chunk by chunk, from the best admitting LLM provider.
 
         Fails over until the first chunk arrives; an error after it raises StreamInterrupted
-        (carrying the text so far) and counts as the provider's failure.
+        (carrying the text so far) and counts as the provider's failure. A coordinator none of
+        whose providers can stream raises ConfigurationError here.
         """
         from failover._stream import stream
+
+        if (error := unserved(self._slots, STREAM)) is not None:
+            raise error
 
         return stream(self, prompt, options)
 
@@ -243,7 +250,9 @@ class Coordinator:
         now = self.clock.monotonic()
         timeout = self.retry.request_timeout
         deadline = None if timeout is None else now + timeout
-        if self.hedge_after is not None:
+        if self.hedge_after is not None:  # a capability no provider serves is misuse: say so
+            if (error := unserved(self._slots, kind)) is not None:
+                raise error
             return await run_hedged(Plan(self, kind, deadline), fn, self.hedge_after)
         # The common case first, without a Plan: the first provider in the strategy's order
         # that admits the call answers at once.
@@ -259,7 +268,9 @@ class Coordinator:
                     generation = slot.admit(now)
                     if generation is not None:
                         break
-            else:
+            else:  # nobody admitted at once: a capability no provider serves is misuse, say so
+                if (error := unserved(self._slots, kind)) is not None:
+                    raise error
                 return await Plan(self, kind, deadline, first=False).run(fn)
         value, record = await run_attempt(self, slot, generation, fn, deadline)
         if record.error is None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from failover.provider import Provider
 from failover.ratelimit import RateLimit
 from statemachines import BreakerPolicy, BreakerState, ConfigurationError, Stimulus
+
+if TYPE_CHECKING:
+    from failover._selection import Slot
 
 __all__ = [
     "PROBE_TRIGGER",
@@ -21,6 +24,7 @@ __all__ = [
     "check_weights",
     "hedge_after_of",
     "instance",
+    "unserved",
 ]
 
 T = TypeVar("T")
@@ -143,3 +147,27 @@ def instance(value: Any, kind: type[T], arg: str, example: str) -> T:
             f"{arg} must be a {kind.__name__}, got {value!r}; e.g. {arg}={example}"
         )
     return value
+
+
+_CAPABILITIES = ("call", "generate", "stream", "search")  # by kind: failover._selection.CALL...
+
+
+def unserved(slots: Sequence[Slot], kind: int) -> ConfigurationError | None:
+    """The error for a request of ``kind`` that no provider nor fallback serves (None if one
+    does): it names the capability and what each provider serves. Called only where such a
+    request already fails, so a coordinator that serves search alone is fine until asked for
+    generate."""
+    if any(slot.serves[kind] for slot in slots):
+        return None
+    wanted = _CAPABILITIES[kind]
+    served = "; ".join(f"{slot.name} serves {_served_by(slot)}" for slot in slots)
+    return ConfigurationError(
+        f"no provider serves {wanted}: none has a callable {wanted}() method; {served}. "
+        f"Ask for what they serve, or add a provider with {wanted}()"
+    )
+
+
+def _served_by(slot: Slot) -> str:
+    """What ``slot``'s provider serves besides ``call`` (which every provider serves)."""
+    what = [c for c, has in zip(_CAPABILITIES, slot.serves, strict=True) if has][1:]
+    return " and ".join(what) if what else "only call (no generate, stream nor search)"

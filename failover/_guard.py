@@ -3,10 +3,11 @@ as a decorator."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import types
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable, Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -61,9 +62,16 @@ class Guard:
 
 def decorate(breaker: CircuitBreaker, fn: Callable[..., Any]) -> Callable[..., Any]:
     """``fn`` (a ``def`` or an ``async def``) wrapped so that every call goes through
-    ``breaker``: the same fast path as ``call`` and ``acall``, inlined (no extra frame)."""
+    ``breaker``: the same fast path as ``call`` and ``acall``, inlined (no extra frame).
+
+    A generator function (sync or async) is guarded through its iteration instead: admitted
+    when the generator is made, recorded when its iteration ends (``_generator_wrapper``)."""
     if not callable(fn):
         raise TypeError(f"@breaker decorates a function, got {fn!r}")
+    if inspect.isgeneratorfunction(fn):
+        return functools.wraps(fn)(_generator_wrapper(breaker, fn))
+    if inspect.isasyncgenfunction(fn):
+        return functools.wraps(fn)(_async_generator_wrapper(breaker, fn))
     if inspect.iscoroutinefunction(fn):
         return functools.wraps(fn)(_async_wrapper(breaker, fn))
     return functools.wraps(fn)(_wrapper(breaker, fn))
@@ -127,3 +135,80 @@ def _async_wrapper(breaker: CircuitBreaker, fn: Callable[..., Any]) -> Callable[
         return result
 
     return async_wrapper
+
+
+# Generator functions: the call is the whole iteration. Admitted when the generator is made (a
+# rejection raises CallNotPermitted there); recorded once, when the iteration ends: its end a
+# success (with the generator's return value as the result), an exception raised inside it
+# classified, the consumer closing it early (or dropping it) a GeneratorExit, which the default
+# classifier ignores. The wrapping generator is primed at its first ``yield``, inside the ``try``:
+# closed or collected before its first item, it still records, so an admission is never lost.
+
+
+def _generator_wrapper(breaker: CircuitBreaker, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+        generation = breaker.admit()
+        try:
+            inner = fn(*args, **kwargs)
+        except BaseException:
+            breaker.release(generation)  # a generator function's call never runs its body
+            raise
+        outer = _iterate(breaker, inner, generation, breaker.clock.monotonic())
+        next(outer)  # primed: see above
+        return outer
+
+    return wrapper
+
+
+def _iterate(
+    breaker: CircuitBreaker, inner: Generator[Any, Any, Any], generation: int, started: float
+) -> Generator[Any, Any, Any]:
+    try:
+        yield None  # the priming stop (``wrapper``): the consumer's first next() resumes here
+        result = yield from inner
+    except BaseException as exc:  # raised inside, or GeneratorExit: the consumer closed it
+        inner.close()
+        breaker.finish(generation, started, exc)
+        raise
+    breaker.finish(generation, started, None, result)
+    return result
+
+
+def _async_generator_wrapper(breaker: CircuitBreaker, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
+        generation = breaker.admit()
+        try:
+            inner = fn(*args, **kwargs)
+        except BaseException:
+            breaker.release(generation)
+            raise
+        outer = _aiterate(breaker, inner, generation, breaker.clock.monotonic())
+        step = outer.asend(None)  # primed: runs to the first ``yield``, which awaits nothing
+        with contextlib.suppress(StopIteration):
+            step.send(None)
+        return outer
+
+    return wrapper
+
+
+async def _aiterate(
+    breaker: CircuitBreaker, inner: AsyncGenerator[Any, Any], generation: int, started: float
+) -> AsyncGenerator[Any, Any]:
+    try:
+        yield None  # the priming stop (``wrapper``)
+        value = await inner.__anext__()
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                raise
+            except BaseException as thrown:  # athrow: into the guarded generator
+                value = await inner.athrow(thrown)
+            else:
+                value = await inner.asend(sent)
+    except StopAsyncIteration:
+        breaker.finish(generation, started, None)
+    except BaseException as exc:  # raised inside, or GeneratorExit: the consumer closed it
+        await inner.aclose()
+        breaker.finish(generation, started, exc)
+        raise
