@@ -1,11 +1,12 @@
 """One coordinated request: choosing each attempt, running it, waiting, and how it ends.
 
-Per request (DESIGN.md, "The coordinator"): at most ``max_attempts`` attempts; each goes to the
-first provider in the strategy's order that has quota and whose breaker admits the call, fresh
-providers before ones already tried; a provider already tried is tried again only after
-``retry.backoff(...)`` (never before its Retry-After); waits happen on the injected clock and
-only when they end within the request's deadline. A BadRequest (and a ContentBlocked when
-``retry.stop_on_content_blocked``) ends the request at once and is raised as it is.
+Per request (docs/reference/failover.md, "The coordinator"): at most ``max_attempts``
+attempts; each goes to the first provider in the strategy's order that has quota and whose
+breaker admits the call, fresh providers before ones already tried; a provider already tried is
+tried again only after ``retry.backoff(...)`` (never before its Retry-After); waits happen on
+the injected clock and only when they end within the request's deadline. A BadRequest (and a
+ContentBlocked when ``retry.stop_on_content_blocked``) ends the request at once and is raised
+as it is.
 
 Fallbacks (basic mode, L6): when no provider admits a call now (fresh, or tried and its
 backoff over) or the provider attempts are spent, the first fallback in priority order that

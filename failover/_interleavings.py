@@ -1,5 +1,5 @@
-"""PolicyInterleavings: a Hypothesis state machine that checks a policy against DESIGN.md's
-invariants, on a real CircuitBreaker, under any interleaving of calls, time and operators.
+"""PolicyInterleavings: a Hypothesis state machine that checks a policy against the invariants
+of docs/semantics.md, on a real CircuitBreaker, under any interleaving of calls, time and operators.
 
 Imported by ``failover.testing`` on first use (it needs hypothesis, a test dependency: the extra
 ``failover[testing]``), never by ``import failover``.

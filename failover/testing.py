@@ -1,7 +1,7 @@
 """Test kit: ScriptedProvider (a provider driven by a function, as httpx's MockTransport is)
 and the ManualClock, for users' tests and the library's own; and for policy authors, Hypothesis
 strategies (``outcomes``, ``fault_schedules``, ``policies``) and ``PolicyInterleavings``, a
-state machine that checks a policy against the invariants of DESIGN.md.
+state machine that checks a policy against the invariants of docs/semantics.md ("Invariants").
 
 The Hypothesis part is loaded on first use of one of its names (a module ``__getattr__``): it
 needs hypothesis (the extra ``failover[testing]``); ``import failover.testing`` does not.

@@ -1,4 +1,5 @@
-"""The built-in transition table of DESIGN.md, made from a policy's thresholds."""
+"""The built-in transition table of docs/semantics.md ("Transitions"), made from a policy's
+thresholds."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ _R = FailoverReason
 
 
 def builtin_transitions(policy: BreakerPolicy) -> tuple[Transition, ...]:
-    """The rows of DESIGN.md's transition table for ``policy``, in evaluation order."""
+    """The rows of docs/semantics.md's transition table for ``policy``, in evaluation order."""
     from statemachines._policy import ANY, Transition
 
     threshold, probes = policy.failure_rate_threshold, policy.half_open_max_calls

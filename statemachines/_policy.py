@@ -166,9 +166,10 @@ class BreakerPolicy:
     """Everything that decides how a breaker behaves. Frozen and validated.
 
     The machine's transition table is the policy's own ``transitions`` (first, in order) followed
-    by the built-in ones of DESIGN.md not named in ``removed_transitions``; see
-    ``transition_table()``. ``trip_condition`` replaces the built-in trip rule
-    ``consecutive_failures | failure_rate | slow_call_rate`` built from the thresholds.
+    by the built-in ones of docs/semantics.md ("Transitions") not named in
+    ``removed_transitions``; see ``transition_table()``. ``trip_condition`` replaces the
+    built-in trip rule ``consecutive_failures | failure_rate | slow_call_rate`` built from the
+    thresholds.
     """
 
     failure_rate_threshold: float = attrs.field(default=0.5, validator=_checked(check_fraction))

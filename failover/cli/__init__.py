@@ -9,6 +9,7 @@
     failover check [--config failover.toml] [--import MODULE] [--json]
     failover status --redis URL [--prefix P] [--provider NAME] [--json]
     failover events --redis URL [--prefix P] [--provider NAME] [--follow [--count N]] [--json]
+    failover --version
 
 Exit codes: 0 success; 1 the command ran and found defects (``verify``) or unhealthy providers
 (``check``); 2 bad input (arguments, a scenario, policy or settings file with problems, missing
@@ -27,6 +28,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from failover.cli._args import VersionAction
 from failover.cli._check import add_parser as _add_check
 from failover.cli._check import check as _check
 from failover.cli._errors import (
@@ -80,6 +82,7 @@ def parser() -> argparse.ArgumentParser:
         epilog="exit codes: 0 ok; 1 defects found or providers unhealthy; 2 bad input; "
         "3 internal error (a bug); 141 output closed early (| head)",
     )
+    root.add_argument("--version", action=VersionAction)
     commands = root.add_subparsers(dest="command", metavar="COMMAND")
     _add_simulate(commands)
     _add_policy_commands(commands)
@@ -106,7 +109,7 @@ def _main(argv: Sequence[str] | None) -> int:
     root = parser()
     try:
         args = root.parse_args(argv)
-    except SystemExit as exit_:  # --help (0) or a usage error (2), already printed
+    except SystemExit as exit_:  # --help or --version (0), or a usage error (2), already printed
         sys.stdout.flush()
         return exit_.code if isinstance(exit_.code, int) else EXIT_BAD_INPUT
     if args.command is None:
