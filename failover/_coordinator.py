@@ -75,6 +75,8 @@ class Coordinator:
         rate_limits: A RateLimit per provider name; a provider without one is not limited on
             this side (what it reports, a RateLimited's Retry-After, is still honoured).
         health: Background health checks (started by ``start()`` / ``async with``).
+        health_checks: A provider's own health-check config, by name, in place of ``health``
+            (a longer interval where a check is a billed request, ``enabled=False`` for none).
         clock: Where time comes from (ManualClock in tests).
         hooks: Breaker hooks for every provider's breaker; None for the defaults, () for none.
         fleet_hooks: Callables taking a FleetEvent, called at each change of the fleet state
@@ -115,6 +117,7 @@ class Coordinator:
         retry: RetryPolicy | None = None,
         rate_limits: Mapping[str, RateLimit] | None = None,
         health: HealthCheckConfig | None = None,
+        health_checks: Mapping[str, HealthCheckConfig] | None = None,
         clock: Clock | None = None,
         hooks: Iterable[Hook] | None = None,
         fleet_hooks: Iterable[Callable[[FleetEvent], object]] = (),
@@ -131,14 +134,16 @@ class Coordinator:
         fallbacks = check_fallbacks(fallback, names)
         policies, rate_limits = dict(policies or {}), dict(rate_limits or {})
         priorities, weights = dict(priorities or {}), dict(weights or {})
+        health_checks = dict(health_checks or {})
         for arg, mapping in (
             ("policies", policies),
             ("rate_limits", rate_limits),
             ("priorities", priorities),
+            ("health_checks", health_checks),
         ):
             check_names(arg, mapping, names, fallbacks)
         check_weights(weights, names, fallbacks)
-        check_values(policy, policies, rate_limits, priorities, weights)
+        check_values(policy, policies, rate_limits, priorities, weights, health_checks)
         self.retry = instance(retry, RetryPolicy, "retry", "RetryPolicy(max_attempts=3)")
         self.health = instance(health, HealthCheckConfig, "health", "HealthCheckConfig()")
         if all_down not in ALL_DOWN_MODES:
@@ -165,7 +170,7 @@ class Coordinator:
         self._fleet.follow([s.breaker for s in primaries])
         self.strategy = strategy
         self._started = self._closed = False
-        self._health_runner = HealthRunner(self._slots, self.clock, self.health)
+        self._health_runner = HealthRunner(self._slots, self.clock, self.health, health_checks)
         self._replica = (
             None if storage is None else Replica(storage, [s.breaker for s in self._slots])
         )

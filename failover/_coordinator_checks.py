@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from failover.health import HealthCheckConfig
 from failover.provider import Provider
 from failover.ratelimit import RateLimit
 from statemachines import BreakerPolicy, BreakerState, ConfigurationError, Stimulus
@@ -121,8 +122,11 @@ def check_values(
     rate_limits: Mapping[str, object],
     priorities: Mapping[str, object],
     weights: Mapping[str, object],
+    health_checks: Mapping[str, object] | None = None,
 ) -> None:
     instance(policy, BreakerPolicy, "policy", "BreakerPolicy(max_consecutive_failures=3)")
+    for name, value in (health_checks or {}).items():
+        instance(value, HealthCheckConfig, f"health_checks[{name!r}]", "HealthCheckConfig(...)")
     for name, value in policies.items():
         instance(value, BreakerPolicy, f"policies[{name!r}]", "BreakerPolicy(...)")
     for name, value in rate_limits.items():

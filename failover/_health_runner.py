@@ -43,13 +43,26 @@ class HealthRunner:
         slots: The coordinator's slots, in registration order.
         clock: The coordinator's clock (waits and timeouts run on it).
         config: Interval, timeout, jitter, and whether background checks run.
+        overrides: A provider's own config, by name (``Coordinator(health_checks=...)``),
+            in place of ``config``.
     """
 
-    def __init__(self, slots: Iterable[Slot], clock: Clock, config: HealthCheckConfig) -> None:
+    def __init__(
+        self,
+        slots: Iterable[Slot],
+        clock: Clock,
+        config: HealthCheckConfig,
+        overrides: Mapping[str, HealthCheckConfig] | None = None,
+    ) -> None:
         self._slots = tuple(slots)
         self._clock = clock
         self._config = config
+        self._overrides = dict(overrides or {})
         self._tasks: list[asyncio.Task[None]] = []
+
+    def config_of(self, slot: Slot) -> HealthCheckConfig:
+        """The health-check config of ``slot``'s provider: its own, else the coordinator's."""
+        return self._overrides.get(slot.name, self._config)
 
     @property
     def tasks(self) -> tuple[asyncio.Task[None], ...]:
@@ -57,20 +70,22 @@ class HealthRunner:
         return tuple(self._tasks)
 
     def start(self, rng: random.Random) -> None:
-        """Start one background task per provider (none when checks are disabled).
+        """Start one background task per provider whose checks are enabled.
 
         ``rng`` is not drawn from: a private source is derived from a copy of its state, so
         that health checks never change the jitter a coordinator's requests see.
         """
-        if not self._config.enabled or self._tasks:
+        if self._tasks:
             return
         copy = random.Random()
         copy.setstate(rng.getstate())
         own = random.Random(copy.getrandbits(64))
-        spread = self._config.jitter * self._config.interval
         loop = asyncio.get_running_loop()
         for slot in self._slots:
-            offset = own.uniform(0.0, spread)
+            config = self.config_of(slot)
+            if not config.enabled:
+                continue
+            offset = own.uniform(0.0, config.jitter * config.interval)
             name = f"failover health check {slot.name!r}"
             self._tasks.append(loop.create_task(self._every(slot, offset, own), name=name))
 
@@ -82,7 +97,7 @@ class HealthRunner:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _every(self, slot: Slot, delay: float, rng: random.Random) -> None:
-        config = self._config
+        config = self.config_of(slot)
         spread = config.jitter * config.interval
         while True:
             await self._clock.sleep(delay)
@@ -107,10 +122,10 @@ class HealthRunner:
         return {s.name: s.last_health_check for s in self._slots if s.last_health_check is not None}
 
     def _due(self, slot: Slot, now: float) -> bool:
-        last = slot.last_health_check
-        if not self._config.enabled:
+        last, config = slot.last_health_check, self.config_of(slot)
+        if not config.enabled:
             return False
-        return last is None or now - last.checked_at >= self._config.interval
+        return last is None or now - last.checked_at >= config.interval
 
     async def check(self, slot: Slot) -> HealthCheckResult:
         """Check ``slot``'s provider once: keep the result and tell its breaker."""
@@ -124,7 +139,7 @@ class HealthRunner:
         return result
 
     async def _ask(self, slot: Slot) -> HealthCheckResult:
-        clock, limit = self._clock, self._config.timeout
+        clock, limit = self._clock, self.config_of(slot).timeout
         started = clock.monotonic()
         error: str | None = None
         try:

@@ -9,6 +9,7 @@ every field by the ``_checked_fields`` field transformer) and when read through 
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import reprlib
@@ -46,6 +47,25 @@ def _describe(path: str, given: str | None, expected: str) -> str:
     if given is None:
         return f"{path}: {expected}"
     return f"{path}: got {given}; expected {expected}"
+
+
+@attrs.frozen
+class SettingsProblem:
+    """One bad key.
+
+    Attributes:
+        path: Where: ``providers[1].rate_limits.per_minute``, or an environment variable's name.
+        given: The value given as shown (a repr, shortened; ``(hidden)`` where it could be a
+            credential), or None when the key is missing or unknown.
+        expected: What would be accepted.
+    """
+
+    path: str
+    given: str | None
+    expected: str
+
+    def __str__(self) -> str:
+        return _describe(self.path, self.given, self.expected)
 
 
 class _Invalid(ConfigurationError):
@@ -93,8 +113,8 @@ def _render(parts: Iterable[_PathPart], text: str = "") -> str:
 
 def _path(parts: tuple[_PathPart, ...], rename: Mapping[str, str] | None = None) -> str:
     """The path of a problem; a top-level key found in ``rename`` is shown by its new name."""
-    key = parts[0] if len(parts) == 1 else None
-    return rename[key] if rename and isinstance(key, str) and key in rename else _render(parts)
+    key = ".".join(parts) if all(isinstance(p, str) for p in parts) else None  # type: ignore[arg-type]
+    return rename[key] if rename and key is not None and key in rename else _render(parts)
 
 
 def _under(part: _PathPart, exc: _Invalid) -> list[_Found]:
@@ -105,12 +125,25 @@ def _secret_name(name: str) -> bool:
     return any(word in _SECRET_WORDS for word in re.split(r"[^a-z0-9]+", name.lower()))
 
 
+def _suggest(given: str, accepted: Iterable[str]) -> str:
+    """"did you mean X?" for the accepted name closest to ``given``, else all of them."""
+    accepted = list(accepted)
+    close = difflib.get_close_matches(given, accepted, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {close[0]}?"
+    return f"the accepted are {', '.join(accepted)}"
+
+
 def _unknown(key: object, accepted: Iterable[str]) -> _Found:
     hint = ""
     if isinstance(key, str) and _secret_name(key):
         hint = "; API keys come from the environment only: name the variable in api_key_env"
-    expected = f"unknown key; the accepted keys are {', '.join(accepted)}{hint}"
-    return ((str(key),), None, expected)
+    suggestion = _suggest(key, accepted) if isinstance(key, str) else ""
+    if suggestion.startswith("did"):
+        expected = f"unknown key; {suggestion} (the accepted keys are {', '.join(accepted)})"
+    else:
+        expected = f"unknown key; the accepted keys are {', '.join(accepted)}"
+    return ((str(key),), None, expected + hint)
 
 
 # --- checks: value -> normalized value, or _Invalid --------------------------------------------

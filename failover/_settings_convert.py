@@ -9,7 +9,7 @@ the errors it raises into problems with their paths (``_leaves``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any, Final, cast, get_args
@@ -26,6 +26,7 @@ from failover._settings_checks import (
     _Invalid,
     _list_problems,
     _PathPart,
+    _suggest,
     _unknown,
 )
 from failover._toml_limits import TomlLimitError, load_toml
@@ -65,10 +66,40 @@ def _read_env(
         source += f" and {path} [failover]"
     names: dict[str, str] = {}
     for field, name in variables.items():
-        if name in env:
+        if name not in env:
+            continue
+        names[field] = name
+        table, _, key = field.rpartition(".")
+        if not table:
             data[field] = _from_text(env[name])
-            names[field] = name
+            continue
+        inner = data.get(table)
+        inner = dict(inner) if isinstance(inner, Mapping) else {}
+        if key == "url":  # the variable's URL replaces the file's (given either way)
+            inner.pop("url_env", None)
+        inner[key] = env[name].strip()
+        data[table] = inner
     return data, source, names
+
+
+def _unknown_variables(
+    env: Mapping[str, str], prefix: str, known: Iterable[str]
+) -> list[tuple[str, str]]:
+    """Each variable named ``{prefix}...`` that ``from_env`` does not read, with what it
+    might have meant (a prefix of "" matches everything, so nothing is reported)."""
+    if not prefix:
+        return []
+    known = sorted(known)
+    found = []
+    for name in sorted(env):
+        if name.startswith(prefix) and name not in known:
+            rest = _suggest(name[len(prefix) :], [k[len(prefix) :] for k in known])
+            if rest.startswith("did"):  # compared without the prefix, which every name shares
+                rest = rest.replace("did you mean ", f"did you mean {prefix}", 1)
+            else:
+                rest = f"the accepted are {', '.join(known)}"
+            found.append((name, f"not a variable failover reads; {rest}"))
+    return found
 
 
 def _read_table(path: Path, via: str = "") -> Mapping[str, object]:
@@ -89,13 +120,27 @@ def _read_table(path: Path, via: str = "") -> Mapping[str, object]:
             f"cannot read failover settings from {str(path)!r}{named}: {exc}"
         ) from None
     table = document.get("failover")
-    if not isinstance(table, dict):
+    misplaced = sorted(set(document) & _SETTINGS_KEYS)
+    if misplaced or not isinstance(table, dict):
+        found = (
+            f"has {', '.join(misplaced)} outside its [failover] table"
+            if misplaced
+            else "has no [failover] table"
+        )
         raise ConfigurationError(
-            f"{str(path)!r}{named} has no [failover] table (its top-level keys are "
-            f"{sorted(document)!r}); put the settings under [failover] and each provider in a "
-            "[[failover.providers]] table"
+            f"{str(path)!r}{named} {found} (its top-level keys are {sorted(document)!r}); put "
+            "the settings under [failover] and each provider in a [[failover.providers]] table "
+            "([[providers]] is the syntax of a simulate scenario)"
         )
     return table
+
+
+_SETTINGS_KEYS: Final = frozenset(
+    {"providers", "strategy", "all_down", "storage", "hedge_after", "policy", "telemetry"}
+    | {"max_retries_per_request", "request_timeout", "health_check_interval"}
+)
+"""Top-level keys of a settings file that belong in its [failover] table: such a key is an
+error, not silently ignored (the rest of the file may hold other configuration)."""
 
 
 def _leaves(exc: BaseException, path: tuple[_PathPart, ...]) -> Iterator[_Found]:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, Final, cast
 
+import attrs
+
 from failover._settings_checks import (
     _HIDDEN,
     _bad,
@@ -29,6 +31,7 @@ from failover.health import (
     MAX_HEALTH_CHECK_INTERVAL,
     MAX_HEALTH_CHECK_TIMEOUT,
     MIN_HEALTH_CHECK_INTERVAL,
+    HealthCheckConfig,
 )
 from failover.retry import MAX_ATTEMPTS, MAX_BACKOFF_FACTOR, MAX_TIMEOUT
 from statemachines import ConfigurationError
@@ -97,6 +100,50 @@ def _priority(value: object) -> float:
 
 def _attempts(value: object) -> int:
     return _int_between(value, 1, MAX_ATTEMPTS)
+
+
+def _retries(value: object) -> int:
+    """Attempts after the first (``max_retries_per_request``): 0 .. MAX_ATTEMPTS - 1."""
+    return _int_between(value, 0, MAX_ATTEMPTS - 1)
+
+
+HEALTH_OFF: Final = "off"
+"""A provider's ``health_check_interval`` that turns its background checks off."""
+
+
+def _own_interval(value: object) -> float | str | None:
+    if value is None or value == HEALTH_OFF:
+        return value
+    low, high = MIN_HEALTH_CHECK_INTERVAL, MAX_HEALTH_CHECK_INTERVAL
+    try:
+        return _interval(value)
+    except _Invalid:
+        expected = f"a finite number of seconds >= {low:g} and <= {high:g}, or {HEALTH_OFF!r}"
+        raise _bad(expected, value) from None
+
+
+def _own_timeout(value: object) -> float | None:
+    return None if value is None else _health_timeout(value)
+
+
+def _hedge_after(value: object) -> float | None:
+    return (
+        None if value is None else _between(value, 0, MAX_TIMEOUT, above=True, what=" of seconds")
+    )
+
+
+def _own_health(
+    base: HealthCheckConfig, interval: float | str | None, timeout: float | None
+) -> HealthCheckConfig:
+    """``base`` with a provider's own interval ("off": no background checks) and timeout."""
+    changes: dict[str, Any] = {}
+    if interval == HEALTH_OFF:
+        changes["enabled"] = False
+    elif interval is not None:
+        changes["interval"] = interval
+    if timeout is not None:
+        changes["timeout"] = timeout
+    return attrs.evolve(base, **changes)
 
 
 def _failures(value: object) -> int:
@@ -174,6 +221,14 @@ def _derived_problems(settings: Any) -> list[_Found]:
         )
         derived.append(
             (("providers", index, "rate_limits"), "rate limit", partial(settings.rate_limit, name))
+        )
+        own = (provider.health_check_interval, provider.health_check_timeout)
+        derived.append(
+            (
+                ("providers", index, "health_check_timeout"),
+                "health-check configuration (a timeout below the interval)",
+                partial(_own_health, settings.health_config(), *own),
+            )
         )
     for path, what, derive in derived:
         try:

@@ -19,17 +19,23 @@ closes every provider that was built.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 
+import attrs
+
 from failover._coordinator import Coordinator
+from failover._fleet import FleetEvent
 from failover._log import get_logger
 from failover.clock import Clock
+from failover.hooks import Hook
 from failover.provider import LLMResponse, Provider, SearchResults
+from failover.ratelimit import RateLimit
 from failover.registry import build_provider, default_registry
 from failover.settings import FailoverSettings, SettingsError, SettingsProblem
+from failover.storage import Storage
 from failover.tracing import CoordinatorTelemetry
-from statemachines import ConfigurationError
+from statemachines import BreakerPolicy, ConfigurationError
 
 __all__ = ["ProviderMixin", "managed_failover"]
 
@@ -42,6 +48,10 @@ async def managed_failover(
     *,
     clock: Clock | None = None,
     environ: Mapping[str, str] | None = None,
+    policies: Mapping[str, BreakerPolicy] | None = None,
+    storage: Storage | None = None,
+    hooks: Iterable[Hook] | None = None,
+    fleet_hooks: Iterable[Callable[[FleetEvent], object]] = (),
 ) -> AsyncIterator[Coordinator]:
     """A started Coordinator built from settings; everything is closed on exit.
 
@@ -50,8 +60,14 @@ async def managed_failover(
             (``FailoverSettings.from_toml``); or None to read the environment
             (``FailoverSettings.from_env``).
         clock: The coordinator's clock (a ManualClock in tests); the system clock when None.
-        environ: Where the environment is read (settings when None is given, and the API keys
-            named by ``api_key_env``); ``os.environ`` when None.
+        environ: Where the environment is read (settings when None is given, the API keys
+            named by ``api_key_env`` and the storage's ``url_env``); ``os.environ`` when None.
+        policies: Policies by provider name, in place of the settings' (for what code
+            builds: a policy with your own Python conditions).
+        storage: A storage in place of the settings' ``storage`` table (which is then not
+            built).
+        hooks: The breakers' hooks (``Coordinator(hooks=...)``); None for the defaults.
+        fleet_hooks: Called at each change of the fleet state (``Coordinator(fleet_hooks=)``).
 
     Yields:
         The coordinator, its health checks started.
@@ -64,8 +80,9 @@ async def managed_failover(
     """
     settings = _settings(settings_or_path, environ)
     providers = await _build_providers(settings, environ)
+    overrides = _Overrides(policies, storage, hooks, fleet_hooks)
     try:
-        coordinator = _coordinator(settings, providers, clock)
+        coordinator = _coordinator(settings, providers, clock, environ, overrides)
     except BaseException:
         await _close(providers)
         raise
@@ -118,23 +135,46 @@ async def _build_providers(
     return tuple(built)
 
 
+@attrs.frozen
+class _Overrides:
+    """What ``managed_failover`` was given in code, in place of the settings'."""
+
+    policies: Mapping[str, BreakerPolicy] | None = None
+    storage: Storage | None = None
+    hooks: Iterable[Hook] | None = None
+    fleet_hooks: Iterable[Callable[[FleetEvent], object]] = ()
+
+
 def _coordinator(
-    settings: FailoverSettings, providers: tuple[Provider, ...], clock: Clock | None
+    settings: FailoverSettings,
+    providers: tuple[Provider, ...],
+    clock: Clock | None,
+    environ: Mapping[str, str] | None = None,
+    overrides: _Overrides | None = None,
 ) -> Coordinator:
     """The coordinator of ``settings`` over ``providers`` (built from ``settings.providers``,
     in the same order): those with ``fallback = true`` are its fallbacks."""
+    given = overrides or _Overrides()
     names = [p.name for p in settings.providers]
     fallback = [s.fallback for s in settings.providers]
+    policies = {name: settings.breaker_policy(name) for name in names}
+    policies.update(given.policies or {})
+    storage = given.storage if given.storage is not None else settings.make_storage(environ)
     return Coordinator(
         [p for p, is_fallback in zip(providers, fallback, strict=True) if not is_fallback],
         fallback=[p for p, is_fallback in zip(providers, fallback, strict=True) if is_fallback],
         policy=settings.breaker_policy(),
-        policies={name: settings.breaker_policy(name) for name in names},
+        policies=policies,
         strategy=settings.strategy,
         retry=settings.retry_policy(),
-        rate_limits={name: settings.rate_limit(name) for name in names},
+        rate_limits={n: limit for n in names if (limit := settings.rate_limit(n)) != RateLimit()},
         health=settings.health_config(),
+        health_checks=settings.health_checks(),
         clock=clock,
+        hooks=given.hooks,
+        fleet_hooks=given.fleet_hooks,
+        hedge_after=settings.hedge_after,
+        storage=storage,
         all_down=settings.all_down,
         priorities={p.name: p.priority for p in settings.providers},
         weights={p.name: p.weight for p in settings.providers if not p.fallback},

@@ -33,16 +33,19 @@ def _limit(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
 
 @attrs.frozen
 class RateLimit:
-    """Limits for one provider; None means unlimited.
+    """Client-side limits for one provider: only those named limit (None: unlimited).
+
+    ``RateLimit(per_minute=15)`` limits requests per minute and nothing else, as the settings'
+    ``rate_limits = { per_minute = 15 }`` does.
 
     Attributes:
-        per_minute: Requests per moving minute (REQUESTS_PER_MINUTE, default 60).
-        per_day: Requests per moving day (DAILY_REQUEST_LIMIT, default 10000).
+        per_minute: Requests per moving minute (REQUESTS_PER_MINUTE).
+        per_day: Requests per moving day (DAILY_REQUEST_LIMIT).
         tokens_per_minute: Tokens per moving minute, counted after each answer.
     """
 
-    per_minute: int | None = attrs.field(default=60, validator=_limit)
-    per_day: int | None = attrs.field(default=10_000, validator=_limit)
+    per_minute: int | None = attrs.field(default=None, validator=_limit)
+    per_day: int | None = attrs.field(default=None, validator=_limit)
     tokens_per_minute: int | None = attrs.field(default=None, validator=_limit)
 
 

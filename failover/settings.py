@@ -46,15 +46,16 @@ import attrs
 import cattrs
 
 from failover._coordinator import ALL_DOWN_MODES, AllDown
+from failover._policy_format import policy_from_toml
 from failover._settings_checks import (
     MAX_RATE_LIMIT,
     UNLIMITED,
+    SettingsProblem,
     _bad,
     _base_url,
     _check,
     _checked_fields,
     _choice,
-    _describe,
     _env_name,
     _flag,
     _Invalid,
@@ -63,46 +64,66 @@ from failover._settings_checks import (
     _name,
     _optional_text,
     _path,
-    _policy,
-    _policy_in,
-    _policy_kwargs,
     _rate_limits,
     _records,
     _telemetry,
 )
-from failover._settings_convert import _leaves, _read_env, _read_table, _settings_converter
+from failover._settings_convert import (
+    _leaves,
+    _read_env,
+    _read_table,
+    _settings_converter,
+    _unknown_variables,
+)
+from failover._settings_policy import (
+    _policy_file,
+    _policy_from,
+    _policy_table,
+    _policy_table_in,
+    _storage,
+    _storage_repr,
+    build_storage,
+    resolve_policy_files,
+)
 from failover._settings_ranges import (
     MAX_CONSECUTIVE_FAILURES,
     MAX_PRIORITY,
     MAX_WEIGHT,
     RESPONSE_BYTES_RANGE,
-    _attempts,
     _derived_problems,
     _factor,
     _failures,
     _health_timeout,
+    _hedge_after,
     _interval,
     _limit_in,
     _options,
     _options_in,
+    _own_health,
+    _own_interval,
+    _own_timeout,
     _priority,
     _rate_limits_in,
+    _retries,
     _timeout,
     _weight,
 )
 from failover.health import HealthCheckConfig
 from failover.ratelimit import RateLimit
 from failover.retry import RetryPolicy
+from failover.storage import Storage
 from failover.strategies import STRATEGIES, StrategyName
 from statemachines import BreakerPolicy, ConfigurationError
 
 __all__ = [
     "CONFIG_VARIABLE",
+    "DEFAULT_PREFIX",
     "ENV_NAMES",
     "MAX_CONSECUTIVE_FAILURES",
     "MAX_PRIORITY",
     "MAX_RATE_LIMIT",
     "MAX_WEIGHT",
+    "PREFIXED_ENV_NAMES",
     "RESPONSE_BYTES_RANGE",
     "UNLIMITED",
     "FailoverSettings",
@@ -111,8 +132,11 @@ __all__ = [
     "SettingsProblem",
 ]
 
+DEFAULT_PREFIX: Final = "FAILOVER_"
+"""The prefix of every variable ``from_env`` reads, unless told otherwise."""
 CONFIG_VARIABLE: Final = "FAILOVER_CONFIG"
-"""The variable (after the prefix) that ``from_env`` reads a TOML file's path from."""
+"""The variable that names a TOML file for ``from_env``: ``{prefix}CONFIG`` (FAILOVER_CONFIG
+with the default prefix, and with none)."""
 ENV_NAMES: Final[Mapping[str, str]] = {
     "health_check_interval": "HEALTH_CHECK_INTERVAL",
     "health_check_timeout": "HEALTH_CHECK_TIMEOUT",
@@ -123,26 +147,17 @@ ENV_NAMES: Final[Mapping[str, str]] = {
     "requests_per_minute": "REQUESTS_PER_MINUTE",
     "daily_request_limit": "DAILY_REQUEST_LIMIT",
 }
-"""FailoverSettings field -> the environment variable ``from_env`` reads it from."""
-
-
-@attrs.frozen
-class SettingsProblem:
-    """One bad key.
-
-    Attributes:
-        path: Where: ``providers[1].rate_limits.per_minute``, or an environment variable's name.
-        given: The value given as shown (a repr, shortened; ``(hidden)`` where it could be a
-            credential), or None when the key is missing or unknown.
-        expected: What would be accepted.
-    """
-
-    path: str
-    given: str | None
-    expected: str
-
-    def __str__(self) -> str:
-        return _describe(self.path, self.given, self.expected)
+"""FailoverSettings field -> the variable ``from_env`` reads it from, after the prefix
+(FAILOVER_REQUEST_TIMEOUT by default; the seed's bare names with ``prefix=""``)."""
+PREFIXED_ENV_NAMES: Final[Mapping[str, str]] = {
+    "strategy": "STRATEGY",
+    "all_down": "ALL_DOWN",
+    "hedge_after": "HEDGE_AFTER",
+    "storage.url": "STORAGE_URL",
+    "storage.prefix": "STORAGE_PREFIX",
+}
+"""More fields ``from_env`` reads, only with a prefix (a bare STRATEGY is too likely to be
+another program's): ``storage.url`` is the key ``url`` of the ``storage`` table."""
 
 
 class SettingsError(ConfigurationError):
@@ -184,9 +199,16 @@ class ProviderSettings:
         priority: The provider's rank for the "priority" strategy and the default strategy's
             tie-break; higher numbers are preferred (default 0).
         weight: Its share for the "weighted_random" strategy (a number > 0).
-        policy: BreakerPolicy fields that differ for this provider (after the global
-            max_consecutive_failures); ``window`` is ``{size = N}`` or ``{seconds = T,
-            buckets = B}``. Conditions, custom states and transitions are given in code.
+        policy: This provider's policy table, in the policy format that ``failover verify``
+            and ``failover simulate`` read (docs/reference/policy-files.md): BreakerPolicy
+            fields (``window`` is ``{size = N}`` or ``{seconds = T, buckets = B}``),
+            ``trip_condition``, custom ``states`` and ``transitions``; it changes the global
+            policy (or the ``policy_file``'s).
+        policy_file: A policy file (its ``[policy]`` table) to start from instead of the
+            global policy; a relative path is relative to the settings file.
+        health_check_interval: Seconds between this provider's health checks, or "off" for
+            none (a check may be a billed request: Brave's is a search); None: the global one.
+        health_check_timeout: Seconds this provider's check may take; None: the global one.
         rate_limits: Some of per_minute, per_day and tokens_per_minute (an int >= 1, or
             "unlimited"); the others come from the global settings.
         options: Anything else the provider's factory reads (no credentials).
@@ -203,8 +225,13 @@ class ProviderSettings:
     priority: float = attrs.field(default=0, metadata=_check(_priority))
     weight: float = attrs.field(default=1.0, metadata=_check(_weight))
     policy: Mapping[str, object] = attrs.field(
-        factory=dict, converter=_policy_in, metadata=_check(_policy), hash=False
+        factory=dict, converter=_policy_table_in, metadata=_check(_policy_table), hash=False
     )
+    policy_file: str | None = attrs.field(default=None, metadata=_check(_policy_file))
+    health_check_interval: float | str | None = attrs.field(
+        default=None, metadata=_check(_own_interval)
+    )
+    health_check_timeout: float | None = attrs.field(default=None, metadata=_check(_own_timeout))
     rate_limits: Mapping[str, int | None] = attrs.field(
         factory=dict, converter=_rate_limits_in, metadata=_check(_rate_limits), hash=False
     )
@@ -250,18 +277,27 @@ class FailoverSettings:
         health_check_timeout: Seconds a health check may take (HEALTH_CHECK_TIMEOUT, 10).
         max_consecutive_failures: Consecutive failures that open a breaker
             (MAX_CONSECUTIVE_FAILURES, 3).
-        max_retries_per_request: Attempts per request across providers
-            (MAX_RETRIES_PER_REQUEST, 3).
+        max_retries_per_request: Attempts after the first, per request, across providers
+            (MAX_RETRIES_PER_REQUEST, 2): a request makes at most 1 + this many attempts (the
+            fallbacks' not counted); 0 turns failing over off.
         backoff_factor: Growth of the wait before a provider is tried again (BACKOFF_FACTOR, 1.5).
         request_timeout: A request's overall deadline in seconds (REQUEST_TIMEOUT, 60).
-        requests_per_minute: Each provider's requests per minute, or None for no limit
-            (REQUESTS_PER_MINUTE, 60).
-        daily_request_limit: Each provider's requests per day, or None for no limit
-            (DAILY_REQUEST_LIMIT, 10000).
+        requests_per_minute: Each provider's client-side limit of requests per minute, or
+            None for none (REQUESTS_PER_MINUTE, None: as a Coordinator built in code).
+        daily_request_limit: Each provider's client-side limit of requests per day, or None
+            for none (DAILY_REQUEST_LIMIT, None).
         strategy: How the coordinator picks a provider: "success_rate", "priority",
             "round_robin", "weighted_random", "least_latency" or "p2c" (a custom strategy, a
             callable, is given to the Coordinator in code).
         all_down: What it does when no provider admits a call: "fail_fast", "wait" or "probe".
+        hedge_after: Seconds after which a second attempt starts beside a slow one, or None
+            for no hedging (HEDGE_AFTER, None).
+        policy: The policy of every provider, in the policy format (docs/reference/
+            policy-files.md), after max_consecutive_failures; each provider's ``policy``
+            changes it.
+        storage: ``{url = "redis://...", prefix = "failover"}`` (or ``url_env``, the NAME of
+            the variable holding the URL; also ``timeout``) to share breakers through Redis
+            (STORAGE_URL, STORAGE_PREFIX); empty: nothing is shared.
         telemetry: ``tracing`` and ``gen_ai_metrics``, each true or false (default false):
             OpenTelemetry spans and gen_ai metrics of the requests (``failover.tracing``).
         providers: The providers (fallbacks too), in registration order, unique names.
@@ -270,19 +306,26 @@ class FailoverSettings:
     health_check_interval: float = attrs.field(default=300.0, metadata=_check(_interval))
     health_check_timeout: float = attrs.field(default=10.0, metadata=_check(_health_timeout))
     max_consecutive_failures: int = attrs.field(default=3, metadata=_check(_failures))
-    max_retries_per_request: int = attrs.field(default=3, metadata=_check(_attempts))
+    max_retries_per_request: int = attrs.field(default=2, metadata=_check(_retries))
     backoff_factor: float = attrs.field(default=1.5, metadata=_check(_factor))
     request_timeout: float = attrs.field(default=60.0, metadata=_check(_timeout))
     requests_per_minute: int | None = attrs.field(
-        default=60, converter=_limit_in, metadata=_check(_limit)
+        default=None, converter=_limit_in, metadata=_check(_limit)
     )
     daily_request_limit: int | None = attrs.field(
-        default=10_000, converter=_limit_in, metadata=_check(_limit)
+        default=None, converter=_limit_in, metadata=_check(_limit)
     )
     strategy: StrategyName = attrs.field(
         default="success_rate", metadata=_check(_choice(STRATEGIES))
     )
     all_down: AllDown = attrs.field(default="fail_fast", metadata=_check(_choice(ALL_DOWN_MODES)))
+    hedge_after: float | None = attrs.field(default=None, metadata=_check(_hedge_after))
+    policy: Mapping[str, object] = attrs.field(
+        factory=dict, converter=_policy_table_in, metadata=_check(_policy_table), hash=False
+    )
+    storage: Mapping[str, object] = attrs.field(
+        factory=dict, metadata=_check(_storage), hash=False, repr=_storage_repr
+    )
     telemetry: Mapping[str, bool] = attrs.field(
         factory=dict, metadata=_check(_telemetry), hash=False
     )
@@ -319,32 +362,40 @@ class FailoverSettings:
                 table.
             SettingsError: Listing every bad, missing or unknown key.
         """
-        return _structure(_read_table(Path(path)), f"{os.fspath(path)} [failover]")
+        table = resolve_policy_files(_read_table(Path(path)), Path(path).parent)
+        return _structure(table, f"{os.fspath(path)} [failover]")
 
     @classmethod
     def from_env(
-        cls, prefix: str = "", environ: Mapping[str, str] | None = None
+        cls, prefix: str = DEFAULT_PREFIX, environ: Mapping[str, str] | None = None
     ) -> FailoverSettings:
         """Settings from environment variables: the names of ENV_NAMES, each after ``prefix``.
 
-        ``{prefix}FAILOVER_CONFIG`` may name a TOML file (read as by ``from_toml``; the only way
-        to give providers); the variables that are set override its values. Other variables
-        are ignored. Limits accept "unlimited".
+        ``{prefix}CONFIG`` (FAILOVER_CONFIG) may name a TOML file (read as by ``from_toml``;
+        the only way to give providers); the variables that are set override its values.
+        With a prefix, PREFIXED_ENV_NAMES are read too (FAILOVER_STRATEGY, FAILOVER_STORAGE_URL,
+        ...). Limits accept "unlimited". A variable that starts with the prefix but is none of
+        these is a problem ("did you mean ...?"), so a misspelt name is not silently ignored.
 
         Args:
-            prefix: Put before each name ("APP_" reads APP_BACKOFF_FACTOR, ...).
+            prefix: Put before each name: "FAILOVER_" reads FAILOVER_BACKOFF_FACTOR, ...;
+                "" reads the bare names (BACKOFF_FACTOR, ...; the file's variable is then
+                FAILOVER_CONFIG) and cannot tell other variables from misspelt ones.
             environ: Where to read; ``os.environ`` when None.
 
         Raises:
-            ConfigurationError: The FAILOVER_CONFIG file cannot be read or has no [failover]
-                table.
-            SettingsError: Listing every bad value, by variable name (and every bad key of the
-                file, by path).
+            ConfigurationError: The CONFIG file cannot be read or has no [failover] table.
+            SettingsError: Listing every bad value and unknown variable, by variable name
+                (and every bad key of the file, by path).
         """
         env = os.environ if environ is None else environ
-        variables = {field: prefix + name for field, name in ENV_NAMES.items()}
-        data, source, names = _read_env(env, prefix + CONFIG_VARIABLE, variables)
-        return _structure(data, source, names)
+        names = {**ENV_NAMES, **PREFIXED_ENV_NAMES} if prefix else ENV_NAMES
+        variables = {field: prefix + name for field, name in names.items()}
+        config = prefix + "CONFIG" if prefix else CONFIG_VARIABLE
+        data, source, names = _read_env(env, config, variables)
+        unknown = _unknown_variables(env, prefix, [*variables.values(), config])
+        extra = [SettingsProblem(name, None, expected) for name, expected in unknown]
+        return _structure(data, source, names, extra)
 
     def to_mapping(self) -> dict[str, Any]:
         """The settings as plain data (JSON-ready; ``from_mapping`` reads it back)."""
@@ -367,7 +418,7 @@ class FailoverSettings:
     def retry_policy(self) -> RetryPolicy:
         """Attempts, backoff factor and deadline of each request."""
         return RetryPolicy(
-            max_attempts=self.max_retries_per_request,
+            max_attempts=1 + self.max_retries_per_request,
             backoff_factor=self.backoff_factor,
             request_timeout=self.request_timeout,
         )
@@ -384,10 +435,36 @@ class FailoverSettings:
         Args:
             provider_name: A provider of these settings; None for the global policy.
         """
-        changes: dict[str, object] = {"max_consecutive_failures": self.max_consecutive_failures}
-        if provider_name is not None:
-            changes.update(_policy_kwargs(self.provider(provider_name).policy))
-        return BreakerPolicy().with_changes(**changes)
+        base = BreakerPolicy(max_consecutive_failures=self.max_consecutive_failures)
+        policy = _policy_from(self.policy, base)
+        if provider_name is None:
+            return policy
+        provider = self.provider(provider_name)
+        if provider.policy_file is not None:
+            policy = policy_from_toml(provider.policy_file)
+        return _policy_from(provider.policy, policy)
+
+    def health_checks(self) -> dict[str, HealthCheckConfig]:
+        """Each provider's own health-check config (``Coordinator(health_checks=...)``): those
+        with their own interval or timeout, or with checks "off"."""
+        return {
+            p.name: _own_health(
+                self.health_config(), p.health_check_interval, p.health_check_timeout
+            )
+            for p in self.providers
+            if p.health_check_interval is not None or p.health_check_timeout is not None
+        }
+
+    def make_storage(self, environ: Mapping[str, str] | None = None) -> Storage | None:
+        """The RedisStorage of ``storage`` (None when it is empty), built now.
+
+        Args:
+            environ: Where ``url_env`` is read; ``os.environ`` when None.
+
+        Raises:
+            ConfigurationError: ``url_env`` is not set, or the redis extra is not installed.
+        """
+        return build_storage(self.storage, os.environ if environ is None else environ)
 
     def rate_limit(self, provider_name: str | None = None) -> RateLimit:
         """The RateLimit from the global limits, then the provider's overrides.
@@ -402,18 +479,24 @@ class FailoverSettings:
 
 
 def _structure(
-    data: object, source: str, rename: Mapping[str, str] | None = None
+    data: object,
+    source: str,
+    rename: Mapping[str, str] | None = None,
+    extra: Iterable[SettingsProblem] = (),
 ) -> FailoverSettings:
+    problems = list(extra)
     try:
         if not isinstance(data, Mapping):
             raise _bad("a table (mapping) of settings", data)
-        return _converter().structure(data, FailoverSettings)
+        settings: FailoverSettings = _converter().structure(data, FailoverSettings)
     except (cattrs.BaseValidationError, _Invalid) as exc:
-        problems = [
+        problems += [
             SettingsProblem(_path(sub, rename), given, expected)
             for sub, given, expected in _leaves(exc, ())
         ]
+    if problems:
         raise SettingsError(source, problems) from None
+    return settings
 
 
 def _converter() -> cattrs.Converter:

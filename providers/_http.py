@@ -284,6 +284,13 @@ def make_client(
     return built, True
 
 
+_CAPABILITIES = {
+    "generate": "generate text with an LLM provider (GeminiProvider, OpenAICompatibleProvider)",
+    "stream": "stream text with an LLM provider (GeminiProvider, OpenAICompatibleProvider)",
+    "search": "search with a search provider (BraveSearchProvider)",
+}
+
+
 class BaseHTTPProvider:
     """What every httpx-based provider shares: its name, base URL, client and closing.
 
@@ -317,6 +324,18 @@ class BaseHTTPProvider:
     def name(self) -> str:
         """The provider's name."""
         return self._name
+
+    def __getattr__(self, attribute: str) -> object:
+        # Only reached for a missing attribute: a capability this provider lacks is named as
+        # such (still an AttributeError, so ``getattr(provider, "generate", None)`` is None).
+        if attribute in _CAPABILITIES:
+            serves = [c for c in _CAPABILITIES if callable(getattr(type(self), c, None))]
+            raise AttributeError(
+                f"{type(self).__name__} {self.__dict__.get('_name', '')!r} has no "
+                f"{attribute}(): it serves {', '.join(serves) or 'no request kind'}; "
+                f"{_CAPABILITIES[attribute]}"
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attribute!r}")
 
     @property
     def client(self) -> httpx.AsyncClient:

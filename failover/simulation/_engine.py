@@ -15,10 +15,10 @@ import random
 from collections.abc import Callable, Sequence
 
 from failover._coordinator import Coordinator
+from failover._policy_format import policy_from_mapping
 from failover.clock import ManualClock
 from failover.errors import AllProvidersFailed, AllProvidersUnavailable
 from failover.health import HealthCheckConfig
-from failover.simulation._policy_toml import policy_from_mapping
 from failover.simulation._provider import SimulatedBackend, simulated_provider
 from failover.simulation._report import (
     AttemptRecord,

@@ -38,6 +38,8 @@ from typing import Any
 import attrs
 
 from failover._coordinator import ALL_DOWN_MODES
+from failover._policy_format import policy_in
+from failover._problems import Problems, ScenarioError, join, read_toml
 from failover._settings_checks import _choice, _count, _name, _rate_limits
 from failover.health import HealthCheckConfig
 from failover.ratelimit import RateLimit
@@ -51,8 +53,6 @@ from failover.simulation._load_values import (
     seed_in,
     text_in,
 )
-from failover.simulation._policy_toml import policy_in
-from failover.simulation._problems import Problems, ScenarioError, join, read_toml
 from failover.simulation._scenario import (
     Latency,
     Outage,

@@ -105,10 +105,10 @@ def test_no_providers_and_bad_settings_are_bad_input(
     assert main(["check", "--config", str(config(tmp_path))]) == 2
     assert "no providers configured" in capsys.readouterr().err
     path = tmp_path / "bad.toml"
-    path.write_text("[failover]\nmax_retries_per_request = 0\n", encoding="utf-8")
+    path.write_text("[failover]\nmax_retries_per_request = -1\n", encoding="utf-8")
     assert main(["check", "--config", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "max_retries_per_request: got 0; expected an int >= 1" in err
+    assert "max_retries_per_request: got -1; expected an int >= 0" in err
     assert "Traceback" not in err
     path.write_text("[other]\n", encoding="utf-8")
     assert main(["check", "--config", str(path)]) == 2

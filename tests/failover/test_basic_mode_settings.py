@@ -68,7 +68,7 @@ def test_a_provider_table_declares_a_fallback(tmp_path: Path) -> None:
     ]
     assert FailoverSettings.from_mapping(settings.to_mapping()) == settings
     environ = {"FAILOVER_CONFIG": str(tmp_path / "failover.toml")}
-    assert FailoverSettings.from_env(environ=environ).providers == settings.providers
+    assert FailoverSettings.from_env("", environ=environ).providers == settings.providers
 
 
 @pytest.mark.asyncio

@@ -95,19 +95,20 @@ async def test_builds_the_coordinator_the_settings_describe(
         "environment": None,
     }[form]
     clock = ManualClock()
-    environ = {"FAILOVER_CONFIG": str(path), "BACKOFF_FACTOR": "2"}
+    environ = {"FAILOVER_CONFIG": str(path), "FAILOVER_BACKOFF_FACTOR": "2"}
     before = asyncio.all_tasks()
     async with managed_failover(source, clock=clock, environ=environ) as c:  # type: ignore[arg-type]
         assert [p.name for p in built] == ["a", "b"]
         assert c.providers == tuple(built)
-        assert (c.retry.max_attempts, c.strategy, c.all_down) == (4, "priority", "wait")
+        # max_retries_per_request = 4: 5 attempts
+        assert (c.retry.max_attempts, c.strategy, c.all_down) == (5, "priority", "wait")
         assert c.retry.backoff_factor == (2.0 if form == "environment" else 1.5)
         assert c.health.interval == 50.0
         assert c.breaker("b").policy.open_duration == 5.0
         assert c.breaker("a").policy.open_duration == 30.0
         status = c.status()
         assert (status.provider("b").priority, status.provider("b").weight) == (2.0, 3.0)
-        assert (status.provider("a").quota_left, status.provider("b").quota_left) == (60, 7)
+        assert (status.provider("a").quota_left, status.provider("b").quota_left) == (None, 7)
         assert len(asyncio.all_tasks() - before) == 2  # one health task per provider
         result = await c.generate("hi")
         assert (result.provider, result.value.text) == ("b", "b: hi {}")

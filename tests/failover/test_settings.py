@@ -17,6 +17,7 @@ from failover.retry import RetryPolicy
 from failover.settings import (
     CONFIG_VARIABLE,
     ENV_NAMES,
+    PREFIXED_ENV_NAMES,
     FailoverSettings,
     ProviderSettings,
     SettingsError,
@@ -24,16 +25,25 @@ from failover.settings import (
 from statemachines import BreakerPolicy, ConfigurationError, CountWindow, TimeWindow, converter
 from tests.failover.settings_support import FIXTURES, SECRET, gemini
 
-# The issue's names and defaults (issue 4, items 2, 3 and 5).
+# The seed's names (issue 4), with issue 15's defaults: retries count extra attempts (2 retries
+# are the 3 attempts of RetryPolicy()), and no client-side rate limit (as a Coordinator in code).
 ISSUE = {
     "health_check_interval": ("HEALTH_CHECK_INTERVAL", 300),
     "health_check_timeout": ("HEALTH_CHECK_TIMEOUT", 10),
     "max_consecutive_failures": ("MAX_CONSECUTIVE_FAILURES", 3),
-    "max_retries_per_request": ("MAX_RETRIES_PER_REQUEST", 3),
+    "max_retries_per_request": ("MAX_RETRIES_PER_REQUEST", 2),
     "backoff_factor": ("BACKOFF_FACTOR", 1.5),
     "request_timeout": ("REQUEST_TIMEOUT", 60),
-    "requests_per_minute": ("REQUESTS_PER_MINUTE", 60),
-    "daily_request_limit": ("DAILY_REQUEST_LIMIT", 10_000),
+    "requests_per_minute": ("REQUESTS_PER_MINUTE", None),
+    "daily_request_limit": ("DAILY_REQUEST_LIMIT", None),
+}
+# Read with a prefix only (issue 15): the strategy, all_down, hedging and the storage.
+PREFIXED = {
+    "strategy": "STRATEGY",
+    "all_down": "ALL_DOWN",
+    "hedge_after": "HEDGE_AFTER",
+    "storage.url": "STORAGE_URL",
+    "storage.prefix": "STORAGE_PREFIX",
 }
 
 
@@ -55,6 +65,7 @@ def test_every_default_is_the_issues() -> None:
 
 def test_the_environment_names_are_the_issues() -> None:
     assert dict(ENV_NAMES) == {field: name for field, (name, _) in ISSUE.items()}
+    assert dict(PREFIXED_ENV_NAMES) == PREFIXED
 
 
 def test_provider_defaults() -> None:
@@ -68,6 +79,9 @@ def test_provider_defaults() -> None:
         "priority": 0,
         "weight": 1.0,
         "policy": {},
+        "policy_file": None,
+        "health_check_interval": None,
+        "health_check_timeout": None,
         "rate_limits": {},
         "options": {},
         "fallback": False,
@@ -88,7 +102,7 @@ def test_from_env_reads_every_name_and_converts_its_type() -> None:
         "REQUESTS_PER_MINUTE": "unlimited",
         "DAILY_REQUEST_LIMIT": "200",
     }
-    settings = FailoverSettings.from_env(environ=env)
+    settings = FailoverSettings.from_env("", environ=env)
     assert settings == FailoverSettings(
         health_check_interval=120,
         health_check_timeout=2.5,
@@ -122,7 +136,7 @@ def test_from_env_ignores_every_other_variable() -> None:
         "APP_HEALTH_CHECK_INTERVAL": "nonsense",
         "max_retries_per_request": "nonsense",
     }
-    assert FailoverSettings.from_env(environ=env) == FailoverSettings()
+    assert FailoverSettings.from_env("", environ=env) == FailoverSettings()
 
 
 def test_from_env_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -132,7 +146,7 @@ def test_from_env_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -
 
 def test_from_env_takes_providers_from_the_file_named_by_FAILOVER_CONFIG() -> None:
     path = FIXTURES / "full.toml"
-    env = {f"APP_{CONFIG_VARIABLE}": str(path), "APP_MAX_RETRIES_PER_REQUEST": "2"}
+    env = {"APP_CONFIG": str(path), "APP_MAX_RETRIES_PER_REQUEST": "2"}
     settings = FailoverSettings.from_env("APP_", env)
     assert settings == attrs.evolve(FailoverSettings.from_toml(path), max_retries_per_request=2)
     assert len(settings.providers) == 3
@@ -230,7 +244,8 @@ def test_the_defaults_derive_the_runtime_defaults() -> None:
 
 
 def test_retry_policy_and_health_config() -> None:
-    assert FULL.retry_policy() == RetryPolicy(max_attempts=5, backoff_factor=2, request_timeout=90)
+    # max_retries_per_request = 5: five attempts after the first
+    assert FULL.retry_policy() == RetryPolicy(max_attempts=6, backoff_factor=2, request_timeout=90)
     assert FULL.health_config() == HealthCheckConfig(interval=120, timeout=5.5)
 
 

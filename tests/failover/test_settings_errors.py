@@ -36,7 +36,7 @@ def test_from_env_names_every_bad_variable() -> None:
         FailoverSettings.from_env("APP_", env)
     assert problems(exc) == {
         "APP_HEALTH_CHECK_INTERVAL": ("'soon'", "a finite number of seconds >= 1 and <= 86400"),
-        "APP_MAX_RETRIES_PER_REQUEST": ("2.5", "an int >= 1 and <= 100"),
+        "APP_MAX_RETRIES_PER_REQUEST": ("2.5", "an int >= 0 and <= 99"),
         "APP_BACKOFF_FACTOR": ("0.5", "a finite number >= 1 and <= 10"),
         "APP_REQUEST_TIMEOUT": ("''", "a finite number of seconds > 0 and <= 21600"),
         "APP_DAILY_REQUEST_LIMIT": ("0", "an int >= 1 and <= 1000000000, or 'unlimited'"),
@@ -46,16 +46,16 @@ def test_from_env_names_every_bad_variable() -> None:
 def test_from_env_reports_the_file_and_the_variables_together() -> None:
     env = {"FAILOVER_CONFIG": str(FIXTURES / "invalid.toml"), "REQUEST_TIMEOUT": "-1"}
     with pytest.raises(SettingsError, match=r"invalid\.toml") as exc:
-        FailoverSettings.from_env(environ=env)
+        FailoverSettings.from_env("", environ=env)
     assert {"REQUEST_TIMEOUT", "providers[0].rate_limits.per_minute"} <= set(problems(exc))
 
 
 def test_from_env_names_the_variable_of_an_unreadable_file(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.toml"
     with pytest.raises(
-        ConfigurationError, match=r"nowhere\.toml.*\(named by APP_FAILOVER_CONFIG\)"
+        ConfigurationError, match=r"nowhere\.toml.*\(named by APP_CONFIG\)"
     ):
-        FailoverSettings.from_env("APP_", {"APP_FAILOVER_CONFIG": str(missing)})
+        FailoverSettings.from_env("APP_", {"APP_CONFIG": str(missing)})
 
 
 # --- TOML and mappings -----------------------------------------------------------------------
@@ -64,7 +64,7 @@ def test_from_env_names_the_variable_of_an_unreadable_file(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("no_failover_table.toml", r"has no \[failover\] table.*'max_retries_per_request'"),
+        ("no_failover_table.toml", r"outside its \[failover\] table.*'max_retries_per_request'"),
         ("not_toml.toml", "is not valid TOML"),
         ("missing.toml", "cannot read failover settings from"),
     ],
@@ -113,7 +113,7 @@ def test_from_toml_lists_every_bad_key_with_its_value_and_expected_form() -> Non
         ([1, 2], "(settings)", "a table (mapping) of settings"),
         ({"providers": {"gemini": {}}}, "providers", "a list of provider tables"),
         ({"providers": ["gemini"]}, "providers[0]", "a table (mapping) of ProviderSettings keys"),
-        ({"max_retries_per_request": True}, "max_retries_per_request", "an int >= 1"),
+        ({"max_retries_per_request": True}, "max_retries_per_request", "an int >= 0"),
         ({"backoff_factor": 10**400}, "backoff_factor", "a finite number >= 1"),
         ({"providers": [gemini(priority="high")]}, "providers[0].priority", "a finite number"),
         ({"providers": [gemini(model="")]}, "providers[0].model", "a non-empty string"),
@@ -160,7 +160,7 @@ BAD: dict[tuple[str | int, ...], list[object]] = {
     ("health_check_interval",): [0, -1, "10", True, float("nan"), float("inf"), None],
     ("health_check_timeout",): [0, [10]],
     ("max_consecutive_failures",): [0, 1.5, "3"],
-    ("max_retries_per_request",): [0, False],
+    ("max_retries_per_request",): [-1, False],
     ("backoff_factor",): [0.99, "1.5"],
     ("request_timeout",): [0, {}],
     ("requests_per_minute",): [0, -3, "many", 2.0],
@@ -175,7 +175,7 @@ BAD: dict[tuple[str | int, ...], list[object]] = {
     ("providers", 0, "extra"): [1],
     ("providers", 0, "policy", "open_jitter"): [1.0, -0.1],
     ("providers", 0, "policy", "minimum_calls"): [0, 2.5],
-    ("providers", 0, "policy", "states"): [[]],
+    ("providers", 0, "policy", "states"): ["not a list"],
     ("providers", 0, "rate_limits", "per_day"): [0, "none"],
     ("providers", 0, "rate_limits", "per_hour"): [10],
     ("providers", 1, "name"): ["", " x", 3],

@@ -109,6 +109,10 @@ POLICY = {
         st.just([]),
         st.lists(st.sampled_from(["trip", "probe_health_check", "x"])),
     ),
+    "trip_condition": (
+        st.sampled_from(["consecutive_failures(2)", "failure_rate(0.5, min_calls=5)"]),
+        st.sampled_from(["consecutive_failures(", "nope()", "1 +", ""]),
+    ),
 }
 
 
@@ -117,6 +121,10 @@ def common(clean: bool) -> dict[str, Field]:
         "priority": number(-1e6, 1e6, -2e6, 2e6),
         "weight": number(0.001, 1e6, -1, 2e6),
         "policy": (table(POLICY, clean), table(POLICY, clean=False)),
+        "health_check_interval": (
+            st.one_of(st.just("off"), st.floats(200, 86_400)),
+            st.one_of(st.just("of"), st.floats(0, 1e5)),
+        ),
         "rate_limits": (
             table({"per_minute": LIMIT, "per_day": LIMIT, "tokens_per_minute": LIMIT}, clean),
             ODD,
@@ -162,7 +170,7 @@ TOP = {
     "health_check_interval": number(30, 86_400, 0, 1e5),
     "health_check_timeout": number(0.001, 20, 0, 200),
     "max_consecutive_failures": count(1, 1_000, 2_000),
-    "max_retries_per_request": count(1, 100, 200),
+    "max_retries_per_request": count(0, 99, 200),
     "backoff_factor": number(1, 10, 0.5, 20),
     "request_timeout": number(0.001, 21_600, -1, 30_000),
     "requests_per_minute": LIMIT,
@@ -172,6 +180,8 @@ TOP = {
         st.sampled_from(["fastest", "PRIORITY", ""]),
     ),
     "all_down": (st.sampled_from(["fail_fast", "wait", "probe"]), st.just("retry")),
+    "hedge_after": number(0.001, 60, -1, 1e5),
+    "policy": (table(POLICY, True), table(POLICY, clean=False)),
 }
 
 
@@ -264,7 +274,7 @@ def test_any_environment_builds_a_working_coordinator_or_raises_settings_error(
     provider_file: Path, env: dict[str, str]
 ) -> None:
     environ = {**env, "FAILOVER_CONFIG": str(provider_file)}
-    outcome = builds_or_refuses(lambda: FailoverSettings.from_env(environ=environ))
+    outcome = builds_or_refuses(lambda: FailoverSettings.from_env("", environ=environ))
     if outcome == "built":
         for field, name in ENV_NAMES.items():
             text = env.get(name, "").strip()
@@ -272,7 +282,7 @@ def test_any_environment_builds_a_working_coordinator_or_raises_settings_error(
                 value = float(text)  # only numbers in ASCII digits were read as numbers
                 assert math.isfinite(value)
                 assert text.isascii()
-                assert getattr(FailoverSettings.from_env(environ=environ), field) == value
+                assert getattr(FailoverSettings.from_env("", environ=environ), field) == value
 
 
 def test_a_known_good_mapping_builds() -> None:

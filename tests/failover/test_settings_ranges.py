@@ -65,8 +65,8 @@ OUT_OF_RANGE = [
     ("health_check_timeout", 120.5, {}, HEALTH_TIMEOUT),
     ("health_check_timeout", -INF, {}, HEALTH_TIMEOUT),
     ("max_consecutive_failures", 1001, {}, "an int >= 1 and <= 1000"),
-    ("max_retries_per_request", 101, {}, "an int >= 1 and <= 100"),
-    ("max_retries_per_request", 10**100, {}, "an int >= 1 and <= 100"),
+    ("max_retries_per_request", 100, {}, "an int >= 0 and <= 99"),
+    ("max_retries_per_request", 10**100, {}, "an int >= 0 and <= 99"),
     ("backoff_factor", 10.01, {}, "a finite number >= 1 and <= 10"),
     ("backoff_factor", INF, {}, "a finite number >= 1 and <= 10"),
     ("request_timeout", 21_600.5, {}, TIMEOUT),
@@ -90,7 +90,7 @@ def test_a_number_out_of_range_is_one_problem_naming_the_range(
 IN_RANGE = [
     {"health_check_interval": 1, "health_check_timeout": 0.5},
     {"health_check_interval": 86_400, "health_check_timeout": 120},
-    {"max_consecutive_failures": 1_000, "max_retries_per_request": 100},
+    {"max_consecutive_failures": 1_000, "max_retries_per_request": 99},
     {"backoff_factor": 10, "request_timeout": 21_600},
     {"requests_per_minute": 10**9, "daily_request_limit": 1},
     {"providers": [provider(priority=-(10**6), weight=10**6)]},
@@ -190,7 +190,7 @@ def test_a_health_timeout_not_below_the_interval_is_a_problem() -> None:
 
 def test_an_interval_below_the_default_timeout_blames_the_timeout_by_its_variable() -> None:
     with pytest.raises(SettingsError) as caught:
-        FailoverSettings.from_env(environ={"HEALTH_CHECK_INTERVAL": "5"})
+        FailoverSettings.from_env("", environ={"HEALTH_CHECK_INTERVAL": "5"})
     [problem] = caught.value.problems
     assert str(problem) == (
         "health_check_timeout: got 10.0; expected a number of seconds below "
@@ -198,6 +198,7 @@ def test_an_interval_below_the_default_timeout_blames_the_timeout_by_its_variabl
     )
     with pytest.raises(SettingsError) as caught:
         FailoverSettings.from_env(
+            "",
             environ={"HEALTH_CHECK_INTERVAL": "5", "HEALTH_CHECK_TIMEOUT": "7"}
         )
     assert [p.path for p in caught.value.problems] == ["HEALTH_CHECK_TIMEOUT"]
@@ -240,12 +241,12 @@ def test_the_global_threshold_at_its_ceiling_reaches_a_providers_policy() -> Non
 )
 def test_only_ascii_digits_make_a_number_in_the_environment(text: str, shown: str) -> None:
     with pytest.raises(SettingsError) as caught:
-        FailoverSettings.from_env(environ={"MAX_RETRIES_PER_REQUEST": text})
+        FailoverSettings.from_env("", environ={"MAX_RETRIES_PER_REQUEST": text})
     [problem] = caught.value.problems
     assert (problem.path, problem.given, problem.expected) == (
         "MAX_RETRIES_PER_REQUEST",
         shown,
-        "an int >= 1 and <= 100",
+        "an int >= 0 and <= 99",
     )
 
 
@@ -254,13 +255,13 @@ def test_only_ascii_digits_make_a_number_in_the_environment(text: str, shown: st
     [(" 5 ", 5), ("+7", 7), ("2.", 2.0), (".5", 0.5), ("1e1", 10.0), ("2.5E+1", 25.0)],
 )
 def test_ascii_numbers_in_the_environment_are_read(text: str, value: float) -> None:
-    settings = FailoverSettings.from_env(environ={"REQUEST_TIMEOUT": text})
+    settings = FailoverSettings.from_env("", environ={"REQUEST_TIMEOUT": text})
     assert settings.request_timeout == value
 
 
 def test_a_tiny_health_interval_from_the_environment_is_refused() -> None:
     with pytest.raises(SettingsError) as caught:
-        FailoverSettings.from_env(environ={"HEALTH_CHECK_INTERVAL": "1e-9"})
+        FailoverSettings.from_env("", environ={"HEALTH_CHECK_INTERVAL": "1e-9"})
     assert [(p.path, p.given, p.expected) for p in caught.value.problems] == [
         ("HEALTH_CHECK_INTERVAL", "1e-09", INTERVAL)
     ]
@@ -268,7 +269,7 @@ def test_a_tiny_health_interval_from_the_environment_is_refused() -> None:
 
 def test_an_unreadable_settings_file_path_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match=r"cannot read failover settings from") as caught:
-        FailoverSettings.from_env(environ={"FAILOVER_CONFIG": "bad\x00path.toml"})
+        FailoverSettings.from_env("", environ={"FAILOVER_CONFIG": "bad\x00path.toml"})
     assert not isinstance(caught.value, SettingsError)
 
 

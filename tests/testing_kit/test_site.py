@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from failover import FailoverSettings
-from failover.settings import ENV_NAMES
+from failover.settings import ENV_NAMES, PREFIXED_ENV_NAMES
 from statemachines import BreakerPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,7 +96,12 @@ def test_the_coordinator_table_gives_the_env_names_and_defaults() -> None:
     defaults = FailoverSettings()
     for field in attrs.fields(FailoverSettings):
         env, default = table[field.name]
-        assert env == (f"`{ENV_NAMES[field.name]}`" if field.name in ENV_NAMES else "(file only)")
+        names = [
+            n
+            for f, n in {**ENV_NAMES, **PREFIXED_ENV_NAMES}.items()
+            if f.split(".")[0] == field.name
+        ]
+        assert env == (", ".join(f"`FAILOVER_{n}`" for n in names) or "(file only)")
         value = getattr(defaults, field.name)
         if field.name != "providers":
             assert default == f"`{value!r}`".replace("'", '"') or float(default.strip("`")) == value

@@ -11,9 +11,8 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from failover._settings_checks import _Invalid, _render, _show
+from failover._settings_checks import SettingsProblem, _Invalid, _render, _show
 from failover._toml_limits import TomlLimitError, load_toml
-from failover.settings import SettingsProblem
 from statemachines import ConfigurationError
 
 __all__ = ["InputFileError", "PolicyFileError", "Problems", "ScenarioError", "read_toml"]

@@ -31,9 +31,9 @@ import os
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from failover._expression import CONDITION_ATOMS, EXPRESSION, condition_in
+from failover._problems import PolicyFileError, Problems, join, read_toml
 from failover._settings_checks import _POLICY_KEYS, _policy, _policy_kwargs
-from failover.simulation._expression import CONDITION_ATOMS, EXPRESSION, condition_in
-from failover.simulation._problems import PolicyFileError, Problems, join, read_toml
 from statemachines import (
     ANY,
     BreakerPolicy,

@@ -13,7 +13,7 @@ import ast
 from collections.abc import Callable, Mapping
 from typing import Final
 
-from failover.simulation._problems import Problems
+from failover._problems import Problems
 from statemachines import (
     Condition,
     ConfigurationError,
