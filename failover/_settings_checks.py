@@ -126,7 +126,7 @@ def _secret_name(name: str) -> bool:
 
 
 def _suggest(given: str, accepted: Iterable[str]) -> str:
-    """"did you mean X?" for the accepted name closest to ``given``, else all of them."""
+    """ "did you mean X?" for the accepted name closest to ``given``, else all of them."""
     accepted = list(accepted)
     close = difflib.get_close_matches(given, accepted, n=1, cutoff=0.6)
     if close:

@@ -1,38 +1,26 @@
 """Settings: FailoverSettings (the coordinator's) and ProviderSettings (one per provider).
 
-Three ways in, all validated the same way (through the project's one cattrs converter):
+Everything a Coordinator takes, in three ways in, all validated the same way (through the
+project's one cattrs converter); every key, variable and default is in
+docs/reference/settings.md:
 
-- ``FailoverSettings.from_env(prefix="")`` reads the eight names HEALTH_CHECK_INTERVAL,
-  HEALTH_CHECK_TIMEOUT, MAX_CONSECUTIVE_FAILURES, MAX_RETRIES_PER_REQUEST, BACKOFF_FACTOR,
-  REQUEST_TIMEOUT, REQUESTS_PER_MINUTE and DAILY_REQUEST_LIMIT (each with the prefix). Providers
-  are structured data and do not fit in flat variables: ``{prefix}FAILOVER_CONFIG`` may name a
-  TOML file (as for ``from_toml``) whose settings the eight variables then override.
 - ``FailoverSettings.from_toml(path)`` reads the ``[failover]`` table; each provider is one
-  ``[[failover.providers]]`` entry (the file order is the registration order). Other tables are
-  ignored, so the file can hold the rest of an application's configuration::
-
-      [failover]
-      max_retries_per_request = 4
-      strategy = "priority"
-
-      [[failover.providers]]
-      name = "gemini"
-      kind = "gemini"
-      model = "gemini-2.0-flash"
-      api_key_env = "GEMINI_API_KEY"
-      policy = { open_duration = 60, window = { size = 50 } }
-      rate_limits = { per_minute = 15, per_day = "unlimited" }
-
-  (``fallback = true`` in a provider's table makes it a fallback: ``Coordinator(fallback=)``).
+  ``[[failover.providers]]`` entry (the file order is the registration order); a provider's
+  ``policy`` is in the policy format that ``failover verify`` reads. Other tables are left
+  alone, so the file can hold the rest of an application's configuration.
+- ``FailoverSettings.from_env(prefix="FAILOVER_")`` reads ENV_NAMES (and, with a prefix,
+  PREFIXED_ENV_NAMES) after the prefix; ``{prefix}CONFIG`` may name a TOML file whose settings
+  the variables then override. A prefixed variable that is none of these is a problem.
 - ``FailoverSettings.from_mapping(data)`` takes the same shape as the ``[failover]`` table.
 
 Bad values raise one SettingsError (a ConfigurationError) listing every problem: its path (such
 as ``providers[1].rate_limits.per_minute``, or the environment variable's name), the value given
-and what would be accepted. Unknown keys are problems too.
+and what would be accepted ("did you mean ...?" for an unknown key).
 
 API keys come from the environment only: settings hold the *name* of the variable
 (``api_key_env``) and ``ProviderSettings.api_key()`` reads it when called. No repr, str, JSON or
-error shows a key; option names and URL query parameters that look like credentials are refused.
+error shows a key or a Redis password; option names and URL query parameters that look like
+credentials are refused.
 """
 
 from __future__ import annotations
@@ -52,19 +40,12 @@ from failover._settings_checks import (
     UNLIMITED,
     SettingsProblem,
     _bad,
-    _base_url,
     _check,
     _checked_fields,
     _choice,
-    _env_name,
-    _flag,
     _Invalid,
-    _kind,
     _limit,
-    _name,
-    _optional_text,
     _path,
-    _rate_limits,
     _records,
     _telemetry,
 )
@@ -76,7 +57,6 @@ from failover._settings_convert import (
     _unknown_variables,
 )
 from failover._settings_policy import (
-    _policy_file,
     _policy_from,
     _policy_table,
     _policy_table_in,
@@ -85,6 +65,7 @@ from failover._settings_policy import (
     build_storage,
     resolve_policy_files,
 )
+from failover._settings_provider import ProviderSettings
 from failover._settings_ranges import (
     MAX_CONSECUTIVE_FAILURES,
     MAX_PRIORITY,
@@ -97,16 +78,9 @@ from failover._settings_ranges import (
     _hedge_after,
     _interval,
     _limit_in,
-    _options,
-    _options_in,
     _own_health,
-    _own_interval,
-    _own_timeout,
-    _priority,
-    _rate_limits_in,
     _retries,
     _timeout,
-    _weight,
 )
 from failover.health import HealthCheckConfig
 from failover.ratelimit import RateLimit
@@ -178,82 +152,6 @@ class SettingsError(ConfigurationError):
 
 
 # --- the records --------------------------------------------------------------------------------
-
-
-@attrs.frozen(field_transformer=_checked_fields)
-class ProviderSettings:
-    """One provider: what to build and how to guard it.
-
-    ``kind`` is checked against the provider registry when the provider is built
-    (``failover.registry.build_provider``), not when settings are read: settings may be read
-    before the ``providers`` package (or your own code) has registered its kinds.
-
-    Attributes:
-        name: A unique name (breakers, events, metrics and status use it).
-        kind: Which factory builds it: "gemini", "gemini-sdk", "brave", "openai", "callable", or
-            a kind registered with ``failover.registry.register_provider``.
-        model: The model to ask, for LLM providers.
-        base_url: Overrides the provider's endpoint (an http or https URL, no credentials).
-        api_key_env: The NAME of the environment variable that holds the API key, never the
-            key itself (upper-case letters, digits and _).
-        priority: The provider's rank for the "priority" strategy and the default strategy's
-            tie-break; higher numbers are preferred (default 0).
-        weight: Its share for the "weighted_random" strategy (a number > 0).
-        policy: This provider's policy table, in the policy format that ``failover verify``
-            and ``failover simulate`` read (docs/reference/policy-files.md): BreakerPolicy
-            fields (``window`` is ``{size = N}`` or ``{seconds = T, buckets = B}``),
-            ``trip_condition``, custom ``states`` and ``transitions``; it changes the global
-            policy (or the ``policy_file``'s).
-        policy_file: A policy file (its ``[policy]`` table) to start from instead of the
-            global policy; a relative path is relative to the settings file.
-        health_check_interval: Seconds between this provider's health checks, or "off" for
-            none (a check may be a billed request: Brave's is a search); None: the global one.
-        health_check_timeout: Seconds this provider's check may take; None: the global one.
-        rate_limits: Some of per_minute, per_day and tokens_per_minute (an int >= 1, or
-            "unlimited"); the others come from the global settings.
-        options: Anything else the provider's factory reads (no credentials).
-        fallback: True for a fallback (basic mode): never ranked by the strategy, sent a
-            request only when no other provider admits it or all have failed it
-            (``Coordinator(fallback=...)``); at least one provider must not be one.
-    """
-
-    name: str = attrs.field(metadata=_check(_name))
-    kind: str = attrs.field(metadata=_check(_kind))
-    model: str | None = attrs.field(default=None, metadata=_check(_optional_text))
-    base_url: str | None = attrs.field(default=None, metadata=_check(_base_url))
-    api_key_env: str | None = attrs.field(default=None, metadata=_check(_env_name))
-    priority: float = attrs.field(default=0, metadata=_check(_priority))
-    weight: float = attrs.field(default=1.0, metadata=_check(_weight))
-    policy: Mapping[str, object] = attrs.field(
-        factory=dict, converter=_policy_table_in, metadata=_check(_policy_table), hash=False
-    )
-    policy_file: str | None = attrs.field(default=None, metadata=_check(_policy_file))
-    health_check_interval: float | str | None = attrs.field(
-        default=None, metadata=_check(_own_interval)
-    )
-    health_check_timeout: float | None = attrs.field(default=None, metadata=_check(_own_timeout))
-    rate_limits: Mapping[str, int | None] = attrs.field(
-        factory=dict, converter=_rate_limits_in, metadata=_check(_rate_limits), hash=False
-    )
-    options: Mapping[str, object] = attrs.field(
-        factory=dict, converter=_options_in, metadata=_check(_options), hash=False
-    )
-    fallback: bool = attrs.field(default=False, metadata=_check(_flag))
-
-    def api_key(self, environ: Mapping[str, str] | None = None) -> str | None:
-        """The API key, read now from the variable named by ``api_key_env``.
-
-        Args:
-            environ: Where to read it; ``os.environ`` when None.
-
-        Returns:
-            The key without surrounding whitespace; None when no variable is named, or it is
-            unset or empty.
-        """
-        if self.api_key_env is None:
-            return None
-        value = (os.environ if environ is None else environ).get(self.api_key_env, "")
-        return value.strip() or None
 
 
 def _as_tuple(value: Iterable[ProviderSettings]) -> tuple[ProviderSettings, ...]:
