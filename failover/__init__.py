@@ -13,6 +13,7 @@ from failover._coordinator import Coordinator
 from failover._fleet import FleetEvent, FleetState
 from failover._guard import Guard
 from failover._result import Result
+from failover._trace import Skip, SkipReason
 from failover.classify import (
     Classification,
     Classifier,
@@ -132,6 +133,8 @@ __all__ = [
     "SearchResults",
     "SettingsError",
     "SettingsProblem",
+    "Skip",
+    "SkipReason",
     "StreamInterrupted",
     "SystemClock",
     "Unauthorized",

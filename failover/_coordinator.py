@@ -27,9 +27,10 @@ from failover._health_runner import HealthRunner
 from failover._hedge import run_hedged
 from failover._log import get_logger
 from failover._replica import Replica, local_events
-from failover._result import Result
+from failover._result import Result, traced_result
 from failover._selection import CALL, GENERATE, SEARCH, STREAM, Slot
 from failover._shared_quota import share_quotas
+from failover._trace import Skip, skip_of
 from failover.clock import Clock, SystemClock
 from failover.health import HealthCheckConfig
 from failover.hooks import Hook, resolve_hooks
@@ -263,22 +264,27 @@ class Coordinator:
         # that admits the call answers at once.
         ordering = self._ordering
         leader = ordering.leader(now)
+        passed: list[Skip] | None = None  # passed over before the answer (the decision trace)
         if leader is not None and leader.serves[kind]:
             slot, generation = leader, leader.admit(now)
         else:
             generation = None
         if generation is None:
+            passed = []
             for slot in ordering.order(now, True):
                 if slot is not leader and slot.serves[kind]:  # the leader was asked: once
                     generation = slot.admit(now)
                     if generation is not None:
                         break
+                passed.append(skip_of(slot, kind, now))
             else:  # nobody admitted at once: a capability no provider serves is misuse, say so
                 if (error := unserved(self._slots, kind)) is not None:
                     raise error
                 return await Plan(self, kind, deadline, first=False).run(fn)
         value, record = await run_attempt(self, slot, generation, fn, deadline)
         if record.error is None:
+            if passed:
+                return traced_result(value, slot.name, (record,), tuple(passed))
             return _new_result(Result, (value, slot.name, (record,)))
         plan = Plan(self, kind, deadline, first=False)
         plan.ended(slot, record)  # raises a request-level error (BadRequest)

@@ -27,9 +27,10 @@ from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from failover._attempt import Attempt
-from failover._result import Result
+from failover._result import Result, traced_result
 from failover._selection import Slot
 from failover._timeouts import await_within, resume_within
+from failover._trace import Skip, skip_of, skips_of
 from failover.errors import (
     AllProvidersFailed,
     AllProvidersUnavailable,
@@ -67,6 +68,7 @@ class Plan:
         "first",
         "kind",
         "not_before",
+        "passed",
         "probed",
         "spent",
         "tries",
@@ -84,6 +86,7 @@ class Plan:
         self.attempts: list[Attempt] = []
         self.tries: dict[int, int] = {}
         self.not_before: dict[int, float] = {}
+        self.passed: dict[int, Skip] = {}  # examined and passed over (the decision trace)
         self.probed = False
         self.spent = 0  # attempts at providers (not fallbacks) that ended
 
@@ -97,7 +100,7 @@ class Plan:
             value, record = await run_attempt(self.coordinator, slot, picked[1], fn, self.deadline)
             self.ended(slot, record)
             if record.error is None:
-                return Result(value, slot.name, tuple(self.attempts))
+                return traced_result(value, slot.name, tuple(self.attempts), self.skipped())
 
     # --- choosing the next attempt -------------------------------------------------------------
 
@@ -133,11 +136,19 @@ class Plan:
         kind, tries = self.kind, self.tries
         first, self.first = self.first, False
         for slot in self.coordinator._ordering.order(now, first):
-            if slot.serves[kind] and slot.index not in tries:
+            if slot.index in tries:
+                continue
+            if slot.serves[kind]:
                 generation = slot.admit(now)
                 if generation is not None:
                     return slot, generation
+            self.passed[slot.index] = skip_of(slot, kind, now)
         return None
+
+    def skipped(self) -> tuple[Skip, ...]:
+        """The providers passed over and never attempted in this request, and why."""
+        tries = self.tries
+        return tuple(skip for index, skip in self.passed.items() if index not in tries)
 
     def _fallback(self, now: float) -> tuple[Slot, int] | None:
         """The first fallback (priority order) not tried yet that admits a call now."""
@@ -191,16 +202,18 @@ class Plan:
     def unavailable(self) -> FailoverError:
         """The error that ends this request now: AllProvidersFailed after an attempt,
         AllProvidersUnavailable (with the earliest retry time) before any."""
-        if self.attempts:
-            failed = AllProvidersFailed(self.attempts)
-            failed.__cause__ = self.attempts[-1].error
-            return failed
         coordinator = self.coordinator
         now = coordinator.clock.monotonic()
+        untried = [s for s in coordinator._slots if s.index not in self.tries]
+        skipped = skips_of(untried, self.kind, now)
+        if self.attempts:
+            failed = AllProvidersFailed(self.attempts, skipped)
+            failed.__cause__ = self.attempts[-1].error
+            return failed
         slots = [s for s in coordinator._slots if s.serves[self.kind]]
         times = [t for s in slots if (t := s.ready_at(now, breaker=True)) is not None]
         earliest = min(times) if times else None
-        return AllProvidersUnavailable(earliest, [s.name for s in slots], now)
+        return AllProvidersUnavailable(earliest, [s.name for s in slots], now, skipped)
 
     # --- one attempt ---------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from failover._execution import Plan
-from failover._result import Result
+from failover._result import Result, traced_result
 from failover._selection import Slot
 
 __all__ = ["run_hedged"]
@@ -70,7 +70,7 @@ async def _race(
             slot = running.pop(task)
             value, error = task.result()  # a request-level error propagates from here
             if error is None:
-                return Result(value, slot.name, tuple(plan.attempts))
+                return traced_result(value, slot.name, tuple(plan.attempts), plan.skipped())
             can_hedge = True
         if timer is not None and timer in done:
             picked = plan.pick_now()

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from failover._attempt import Attempt
+from failover._trace import Skip
 
-__all__ = ["Result"]
+__all__ = ["Result", "traced_result"]
 
 T = TypeVar("T")
 
 
 class Result(NamedTuple, Generic[T]):
     """The answer of a coordinated request and how it was reached (an immutable record).
+
+    A named tuple of three (``value, provider, attempts = result`` works); ``skipped`` is the
+    decision trace beside them.
 
     Attributes:
         value: What the answering provider returned.
@@ -23,3 +27,33 @@ class Result(NamedTuple, Generic[T]):
     value: T
     provider: str
     attempts: tuple[Attempt, ...]
+
+    @property
+    def skipped(self) -> tuple[Skip, ...]:
+        """The providers the request examined and passed over before the answering attempt,
+        each with why and when it may be tried again (``failover.Skip``); empty when its first
+        pick answered (the others were ranked after it)."""
+        found: tuple[Skip, ...] = getattr(self, "_skipped", ())
+        return found
+
+
+class _TracedResult(Result[Any]):
+    """A Result that passed providers over: the same tuple, with its trace beside it (a plain
+    Result, the common case, carries none and costs nothing for it)."""
+
+    _skipped: tuple[Skip, ...]
+
+    def __repr__(self) -> str:
+        text = super().__repr__()
+        return "Result" + text[text.index("(") :]
+
+
+def traced_result(
+    value: T, provider: str, attempts: tuple[Attempt, ...], skipped: tuple[Skip, ...]
+) -> Result[T]:
+    """``Result(value, provider, attempts)`` with ``skipped`` as its decision trace."""
+    if not skipped:
+        return Result(value, provider, attempts)
+    result = _TracedResult(value, provider, attempts)
+    result._skipped = skipped
+    return result

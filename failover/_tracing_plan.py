@@ -20,7 +20,7 @@ from opentelemetry import trace
 
 from failover._execution import Plan, request_deadline, run_attempt
 from failover._hedge import run_hedged
-from failover._result import Result
+from failover._result import Result, traced_result
 from failover._selection import Slot
 from failover._stream import chunks
 from failover._tracing_attrs import (
@@ -74,7 +74,9 @@ class TracedPlan(Plan):
             slot = picked[0]
             value, error = await self.attempt(slot, picked[1], fn)
             if error is None:
-                return Result(cast(T, value), slot.name, tuple(self.attempts))
+                return traced_result(
+                    cast(T, value), slot.name, tuple(self.attempts), self.skipped()
+                )
 
     # --- choosing, as Plan does, telling why each provider was passed over ---------------------
 

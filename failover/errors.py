@@ -53,6 +53,7 @@ from statemachines import (
 
 if TYPE_CHECKING:
     from failover._attempt import Attempt
+    from failover._trace import Skip
 
 __all__ = [
     "AllProvidersFailed",
@@ -292,31 +293,43 @@ class ProviderTimeout(ProviderError, TimeoutError):
 
 
 class AllProvidersFailed(FailoverError):
-    """Every attempt of a request failed. ``attempts`` holds each with its error.
+    """Every attempt of a request failed. ``attempts`` holds each with its error, and
+    ``skipped`` every provider it did not attempt, with why (``failover.Skip``: the decision
+    trace; OUTRANKED when the attempts ran out before it).
 
     The last attempt's error is also this exception's ``__cause__``.
     """
 
-    def __init__(self, attempts: Sequence[Attempt]) -> None:
+    def __init__(self, attempts: Sequence[Attempt], skipped: Sequence[Skip] = ()) -> None:
         self.attempts = tuple(attempts)
+        self.skipped = tuple(skipped)
         names = ", ".join(f"{a.provider}: {type(a.error).__name__}" for a in self.attempts)
-        super().__init__(redact(f"all {len(self.attempts)} attempts failed ({names})"))
+        rest = f"; not attempted: {'; '.join(map(str, self.skipped))}" if self.skipped else ""
+        super().__init__(redact(f"all {len(self.attempts)} attempts failed ({names}){rest}"))
 
 
 class AllProvidersUnavailable(FailoverError):
     """No provider admitted a call, so no attempt was made; ``retry_at`` is the earliest
     time one may (None if every provider waits for an operator), on the coordinator's
     monotonic clock, and ``retry_after`` the seconds until then from when it was raised
-    (None when unknown): what an HTTP service puts in its Retry-After."""
+    (None when unknown): what an HTTP service puts in its Retry-After. ``skipped`` says, for
+    every provider, why it did not admit (``failover.Skip``: open, no quota with the
+    client-side limit that refused it, not serving, ...) and when it may; the message lists
+    them."""
 
     def __init__(
-        self, retry_at: float | None, providers: Sequence[str] = (), now: float | None = None
+        self,
+        retry_at: float | None,
+        providers: Sequence[str] = (),
+        now: float | None = None,
+        skipped: Sequence[Skip] = (),
     ) -> None:
         self.retry_at = retry_at
         self.retry_after = _seconds_from(retry_at, now)
         self.providers = tuple(providers)
+        self.skipped = tuple(skipped)
         when = "no retry time" if retry_at is None else f"earliest retry at t={retry_at:.3f}"
-        names = ", ".join(self.providers)
+        names = "; ".join(map(str, self.skipped)) or ", ".join(self.providers)
         super().__init__(
             redact(f"no provider admits a call ({names}); {when}{_in(self.retry_after)}")
         )

@@ -112,6 +112,24 @@ class Quota:
         pending = [w for w in waits if w is not None]
         return max(pending) if pending else None
 
+    def refusals(self, now: float) -> list[tuple[str, float]]:
+        """Why no request may be sent now: each refusing limit, said for a person, with when
+        it frees up (empty when a request may be sent)."""
+        found = []
+        for window in self._requests:
+            free = window.free_at(now)
+            if free is not None:
+                name = "per_minute" if window.seconds == MINUTE else "per_day"
+                found.append((f"client-side limit {name} = {window.limit}", free))
+        if self._tokens is not None and (free := self._tokens.free_at(now)) is not None:
+            found.append((f"client-side limit tokens_per_minute = {self._tokens.limit}", free))
+        if self.blocked_until is not None and now < self.blocked_until:
+            found.append(("the provider's Retry-After", self.blocked_until))
+        resets = self.remaining_resets_at
+        if self.remaining == 0 and resets is not None and now < resets:
+            found.append(("the provider reports no requests left", resets))
+        return found
+
     def left(self, now: float) -> int | None:
         """Requests left in the tightest window (None when unlimited)."""
         for window in self._requests:

@@ -83,5 +83,6 @@ async def test_all_down_says_the_seconds_until_the_earliest_provider_admits() ->
         await coordinator.generate("hi")
     assert (caught.value.retry_at, caught.value.retry_after) == (30.0, 20.0)
     assert str(caught.value) == (
-        "no provider admits a call (a, b); earliest retry at t=30.000 (in 20.0 s)"
+        "no provider admits a call (a: forced_open (until an operator's reset); b: open, retry "
+        "in 20.0 s); earliest retry at t=30.000 (in 20.0 s)"
     )
