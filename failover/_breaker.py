@@ -21,7 +21,7 @@ from failover._calling import Calling
 from failover._guard import Guard, decorate
 from failover._log import get_logger
 from failover.classify import IGNORED, Classifier, default_classifier
-from failover.clock import Clock, SystemClock
+from failover.clock import Clock, SystemClock, wall_of
 from failover.errors import CallNotPermitted
 from failover.hooks import Dispatcher, Hook, overrides, resolve_hooks
 from statemachines import (
@@ -134,6 +134,8 @@ class CircuitBreaker(Calling):
             on_condition_error=self._on_condition_error,
             on_change=self._on_change,
         )
+        # wall_at of each event: UTC epoch seconds for people (the offset measured once, here)
+        self._machine.wall_offset = wall_of(self._clock) - self._now()
         self.policy = self._machine.policy
         self._slow = self.policy.slow_call_duration
         self._classify = classifier

@@ -31,7 +31,7 @@ from failover._result import Result, traced_result
 from failover._selection import CALL, GENERATE, SEARCH, STREAM, Slot
 from failover._shared_quota import share_quotas
 from failover._trace import Skip, skip_of
-from failover.clock import Clock, SystemClock
+from failover.clock import Clock, SystemClock, wall_of
 from failover.health import HealthCheckConfig
 from failover.hooks import Hook, resolve_hooks
 from failover.provider import HealthCheckResult, LLMResponse, Provider, SearchResults
@@ -335,7 +335,12 @@ class Coordinator:
         fleet = self._fleet
         fleet.refresh()
         return CoordinatorStatus.of(
-            statuses, now, fallbacks=fallbacks, fleet=fleet.state, last_fleet_event=fleet.last_event
+            statuses,
+            now,
+            fallbacks=fallbacks,
+            fleet=fleet.state,
+            last_fleet_event=fleet.last_event,
+            wall_at=wall_of(self.clock),
         )
 
     async def events(

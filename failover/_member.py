@@ -325,7 +325,8 @@ class Member:
             state,
             state,
             FailoverReason.STORAGE_DEGRADED,
-            self.breaker._now(),
+            now := self.breaker._now(),
             machine.generation,
             {"error": repr(error)[:200]},
+            None if machine.wall_offset is None else now + machine.wall_offset,
         )

@@ -4,21 +4,53 @@ clock for tests and simulations. No other module of the library reads time."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import heapq
 import itertools
 import math
 import time
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
 from statemachines import ConfigurationError
 
-__all__ = ["Clock", "ManualClock", "SystemClock", "wall_ns"]
+__all__ = [
+    "MANUAL_WALL_START",
+    "Clock",
+    "ManualClock",
+    "SystemClock",
+    "utc_text",
+    "wall_ns",
+    "wall_of",
+]
 
 
 def wall_ns() -> int:
     """Unix time in nanoseconds: what hosts can compare, to order what they do (operator
     actions in distributed mode, ``failover._member``); never a duration (the Clock's job)."""
     return time.time_ns()
+
+
+MANUAL_WALL_START: Final = 1_767_225_600.0
+"""The wall-clock time (UTC epoch seconds: 2026-01-01T00:00:00Z) a ManualClock reads when its
+monotonic time is its start, unless given another: its wall time is deterministic too."""
+
+
+def wall_of(clock: object) -> float:
+    """The wall-clock time (UTC epoch seconds) of ``clock``: its ``wall()`` when it has one (a
+    ManualClock's is deterministic), else the system's."""
+    wall = getattr(clock, "wall", None)
+    return float(wall()) if callable(wall) else time.time()
+
+
+def utc_text(wall: float | None) -> str | None:
+    """UTC epoch seconds as ISO 8601 with milliseconds (``2026-12-05T04:31:07.123Z``)."""
+    if wall is None or not math.isfinite(wall):
+        return None
+    try:
+        moment = datetime.datetime.fromtimestamp(wall, datetime.UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 @runtime_checkable
@@ -41,6 +73,7 @@ class SystemClock:
 
     # The builtin itself: clock.monotonic() costs no Python frame on the hot path.
     monotonic = staticmethod(time.monotonic)
+    wall = staticmethod(time.time)  # UTC epoch seconds, for people (never a duration)
 
     async def sleep(self, seconds: float) -> None:
         """Wait on the event loop."""
@@ -57,20 +90,28 @@ class ManualClock:
     it; ``sleep(0)`` or a negative duration yields once without waiting.
     """
 
-    def __init__(self, start: float = 0.0) -> None:
-        if (
-            not isinstance(start, int | float)
-            or isinstance(start, bool)
-            or not math.isfinite(start)
-        ):
-            raise ConfigurationError(f"ManualClock(start) must be a finite number, got {start!r}")
+    def __init__(self, start: float = 0.0, *, wall_start: float = MANUAL_WALL_START) -> None:
+        for name, value in (("start", start), ("wall_start", wall_start)):
+            if (
+                not isinstance(value, int | float)
+                or isinstance(value, bool)
+                or not math.isfinite(value)
+            ):
+                raise ConfigurationError(
+                    f"ManualClock({name}) must be a finite number, got {value!r}"
+                )
         self._now = float(start)
+        self._wall_offset = float(wall_start) - float(start)
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
 
     def monotonic(self) -> float:
         """The current manual time."""
         return self._now
+
+    def wall(self) -> float:
+        """The wall-clock time (UTC epoch seconds): ``wall_start`` plus the time advanced."""
+        return self._now + self._wall_offset
 
     @property
     def sleepers(self) -> int:

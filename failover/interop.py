@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 
 from failover._log import get_logger
-from failover.clock import Clock, SystemClock
+from failover.clock import Clock, SystemClock, wall_of
 from failover.hooks import Dispatcher, Hook, resolve_hooks
 from statemachines import (
     BreakerPolicy,
@@ -204,8 +204,9 @@ class PybreakerListener(pybreaker.CircuitBreakerListener):
         track.state = dest
         details: dict[str, str | bool] = {"trigger": cause[0], "synced": synced}
         at = self.clock.monotonic()
+        wall = wall_of(self.clock)
         return FailoverEvent(
-            track.provider, track.seq, source, dest, cause[1], at, track.seq, details
+            track.provider, track.seq, source, dest, cause[1], at, track.seq, details, wall
         )
 
     def __repr__(self) -> str:

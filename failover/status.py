@@ -107,6 +107,9 @@ class CoordinatorStatus:
         fallbacks: One ProviderStatus per fallback provider, in registration order (they
             count in none of the figures above).
         last_fleet_event: The fleet state's most recent change, if any.
+        wall_at: When the snapshot was taken, as UTC epoch seconds (the coordinator's wall
+            clock; None when unknown); ``wall_of(t)`` turns any of its monotonic times (a
+            ``retry_at``, a ``last_failure_at``) into one.
     """
 
     providers: tuple[ProviderStatus, ...]
@@ -119,6 +122,14 @@ class CoordinatorStatus:
     fleet: FleetState = FleetState.NORMAL
     fallbacks: tuple[ProviderStatus, ...] = ()
     last_fleet_event: FleetEvent | None = None
+    wall_at: float | None = None
+
+    def wall_of(self, monotonic: float | None) -> float | None:
+        """A time of this snapshot (the coordinator's monotonic clock) as UTC epoch seconds;
+        None for None or when the snapshot has no wall time."""
+        if monotonic is None or self.wall_at is None:
+            return None
+        return self.wall_at + (monotonic - self.at)
 
     def provider(self, name: str) -> ProviderStatus:
         """The status of the provider (or fallback) called ``name``."""
@@ -137,6 +148,7 @@ class CoordinatorStatus:
         fallbacks: Iterable[ProviderStatus] = (),
         fleet: FleetState | None = None,
         last_fleet_event: FleetEvent | None = None,
+        wall_at: float | None = None,
     ) -> CoordinatorStatus:
         """Summarise ``providers`` (and ``fallbacks``) as seen at ``at``; without ``fleet``,
         the fleet state is worked out from the providers' states and ``admits``."""
@@ -164,6 +176,7 @@ class CoordinatorStatus:
             fleet,
             tuple(fallbacks),
             last_fleet_event,
+            wall_at,
         )
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TypeAlias
 
 import attrs
 
-from statemachines._errors import IllegalTransitionError
+from statemachines._errors import ConfigurationError, IllegalTransitionError
 from statemachines._policy import BreakerPolicy
 from statemachines._states import BreakerState, FailoverReason, State
 
@@ -19,6 +20,15 @@ DetailValue: TypeAlias = str | int | float | bool | None
 
 def _details(value: Mapping[str, DetailValue]) -> Mapping[str, DetailValue]:
     return MappingProxyType(dict(value))
+
+
+def _wall(_: object, __: object, value: float | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigurationError(
+            f"FailoverEvent.wall_at must be None or finite UTC epoch seconds, got {value!r}"
+        )
 
 
 @attrs.frozen
@@ -34,6 +44,8 @@ class FailoverEvent:
         at: When, in the clock's monotonic seconds.
         generation: The generation the transition started (every transition starts one).
         details: Read-only figures behind the decision (window counts, deadline, trigger name...).
+        wall_at: When, as UTC epoch seconds for people (the runtime's wall clock; None when
+            unknown): events from several processes can be read and ordered by it.
     """
 
     provider: str
@@ -44,6 +56,7 @@ class FailoverEvent:
     at: float
     generation: int
     details: Mapping[str, DetailValue] = attrs.field(factory=dict, converter=_details, hash=False)
+    wall_at: float | None = attrs.field(default=None, validator=_wall)
 
     @property
     def trigger(self) -> str | None:

@@ -65,6 +65,10 @@ class BreakerMachine(MachineView):
             "A condition that raises").
         on_change: Called with no argument after every change of state (a transition, after
             its ``on_event``, or an ``adopt``): a runtime re-reads ``tick_at`` and ``probing``.
+
+    ``wall_offset`` (None until a runtime sets it: the machine reads no clock) is the wall
+    clock's UTC epoch seconds minus the monotonic clock's; each event's ``wall_at`` is its
+    ``at`` plus it.
     """
 
     # the moving parts; the figures' slots are MachineView's
@@ -78,6 +82,7 @@ class BreakerMachine(MachineView):
         "_on_condition_error",
         "_on_event",
         "_rng",
+        "wall_offset",
     )
 
     def __init__(
@@ -107,6 +112,7 @@ class BreakerMachine(MachineView):
         self._on_event = on_event
         self._on_condition_error = on_condition_error
         self._on_change = on_change
+        self.wall_offset: float | None = None  # wall - monotonic, set by the runtime
         self.condition_errors = 0
         self.last_condition_error = None
         self._evaluating = ""
@@ -435,8 +441,17 @@ class BreakerMachine(MachineView):
         self._move(
             self._graph.nodes[dest], now, self.seq + 1, kwargs["openings"], kwargs["deadline"]
         )
+        offset = self.wall_offset
         self.last_event = FailoverEvent(
-            self.provider, self.seq, source, dest, kwargs["reason"], now, self.generation, details
+            self.provider,
+            self.seq,
+            source,
+            dest,
+            kwargs["reason"],
+            now,
+            self.generation,
+            details,
+            None if offset is None else now + offset,
         )
         if self._on_event is not None:
             self._on_event(self.last_event)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from failover.cli._args import positive_int
 from failover.cli._errors import CommandError
 from failover.cli._render import Output, Table, fmt_seconds
+from failover.clock import utc_text
 from failover.secrets import redact, register_secret
 from statemachines import FailoverEvent, converter
 
@@ -232,19 +233,36 @@ async def _print_new(
     return len(new)
 
 
-def _when(event: FailoverEvent) -> tuple[float, str, int]:
+def _wall(event: FailoverEvent) -> float | None:
+    """When ``event`` happened, as UTC epoch seconds: the wall time of the process that made
+    it, else the time Redis wrote it (older events), else unknown."""
+    if event.wall_at is not None:
+        return event.wall_at
     server_time = event.details.get("server_time")
-    at = float(server_time) if isinstance(server_time, int | float) else event.at
-    return at, event.provider, event.seq
+    return float(server_time) if isinstance(server_time, int | float) else None
+
+
+def _when(event: FailoverEvent) -> tuple[float, float, str, int]:
+    """The printing order: by wall-clock time (each process's monotonic clock is its own),
+    events without one first, then by provider and seq."""
+    wall = _wall(event)
+    return (
+        0.0 if wall is None else 1.0,
+        event.at if wall is None else wall,
+        event.provider,
+        event.seq,
+    )
 
 
 def _print(event: FailoverEvent, args: argparse.Namespace, out: Output) -> None:
+    time = utc_text(_wall(event))
     if args.json:
         data: Any = converter.unstructure(event)
+        data["time"] = time
         out.json_line(data)
     else:
         out.line(
-            f"{event.provider} #{event.seq}: {event.source.value} -> {event.dest.value} "
-            f"({event.reason.value})"
+            f"{time or f't={event.at:.3f}'} {event.provider} #{event.seq}: "
+            f"{event.source.value} -> {event.dest.value} ({event.reason.value})"
         )
     out.stream.flush()

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import io
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+
+
+R_CF = FailoverReason.CONSECUTIVE_FAILURES
 
 
 def event(provider: str, seq: int, source: BreakerState, dest: BreakerState) -> FailoverEvent:
@@ -81,13 +85,46 @@ def test_events_prints_the_shared_log(
     server: RedisServer, prefix: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["events", "--redis", server.url, "--prefix", prefix, "--provider", "b"]) == 0
-    assert capsys.readouterr().out.splitlines() == [
+    lines = capsys.readouterr().out.splitlines()
+    # events without wall_at (these were made without a process's wall clock): the time Redis
+    # wrote them, as UTC
+    assert [line.split(" ", 1)[1] for line in lines] == [
         "b #1: closed -> open (consecutive_failures)",
         "b #2: open -> closed (consecutive_failures)",
     ]
+    assert all(
+        re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line.split()[0]) for line in lines
+    )
     assert main(["events", "--redis", server.url, "--prefix", prefix, "--json"]) == 0
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert sorted((e["provider"], e["seq"]) for e in lines) == [("a", 1), ("b", 1), ("b", 2)]
+    data = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sorted((e["provider"], e["seq"]) for e in data) == [("a", 1), ("b", 1), ("b", 2)]
+    assert all(e["time"].endswith("Z") for e in data)
+
+
+def test_events_are_printed_in_wall_clock_order_across_processes(
+    server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two processes whose monotonic clocks disagree: printed by when they happened."""
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+    early = 1_764_909_000.0
+
+    async def fill() -> None:
+        storage = RedisStorage(server.url, prefix=name)
+        try:
+            for provider, at, wall in (("late", 5.0, early + 60), ("soon", 9_000.0, early)):
+                made = FailoverEvent(provider, 1, S.CLOSED, S.OPEN, R_CF, at, 1, {}, wall)
+                new = SharedState("open", openings=1, reason="consecutive_failures", remaining=3)
+                ok, _ = await storage.compare_and_set(provider, 0, new, made, "test")
+                assert ok
+        finally:
+            await storage.aclose()
+
+    asyncio.run(fill())
+    assert main(["events", "--redis", server.url, "--prefix", name]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "2025-12-05T04:30:00.000Z soon #1: closed -> open (consecutive_failures)",
+        "2025-12-05T04:31:00.000Z late #1: closed -> open (consecutive_failures)",
+    ]
 
 
 class _Subscribed(RedisStorage):
@@ -118,7 +155,8 @@ def test_events_follow_prints_new_events(server: RedisServer, prefix: str) -> No
             await writer.aclose()
         return stream.getvalue()
 
-    assert asyncio.run(scenario()).splitlines()[-1] == "a #2: open -> closed (consecutive_failures)"
+    last = asyncio.run(scenario()).splitlines()[-1]
+    assert last.split(" ", 1)[1] == "a #2: open -> closed (consecutive_failures)"
 
 
 def test_unreachable_redis_is_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -52,9 +52,7 @@ def test_from_env_reports_the_file_and_the_variables_together() -> None:
 
 def test_from_env_names_the_variable_of_an_unreadable_file(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.toml"
-    with pytest.raises(
-        ConfigurationError, match=r"nowhere\.toml.*\(named by APP_CONFIG\)"
-    ):
+    with pytest.raises(ConfigurationError, match=r"nowhere\.toml.*\(named by APP_CONFIG\)"):
         FailoverSettings.from_env("APP_", {"APP_CONFIG": str(missing)})
 
 

@@ -198,8 +198,7 @@ def test_an_interval_below_the_default_timeout_blames_the_timeout_by_its_variabl
     )
     with pytest.raises(SettingsError) as caught:
         FailoverSettings.from_env(
-            "",
-            environ={"HEALTH_CHECK_INTERVAL": "5", "HEALTH_CHECK_TIMEOUT": "7"}
+            "", environ={"HEALTH_CHECK_INTERVAL": "5", "HEALTH_CHECK_TIMEOUT": "7"}
         )
     assert [p.path for p in caught.value.problems] == ["HEALTH_CHECK_TIMEOUT"]
 

@@ -82,6 +82,7 @@ def test_json_writes_states_and_reasons_as_their_values() -> None:
         "at": 2.5,
         "generation": 3,
         "details": {"calls": 1},
+        "wall_at": None,
     }
 
 
