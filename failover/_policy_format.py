@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
 from typing import Any, TypeVar
 
 from failover._expression import CONDITION_ATOMS, EXPRESSION, condition_in
@@ -49,7 +51,44 @@ from statemachines import (
 
 T = TypeVar("T")
 
-__all__ = ["CONDITION_ATOMS", "POLICY_KEYS", "policy_from_mapping", "policy_from_toml"]
+__all__ = [
+    "CONDITION_ATOMS",
+    "EXAMPLE_POLICIES",
+    "POLICY_KEYS",
+    "example_policy",
+    "policy_file",
+    "policy_from_mapping",
+    "policy_from_toml",
+]
+
+EXAMPLE_POLICIES = ("broken", "default", "fast-recovery", "throttled")
+"""The policy files shipped in the package (``failover/policies/NAME.toml``): the built-in policy,
+a faster recovery, a custom THROTTLED state, and one with a defect of each kind."""
+
+
+def example_policy(name: str) -> Path:
+    """The path of a policy file shipped in the package, by name (one of EXAMPLE_POLICIES).
+
+    Raises:
+        ConfigurationError: ``name`` is not one of them.
+    """
+    stem = name.removesuffix(".toml")
+    if stem not in EXAMPLE_POLICIES:
+        raise ConfigurationError(
+            f"no example policy named {name!r}; they are {', '.join(EXAMPLE_POLICIES)}"
+        )
+    return Path(str(resources.files("failover") / "policies" / f"{stem}.toml"))
+
+
+def policy_file(text: str) -> Path:
+    """A policy file named on a command line: the path when it exists, else the example policy
+    of that name (``failover verify throttled`` works from any directory), else the path as
+    given (reading it says it is missing)."""
+    path = Path(text)
+    if not path.exists() and text.removesuffix(".toml") in EXAMPLE_POLICIES:
+        return example_policy(text)
+    return path
+
 
 _CODE_KEYS = ("trip_condition", "states", "transitions")
 POLICY_KEYS: tuple[str, ...] = (*_POLICY_KEYS, *_CODE_KEYS)

@@ -1,6 +1,6 @@
 """The layers import only downward, and each package's ``__all__`` is its complete public API.
 
-``statemachines`` (pure) <- ``failover`` (runtime) <- ``providers`` (I/O): see DESIGN.md.
+``statemachines`` (pure) <- ``failover`` (runtime) <- ``providers`` (I/O): see docs/explanation/ and docs/semantics.md.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def test_module_imports_only_downward(package: str, path: Path) -> None:
     ],
 )
 def test_only_the_clock_module_reads_time(path: Path) -> None:
-    # DESIGN.md: one Clock protocol injected everywhere; no other runtime module reads time.
+    # one Clock protocol injected everywhere; no other runtime module reads time.
     relative = path.relative_to(ROOT).as_posix()
     source = path.read_text(encoding="utf-8")
     offending = [

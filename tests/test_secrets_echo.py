@@ -24,7 +24,7 @@ import providers  # noqa: F401 - registers the kinds
 from failover import BreakerPolicy, Coordinator, ManualClock, RetryPolicy, status_to_json
 from failover.registry import build_provider
 from failover.settings import ProviderSettings
-from tests.fakes._server import FakeRequest, Reply
+from providers.testing._server import FakeRequest, Reply
 from tests.providers.test_secrets import MODELS, leaks, serve, shown
 
 KINDS = ["brave", "gemini", "gemini-sdk", "openai"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from failover._policy_format import policy_file
 from failover.cli._render import Output, Table
 from failover.simulation import policy_from_toml
 from statemachines import VerificationReport, to_mermaid, verify_policy
@@ -21,7 +22,11 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "report unreachable states, states with no way back, ambiguous transitions, states "
         "without health, transitions that never fire and conditions that raise.",
     )
-    parser.add_argument("policy", type=Path, help="a policy TOML file ([policy] table)")
+    parser.add_argument(
+        "policy",
+        type=policy_file,
+        help="a policy TOML file ([policy] table), or the name of an example policy",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser = commands.add_parser(
         "diagram",
@@ -29,7 +34,11 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         description="Print the policy's machine as a Mermaid stateDiagram-v2 "
         "(statemachines.to_mermaid).",
     )
-    parser.add_argument("policy", type=Path, help="a policy TOML file ([policy] table)")
+    parser.add_argument(
+        "policy",
+        type=policy_file,
+        help="a policy TOML file ([policy] table), or the name of an example policy",
+    )
     parser.add_argument("--output", type=Path, help="write the diagram to this file instead")
     parser.add_argument("--json", action="store_true", help="print {policy, mermaid} as JSON")
 

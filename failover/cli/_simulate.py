@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from failover._policy_format import policy_file
 from failover.cli._args import ascii_int
 from failover.cli._errors import CommandError
 from failover.cli._render import Output, Table, fmt_percent, fmt_seconds
@@ -33,12 +34,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("scenario", nargs="?", type=Path, help="a scenario TOML file")
     parser.add_argument(
-        "--policy", type=Path, help="a policy TOML file to run instead of the scenario's [policy]"
+        "--policy",
+        type=policy_file,
+        help="a policy TOML file (or an example policy's name) to run instead of the scenario's",
     )
     parser.add_argument(
         "--compare",
         nargs=2,
-        type=Path,
+        type=policy_file,
         metavar=("POLICY_A", "POLICY_B"),
         help="run two policy files on the same seed and show them side by side",
     )

@@ -15,7 +15,9 @@ from failover._expression import (
 )
 from failover._policy_format import (
     CONDITION_ATOMS,
+    EXAMPLE_POLICIES,
     POLICY_KEYS,
+    example_policy,
     policy_from_mapping,
     policy_from_toml,
 )
@@ -45,6 +47,7 @@ from failover.simulation._scenario import (
 __all__ = [
     "CONDITION_ATOMS",
     "DEFAULT_SCENARIO",
+    "EXAMPLE_POLICIES",
     "MAX_EXPRESSION_CHARS",
     "MAX_EXPRESSION_DEPTH",
     "MAX_EXPRESSION_TERMS",
@@ -68,6 +71,7 @@ __all__ = [
     "ScenarioError",
     "SimulationReport",
     "arrival_times",
+    "example_policy",
     "load_scenario",
     "percentile",
     "policy_from_mapping",

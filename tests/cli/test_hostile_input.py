@@ -152,7 +152,7 @@ def test_check_refuses_a_deep_settings_file_named_by_the_environment(
         ["events", "--redis", "redis://localhost", "--follow", "--count", "\uff10"],
         ["events", "--redis", "redis://localhost", "--follow", "--count", "0"],
         ["check", "--import", "tests.cli.no_such_module"],
-        ["diagram", "examples/policies/throttled.toml", "--output", "no/such/folder/x.md"],
+        ["diagram", "throttled", "--output", "no/such/folder/x.md"],
         ["nonsense"],
         [],
     ],
@@ -209,7 +209,7 @@ class _ClosedPipe:
 
 
 @pytest.mark.parametrize(
-    "argv", [["verify", "examples/policies/broken.toml"], ["diagram", "--help"], ["--help"]]
+    "argv", [["verify", "broken"], ["diagram", "--help"], ["--help"]]
 )
 def test_a_closed_stdout_ends_quietly(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str]
@@ -224,8 +224,8 @@ def test_a_closed_stdout_ends_quietly(
     "argv",
     [
         ["failover", "simulate"],
-        ["failover", "verify", "examples/policies/broken.toml"],
-        ["failover.cli", "diagram", "examples/policies/throttled.toml"],
+        ["failover", "verify", "broken"],
+        ["failover.cli", "diagram", "throttled"],
     ],
 )
 def test_a_real_closed_pipe_exits_141_without_a_traceback(argv: list[str]) -> None:

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_python_dash_m_runs_the_command() -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "failover.cli", "verify", "examples/policies/broken.toml"],
+        [sys.executable, "-m", "failover.cli", "verify", "broken"],
         capture_output=True,
         text=True,
         cwd=ROOT,

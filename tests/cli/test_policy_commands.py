@@ -12,7 +12,7 @@ from failover.simulation import policy_from_mapping, policy_from_toml
 from statemachines import BreakerPolicy, DefectKind, to_mermaid, verify_policy
 from statemachines.examples import broken_policy, throttled_policy
 
-POLICIES = Path(__file__).resolve().parents[2] / "examples" / "policies"
+POLICIES = Path(__file__).resolve().parents[2] / "failover" / "policies"
 BROKEN, DEFAULT = POLICIES / "broken.toml", POLICIES / "default.toml"
 
 

@@ -21,7 +21,7 @@ from failover.simulation import (
 from statemachines import BreakerPolicy, BreakerState, replay
 
 ROOT = Path(__file__).resolve().parents[2]
-POLICIES = ROOT / "examples" / "policies"
+POLICIES = ROOT / "failover" / "policies"
 
 
 def tiny(**providers: dict[str, Any]) -> dict[str, Any]:

@@ -70,16 +70,16 @@ def test_project_paths_exist(page: Path) -> None:
 
 
 def test_link_checker_finds_links_and_anchors(tmp_path: Path) -> None:
-    (tmp_path / "other.md").write_text("# Other page\n\n## Choices beyond DESIGN.md\n")
+    (tmp_path / "other.md").write_text("# Other page\n\n## Design choices\n")
     page = tmp_path / "page.md"
     page.write_text(
-        "[a](other.md) [b](other.md#choices-beyond-designmd) [c](https://x.org) `[d](no.md)`\n"
+        "[a](other.md) [b](other.md#design-choices) [c](https://x.org) `[d](no.md)`\n"
         "[e](other.md#nope) [f](missing.md)\n\n```python\n[g](code.md)\n```\n[h]: other.md\n"
     )
     targets = relative_links(page)
     assert targets == [
         "other.md",
-        "other.md#choices-beyond-designmd",
+        "other.md#design-choices",
         "other.md#nope",
         "missing.md",
         "other.md",

@@ -18,7 +18,7 @@ from failover.testing import ScriptedProvider, ScriptedRequest
 from statemachines import BreakerState, ConfigurationError
 
 KIND = "language-test"
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "policies"
+EXAMPLES = Path(__file__).resolve().parents[2] / "failover" / "policies"
 
 
 def failing_generate(request: ScriptedRequest) -> object:

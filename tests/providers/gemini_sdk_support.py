@@ -10,8 +10,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from providers.gemini_sdk import GeminiSDKProvider
-from tests.fakes import gemini as fake
-from tests.fakes._server import FakeRequest, FakeServer, Reply
+from providers.testing import gemini as fake
+from providers.testing._server import FakeRequest, FakeServer, Reply
 
 KEY = "AIzaSy-SDK-HARDENING-9d8c7b6a5f4e3d2c1b"
 LIMIT = 16 * 1024

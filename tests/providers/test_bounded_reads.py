@@ -21,8 +21,8 @@ import pytest_asyncio
 from failover.errors import Unavailable
 from providers._reading import ERROR_BODY_BYTES
 from providers.gemini import GeminiProvider
-from tests.fakes import gemini as fake
-from tests.fakes._server import FakeServer, Reply
+from providers.testing import gemini as fake
+from providers.testing._server import FakeServer, Reply
 
 MIB = 1024 * 1024
 OFFERED = 200 * MIB

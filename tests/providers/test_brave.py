@@ -22,8 +22,8 @@ from failover.errors import (
 )
 from failover.provider import QuotaReport, SearchResult
 from providers.brave import DEFAULT_BASE_URL, BraveSearchProvider
-from tests.fakes._server import Reply
-from tests.fakes.brave import (
+from providers.testing._server import Reply
+from providers.testing.brave import (
     SEARCH_PATH,
     TOKEN,
     FakeBrave,

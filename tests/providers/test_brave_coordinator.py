@@ -25,10 +25,10 @@ from failover.errors import (
 from failover.provider import SearchResult
 from failover.testing import ScriptedProvider, ScriptedRequest
 from providers.brave import BraveSearchProvider
+from providers.testing._server import Reply
+from providers.testing.brave import FakeBrave, brave_error, html_page, web_results
 from statemachines import FailoverReason
 from tests.failover.test_coordinator_support import down
-from tests.fakes._server import Reply
-from tests.fakes.brave import FakeBrave, brave_error, html_page, web_results
 
 _S, _R = BreakerState, FailoverReason
 

@@ -4,7 +4,7 @@ Brave's error object for the error it is.
 Property tests put arbitrary JSON (None, bools, ints up to 10**400, floats with inf and nan,
 strings, nested lists and objects) in every field of a web search answer and of an error body,
 and arbitrary bytes and X-RateLimit-* values: a record or the library's error, never anything
-else. Loopback servers (tests.fakes.brave) check the headers, the limits and the key.
+else. Loopback servers (providers.testing.brave) check the headers, the limits and the key.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from providers._brave_wire import parse_results
 from providers._http import MAX_COUNT
 from providers._reading import ERROR_BODY_BYTES
 from providers.brave import BraveSearchProvider
-from tests.fakes._server import Reply
-from tests.fakes.brave import TOKEN, FakeBrave, rate_limit_headers, web_result, web_results
-from tests.fakes.openai import coordinator
+from providers.testing._server import Reply
+from providers.testing.brave import TOKEN, FakeBrave, rate_limit_headers, web_result, web_results
+from providers.testing.openai import coordinator
 from tests.providers.test_brave_coordinator import backup_provider
 
 NAME = "brave"

@@ -29,7 +29,7 @@ from providers._brave_wire import (
     search_params,
 )
 from providers.brave import brave_error, quota_report_of
-from tests.fakes.brave import rate_limit_headers, web_result
+from providers.testing.brave import rate_limit_headers, web_result
 
 DAY = int(MAX_RETRY_AFTER)
 

@@ -12,8 +12,8 @@ import pytest_asyncio
 from failover import ConfigurationError, RateLimited, Unauthorized, Unavailable
 from failover.provider import LLMProvider, Usage
 from providers.gemini import DEFAULT_MODEL, GeminiProvider
-from tests.fakes import gemini as fake
-from tests.fakes._server import Reply
+from providers.testing import gemini as fake
+from providers.testing._server import Reply
 
 
 @pytest_asyncio.fixture

@@ -33,10 +33,10 @@ from failover import (
 from failover.testing import ScriptedProvider, ScriptedRequest
 from providers.gemini import GeminiProvider
 from providers.openai import OpenAICompatibleProvider
+from providers.testing import gemini as fake
+from providers.testing._server import FakeServer, Reply
+from providers.testing.openai import FakeOpenAI, completion
 from statemachines import FailoverReason
-from tests.fakes import gemini as fake
-from tests.fakes._server import FakeServer, Reply
-from tests.fakes.openai import FakeOpenAI, completion
 
 POLICY = BreakerPolicy(open_jitter=0.0)  # the defaults: trips after 3 failures in a row
 

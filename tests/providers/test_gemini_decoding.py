@@ -26,8 +26,8 @@ from providers import _gemini_wire as wire
 from providers._gemini_response import MAX_TOKENS
 from providers._http import parse_retry_after
 from providers.gemini import GeminiProvider
-from tests.fakes import gemini as fake
-from tests.fakes._server import FakeServer, Reply
+from providers.testing import gemini as fake
+from providers.testing._server import FakeServer, Reply
 
 HUGE = [10**400, -(10**400), 10**12 + 1, 2**63, -1, 1e400, -1e400, float("nan"), 1e300]
 

@@ -34,8 +34,8 @@ from failover import (
 from failover.provider import LLMProvider, Usage
 from failover.testing import ScriptedProvider, ScriptedRequest
 from providers.gemini_sdk import GeminiSDKProvider, translate_sdk_error
-from tests.fakes import gemini as fake
-from tests.fakes._server import Reply
+from providers.testing import gemini as fake
+from providers.testing._server import Reply
 
 with warnings.catch_warnings():  # the SDK warns that it is deprecated upstream
     warnings.simplefilter("ignore")

@@ -16,8 +16,8 @@ import pytest_asyncio
 from failover import ConfigurationError, FailoverError, Unavailable
 from failover.errors import RateLimited
 from providers.gemini_sdk import GeminiSDKProvider
-from tests.fakes import gemini as fake
-from tests.fakes._server import FakeRequest, FakeServer, Reply
+from providers.testing import gemini as fake
+from providers.testing._server import FakeRequest, FakeServer, Reply
 from tests.providers.gemini_sdk_support import (
     JSON_TYPE,
     KEY,

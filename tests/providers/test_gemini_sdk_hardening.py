@@ -28,7 +28,7 @@ from failover import (
 from failover.errors import ProviderTimeout
 from failover.provider import Usage
 from providers.gemini_sdk import GeminiSDKProvider
-from tests.fakes import gemini as fake
+from providers.testing import gemini as fake
 from tests.providers.gemini_sdk_support import KEY, Raw, answer, array, raw_provider, read
 
 

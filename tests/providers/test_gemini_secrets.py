@@ -16,8 +16,8 @@ import pytest
 from failover.errors import ConfigurationError, FailoverError, ProviderError, Unavailable
 from failover.secrets import MASK
 from providers.gemini import GeminiProvider
-from tests.fakes import gemini as fake
-from tests.fakes._server import FakeRequest, FakeServer, Reply
+from providers.testing import gemini as fake
+from providers.testing._server import FakeRequest, FakeServer, Reply
 
 KEY = fake.KEY
 

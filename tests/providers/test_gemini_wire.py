@@ -24,7 +24,7 @@ from failover.errors import (
 from failover.provider import Usage
 from providers import _gemini_wire as wire
 from providers._http import body_excerpt
-from tests.fakes import gemini as fake
+from providers.testing import gemini as fake
 
 NOON_UTC = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)  # 04:00 Pacific (PST, UTC-8)
 

@@ -34,7 +34,7 @@ from providers._http import (
     translate_httpx_error,
 )
 from providers._reading import iter_sse
-from tests.fakes._server import FakeRequest, FakeServer, Reply, sequence
+from providers.testing._server import FakeRequest, FakeServer, Reply, sequence
 
 REQUEST = httpx.Request("GET", "https://api.example.com/v1/models?key=SECRET123")
 

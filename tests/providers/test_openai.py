@@ -17,8 +17,8 @@ from failover import (
 )
 from failover.provider import LLMResponse, Usage
 from providers.openai import OpenAICompatibleProvider, api_root, parse_duration
-from tests.fakes._server import FakeServer, Reply
-from tests.fakes.openai import (
+from providers.testing._server import FakeServer, Reply
+from providers.testing.openai import (
     KEY,
     FakeOpenAI,
     backup,

@@ -37,8 +37,8 @@ from providers._openai_wire import (
 )
 from providers._reading import ERROR_BODY_BYTES
 from providers.openai import OpenAICompatibleProvider
-from tests.fakes._server import FakeServer, Reply
-from tests.fakes.openai import FakeOpenAI, chunk, collect, completion, error, provider
+from providers.testing._server import FakeServer, Reply
+from providers.testing.openai import FakeOpenAI, chunk, collect, completion, error, provider
 
 NAME = "openai"
 T = TypeVar("T")

@@ -24,8 +24,8 @@ from failover import (
 )
 from failover.provider import QuotaReport, ReportsQuota
 from providers.openai import OpenAICompatibleProvider
-from tests.fakes._server import FakeServer, Reply
-from tests.fakes.openai import (
+from providers.testing._server import FakeServer, Reply
+from providers.testing.openai import (
     KEY,
     FakeOpenAI,
     backup,

@@ -34,8 +34,8 @@ from providers import (
 )
 from providers._reading import DEFAULT_MAX_RESPONSE_BYTES, check_max_response_bytes
 from providers._registration import BUILTIN_FACTORIES, resolve_callable
-from tests.fakes._server import FakeServer, Reply
-from tests.fakes.openai import FakeOpenAI, completion
+from providers.testing._server import FakeServer, Reply
+from providers.testing.openai import FakeOpenAI, completion
 
 ENV = {"GEMINI_API_KEY": "g-key", "BRAVE_API_KEY": "b-key", "OPENAI_API_KEY": "o-key"}
 

@@ -20,11 +20,11 @@ from failover import (
     RateLimited,
 )
 from providers.gemini import GeminiProvider
+from providers.testing import gemini as fake_gemini
+from providers.testing._server import FakeServer, Reply
+from providers.testing.brave import FakeBrave, brave_error, web_results
+from providers.testing.openai import FakeOpenAI, backup, completion, coordinator, error, provider
 from statemachines import FailoverReason
-from tests.fakes import gemini as fake_gemini
-from tests.fakes._server import FakeServer, Reply
-from tests.fakes.brave import FakeBrave, brave_error, web_results
-from tests.fakes.openai import FakeOpenAI, backup, completion, coordinator, error, provider
 from tests.providers.test_brave_coordinator import Setup, backup_provider
 
 TEN_TO_THE_12 = "1" + "0" * 12

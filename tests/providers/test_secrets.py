@@ -43,9 +43,9 @@ from failover import (
 from failover.hooks import BreakerHook
 from failover.registry import build_provider
 from failover.settings import ProviderSettings
+from providers.testing import gemini as fake
+from providers.testing._server import FakeRequest, FakeServer, Handler, Reply, sequence
 from statemachines import FailoverEvent, Outcome, State
-from tests.fakes import gemini as fake
-from tests.fakes._server import FakeRequest, FakeServer, Handler, Reply, sequence
 
 KEY = "zq9-LEAK-CANARY-7f3a9c1e5b2d4a6f8e0c"
 ENV = {"SECRET_TEST_KEY": KEY}

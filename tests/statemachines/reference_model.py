@@ -1,19 +1,19 @@
-"""An independent reference model of DESIGN.md's breaker, for the default transition table.
+"""An independent reference model of the breaker of docs/semantics.md, for the default transition table.
 
-Written from DESIGN.md alone (it reads only the enums and the thresholds of a BreakerPolicy, never
+Written from docs/semantics.md alone (it reads only the enums and the thresholds of a BreakerPolicy, never
 the machine's code), as naively as possible: the window is a plain list of every outcome since the
 last transition, with its time, filtered when counted: the last N for a CountWindow; for a
 TimeWindow those whose bucket is among the last ``buckets`` (TimeWindow's documented rule:
 recorded at ``t``, inside at ``now`` iff ``t // width > now // width - buckets``). The stateful
 tests run it beside a ``BreakerMachine`` and compare every answer.
 
-Where DESIGN.md is silent the model chooses, and says so here:
+Where that page is silent the model chooses, and says so here:
 
 - Precedence in CLOSED: a provider's explicit signal first (RATE_LIMITED, then AUTH_FAILED), then
   CONSECUTIVE_FAILURES, ERROR_RATE, SLOW_CALLS (the composition order of the issue's example
   ``consecutive_failures(3) | failure_rate(0.5, min_calls=10)``). In HALF_OPEN: RATE_LIMITED, then
   PROBE_FAILED, then PROBES_SUCCEEDED.
-- A rate is ``part / whole`` compared with ``>=`` to its threshold, as DESIGN.md writes it.
+- A rate is ``part / whole`` compared with ``>=`` to its threshold, as docs/semantics.md writes it.
   HALF_OPEN rates are over ``half_open_max_calls`` ("all probes finished" means that many).
 - Time-driven transitions (COOLDOWN_ELAPSED, PROBE_TIMEOUT) are checked at an admission and at a
   tick, not when an outcome or a health check arrives.
@@ -52,7 +52,7 @@ class Step:
 
 
 class ReferenceBreaker:
-    """DESIGN.md's breaker with the default transition table, without any optimisation."""
+    """the breaker of docs/semantics.md with the default transition table, without any optimisation."""
 
     def __init__(self, policy: BreakerPolicy, now: float = 0.0) -> None:
         if policy.open_jitter:
@@ -214,7 +214,7 @@ class ReferenceBreaker:
             self.openings = 0
 
     def open_duration(self, k: int, retry_after: float | None = None) -> float:
-        """DESIGN.md: ``open_duration * open_backoff ** (k - 1)`` capped at max_open_duration,
+        """docs/semantics.md: ``open_duration * open_backoff ** (k - 1)`` capped at max_open_duration,
         raised (never lowered) by a Retry-After."""
         p = self.policy
         base = min(p.open_duration * p.open_backoff ** (k - 1), p.max_open_duration)

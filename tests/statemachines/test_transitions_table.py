@@ -1,4 +1,4 @@
-"""One test per row of DESIGN.md's transition table, then open durations and jitter.
+"""One test per row of the transition table (docs/semantics.md), then open durations and jitter.
 
 Each row's test asserts the exact event (source, dest, reason, seq, generation, at) and the
 condition's boundary: one outcome short, nothing happens.
@@ -91,7 +91,7 @@ def test_trip_error_rate_at_the_threshold() -> None:
 def test_trip_error_rate_exactly_at_a_decimal_threshold(
     threshold: float, calls: int, failures: int
 ) -> None:
-    # failures / calls == threshold: DESIGN.md's "failure rate >= failure_rate_threshold" holds.
+    # failures / calls == threshold: docs/semantics.md's "failure rate >= failure_rate_threshold" holds.
     m, events = machine(
         failure_rate_threshold=threshold,
         minimum_calls=calls,

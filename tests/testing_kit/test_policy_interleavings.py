@@ -2,7 +2,7 @@
 
 The correct ones are the default table (with random small thresholds, as the internal
 tests/strategies.runtime_policies draws them), the THROTTLED policy file
-(examples/policies/throttled.toml) and the pybreaker preset.
+(failover/policies/throttled.toml) and the pybreaker preset.
 The buggy ones break one invariant each; their tests run without shrinking (a stateful shrink
 takes minutes, and only the detection is asserted) and derandomized, so that they are
 deterministic.
@@ -29,7 +29,7 @@ from statemachines import (
     timed_out,
 )
 
-THROTTLED_TOML = Path(__file__).resolve().parents[2] / "examples" / "policies" / "throttled.toml"
+THROTTLED_TOML = Path(__file__).resolve().parents[2] / "failover" / "policies" / "throttled.toml"
 FIND_ONLY = settings(derandomize=True, database=None, phases=[Phase.generate])
 
 
@@ -38,7 +38,7 @@ class DefaultTableInterleavings(PolicyInterleavings):
 
 
 class ThrottledInterleavings(PolicyInterleavings):
-    """The policy file with a THROTTLED state, examples/policies/throttled.toml."""
+    """The policy file with a THROTTLED state, failover/policies/throttled.toml."""
 
     policy = policies(policy_from_toml(THROTTLED_TOML))
 

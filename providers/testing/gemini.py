@@ -22,7 +22,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from tests.fakes._server import FakeRequest, FakeServer, Reply
+from providers.testing._server import FakeRequest, FakeServer, Reply
 
 __all__ = [
     "KEY",

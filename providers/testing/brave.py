@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from tests.fakes._server import FakeRequest, FakeServer, Reply
+from providers.testing._server import FakeRequest, FakeServer, Reply
 
 __all__ = [
     "SEARCH_PATH",
@@ -65,7 +65,7 @@ def rate_limit_headers(
 ) -> dict[str, str]:
     """Brave's four X-RateLimit-* headers, one comma-separated entry per window."""
 
-    def joined(values: Sequence[object]) -> str:
+    def joined(values: Iterable[object]) -> str:
         return ", ".join(map(str, values))
 
     return {
@@ -125,9 +125,10 @@ def brave_error(
 ) -> Reply:
     """Brave's ErrorResponse for ``code``, with its usual status (``remaining=None``: no
     rate-limit headers)."""
-    error = {
+    code_status = status or STATUS.get(code, 500)
+    error: dict[str, Any] = {
         "id": str(uuid.UUID(int=len(code))),
-        "status": status or STATUS.get(code, 500),
+        "status": code_status,
         "code": code,
         "detail": detail if detail is not None else DETAIL.get(code, code),
         "meta": meta if meta is not None else {"component": "api"},
@@ -135,7 +136,7 @@ def brave_error(
     merged = {} if remaining is None else rate_limit_headers(remaining, reset)
     merged.update(headers or {})
     body = {"type": "ErrorResponse", "error": error, "time": _TIME}
-    return Reply.json(body, status=error["status"], headers=merged, **kw)
+    return Reply.json(body, status=code_status, headers=merged, **kw)
 
 
 def html_page(status: int = 502, **kw: Any) -> Reply:
@@ -185,8 +186,8 @@ class FakeBrave:
         if request.path != SEARCH_PATH:
             return Reply.json({"type": "ErrorResponse", "error": {"status": 404}}, status=404)
         if request.headers.get("x-subscription-token") != self.token:
-            meta = {"component": "authentication"}
-            return brave_error("SUBSCRIPTION_TOKEN_INVALID", meta=meta, remaining=None)
+            auth: dict[str, Any] = {"component": "authentication"}
+            return brave_error("SUBSCRIPTION_TOKEN_INVALID", meta=auth, remaining=None)
         query = request.query.get("q", "")
         if not query:
             meta = {"errors": [{"type": "missing", "loc": ["query", "q"], "msg": "Field required"}]}

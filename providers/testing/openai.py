@@ -1,4 +1,4 @@
-"""A fake OpenAI-compatible server (on tests.fakes._server): bodies shaped as OpenAI's.
+"""A fake OpenAI-compatible server (on providers.testing._server): bodies shaped as OpenAI's.
 
     fake = FakeOpenAI(Reply.json(completion("Hi")), key="sk-test")
     async with FakeServer(fake) as server:
@@ -18,7 +18,7 @@ from typing import Any
 from failover import BreakerPolicy, Coordinator, ManualClock, RetryPolicy
 from failover.testing import ScriptedProvider, ScriptedRequest
 from providers.openai import OpenAICompatibleProvider
-from tests.fakes._server import FakeRequest, FakeServer, Reply
+from providers.testing._server import FakeRequest, FakeServer, Reply
 
 __all__ = [
     "CALM",
