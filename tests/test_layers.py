@@ -1,6 +1,6 @@
 """The layers import only downward, and each package's ``__all__`` is its complete public API.
 
-``statemachines`` (pure) <- ``failover`` (runtime) <- ``providers`` (I/O): see docs/explanation/ and docs/semantics.md.
+``statemachines`` (pure) <- ``failover`` (runtime) <- ``providers`` (I/O).
 """
 
 from __future__ import annotations

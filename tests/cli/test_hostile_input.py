@@ -208,9 +208,7 @@ class _ClosedPipe:
         raise OSError("not a real file")
 
 
-@pytest.mark.parametrize(
-    "argv", [["verify", "broken"], ["diagram", "--help"], ["--help"]]
-)
+@pytest.mark.parametrize("argv", [["verify", "broken"], ["diagram", "--help"], ["--help"]])
 def test_a_closed_stdout_ends_quietly(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str]
 ) -> None:

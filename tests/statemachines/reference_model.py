@@ -1,7 +1,7 @@
-"""An independent reference model of the breaker of docs/semantics.md, for the default transition table.
+"""An independent reference model of the breaker (docs/semantics.md), default transitions.
 
-Written from docs/semantics.md alone (it reads only the enums and the thresholds of a BreakerPolicy, never
-the machine's code), as naively as possible: the window is a plain list of every outcome since the
+Written from the semantics page alone (it reads only the enums and the thresholds of a
+BreakerPolicy, never the machine's code), as naively as possible: the window is a plain list of every outcome since the
 last transition, with its time, filtered when counted: the last N for a CountWindow; for a
 TimeWindow those whose bucket is among the last ``buckets`` (TimeWindow's documented rule:
 recorded at ``t``, inside at ``now`` iff ``t // width > now // width - buckets``). The stateful
@@ -52,7 +52,7 @@ class Step:
 
 
 class ReferenceBreaker:
-    """the breaker of docs/semantics.md with the default transition table, without any optimisation."""
+    """The breaker of docs/semantics.md, default transition table, without any optimisation."""
 
     def __init__(self, policy: BreakerPolicy, now: float = 0.0) -> None:
         if policy.open_jitter:
@@ -214,7 +214,7 @@ class ReferenceBreaker:
             self.openings = 0
 
     def open_duration(self, k: int, retry_after: float | None = None) -> float:
-        """docs/semantics.md: ``open_duration * open_backoff ** (k - 1)`` capped at max_open_duration,
+        """Semantics: ``open_duration * open_backoff ** (k - 1)`` capped at max_open_duration,
         raised (never lowered) by a Retry-After."""
         p = self.policy
         base = min(p.open_duration * p.open_backoff ** (k - 1), p.max_open_duration)

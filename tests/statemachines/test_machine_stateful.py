@@ -1,7 +1,7 @@
 """Stateful tests: a BreakerMachine driven by random stimuli, beside the reference model.
 
-Checks the invariants of docs/semantics.md after every step: I1 (declared transitions only, one event each,
-gapless seq), I2 (replay gives the current state), I3 (probes in flight never exceed
+Checks the invariants (docs/semantics.md) after every step: I1 (declared transitions only, one
+event each, gapless seq), I2 (replay gives the current state), I3 (probes in flight never exceed
 half_open_max_calls), I5 (a stale outcome changes nothing but lifetime statistics), and that the
 machine agrees with ``reference_model.ReferenceBreaker`` on every answer and every transition.
 """

@@ -91,7 +91,7 @@ def test_trip_error_rate_at_the_threshold() -> None:
 def test_trip_error_rate_exactly_at_a_decimal_threshold(
     threshold: float, calls: int, failures: int
 ) -> None:
-    # failures / calls == threshold: docs/semantics.md's "failure rate >= failure_rate_threshold" holds.
+    # failures / calls == threshold: "failure rate >= failure_rate_threshold" holds.
     m, events = machine(
         failure_rate_threshold=threshold,
         minimum_calls=calls,
