@@ -2,10 +2,10 @@
 
 Written from the semantics page alone (it reads only the enums and the thresholds of a
 BreakerPolicy, never the machine's code), as naively as possible: the window is a plain list of
-every outcome since the last transition, with its time, filtered when counted: the last N for a CountWindow; for a
-TimeWindow those whose bucket is among the last ``buckets`` (TimeWindow's documented rule:
-recorded at ``t``, inside at ``now`` iff ``t // width > now // width - buckets``). The stateful
-tests run it beside a ``BreakerMachine`` and compare every answer.
+every outcome since the last transition, with its time, filtered when counted: the last N for a
+CountWindow; for a TimeWindow those whose bucket is among the last ``buckets`` (TimeWindow's
+documented rule: recorded at ``t``, inside at ``now`` iff ``t // width > now // width - buckets``).
+The stateful tests run it beside a ``BreakerMachine`` and compare every answer.
 
 Where that page is silent the model chooses, and says so here:
 
