@@ -171,6 +171,7 @@ class Coordinator:
         self._fleet.follow([s.breaker for s in primaries])
         self.strategy = strategy
         self._started = self._closed = False
+        self.not_built: dict[str, str] = {}  # managed_failover(on_build_error="degrade")
         self._health_runner = HealthRunner(self._slots, self.clock, self.health, health_checks)
         self._replica = (
             None if storage is None else Replica(storage, [s.breaker for s in self._slots])
@@ -341,6 +342,7 @@ class Coordinator:
             fleet=fleet.state,
             last_fleet_event=fleet.last_event,
             wall_at=wall_of(self.clock),
+            not_built=self.not_built,
         )
 
     async def events(

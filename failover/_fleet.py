@@ -59,6 +59,11 @@ class FleetEvent:
         dest: The state entered.
         at: When, on the coordinator's clock.
         admitting: The primaries that admitted calls then, in registration order.
+        change: None for a change of the fleet state; "not_built" when a provider of the
+            settings could not be built at start (``managed_failover(on_build_error=
+            "degrade")``: source and dest are then the same).
+        provider: The provider the ``change`` is about.
+        detail: Why, for people (the build error, redacted).
     """
 
     seq: int
@@ -66,6 +71,9 @@ class FleetEvent:
     dest: FleetState
     at: float
     admitting: tuple[str, ...]
+    change: str | None = None
+    provider: str | None = None
+    detail: str = ""
 
 
 FleetHook = Callable[[FleetEvent], object]
@@ -158,6 +166,29 @@ class Fleet:
         seq = 1 if self.last_event is None else self.last_event.seq + 1
         event = FleetEvent(seq, self.state, dest, now, admitting)
         self.state, self.last_event = dest, event
+        self._deliver(event)
+
+    def announce(self, change: str, provider: str, detail: str) -> FleetEvent:
+        """A change of the fleet's members (the state is the same): one FleetEvent, delivered
+        to the hooks like a change of state."""
+        with self._lock:
+            seq = 1 if self.last_event is None else self.last_event.seq + 1
+            admitting = tuple(b.name for b in self.breakers if admits(b, self.clock.monotonic()))
+            event = FleetEvent(
+                seq,
+                self.state,
+                self.state,
+                self.clock.monotonic(),
+                admitting,
+                change,
+                provider,
+                detail,
+            )
+            self.last_event = event
+        self._deliver(event)
+        return event
+
+    def _deliver(self, event: FleetEvent) -> None:
         for hook in self.hooks:
             try:
                 result = hook(event)

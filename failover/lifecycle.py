@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
+from typing import Literal, TypeAlias
 
 import attrs
 
@@ -31,13 +32,18 @@ from failover.clock import Clock
 from failover.hooks import Hook
 from failover.provider import LLMResponse, Provider, SearchResults
 from failover.ratelimit import RateLimit
-from failover.registry import build_provider, default_registry
-from failover.settings import FailoverSettings, SettingsError, SettingsProblem
+from failover.registry import default_registry
+from failover.secrets import redact
+from failover.settings import FailoverSettings, ProviderSettings, SettingsError, SettingsProblem
 from failover.storage import Storage
 from failover.tracing import CoordinatorTelemetry
 from statemachines import BreakerPolicy, ConfigurationError
 
-__all__ = ["ProviderMixin", "managed_failover"]
+__all__ = ["ON_BUILD_ERROR", "OnBuildError", "ProviderMixin", "managed_failover"]
+
+OnBuildError: TypeAlias = Literal["raise", "degrade"]
+ON_BUILD_ERROR: tuple[OnBuildError, ...] = ("raise", "degrade")
+"""What ``managed_failover`` does with a provider that cannot be built."""
 
 logger = get_logger(__name__)
 
@@ -52,6 +58,7 @@ async def managed_failover(
     storage: Storage | None = None,
     hooks: Iterable[Hook] | None = None,
     fleet_hooks: Iterable[Callable[[FleetEvent], object]] = (),
+    on_build_error: OnBuildError = "raise",
 ) -> AsyncIterator[Coordinator]:
     """A started Coordinator built from settings; everything is closed on exit.
 
@@ -68,24 +75,34 @@ async def managed_failover(
             built).
         hooks: The breakers' hooks (``Coordinator(hooks=...)``); None for the defaults.
         fleet_hooks: Called at each change of the fleet state (``Coordinator(fleet_hooks=)``).
+        on_build_error: "raise" (the default): a provider that cannot be built (unknown kind,
+            missing key, failing factory) stops the start, every such problem reported at once.
+            "degrade": start with the providers that could be built; each other one is in
+            ``status().not_built`` with why, in a FleetEvent (``change="not_built"``) and a
+            WARNING log line. With no primary built, it raises either way.
 
     Yields:
         The coordinator, its health checks started.
 
     Raises:
         SettingsError: Bad settings, an unregistered kind or a missing API key (every problem
-            at once, before any provider is built).
-        ConfigurationError: The settings cannot be read, or a provider's factory failed (the
-            providers built before it are closed first).
+            at once, before any provider is built), or factories that failed (every one, each
+            at its path, such as ``providers[2]``; the providers built are closed first).
+        ConfigurationError: The settings cannot be read, or ``on_build_error`` is neither.
     """
+    if on_build_error not in ON_BUILD_ERROR:
+        raise ConfigurationError(
+            f"on_build_error must be one of {list(ON_BUILD_ERROR)!r}, got {on_build_error!r}"
+        )
     settings = _settings(settings_or_path, environ)
-    providers = await _build_providers(settings, environ)
+    built, not_built = await _build_providers(settings, environ, on_build_error)
     overrides = _Overrides(policies, storage, hooks, fleet_hooks)
     try:
-        coordinator = _coordinator(settings, providers, clock, environ, overrides)
+        coordinator = _coordinator(settings, built, clock, environ, overrides)
     except BaseException:
-        await _close(providers)
+        await _close(p for _, p in built)
         raise
+    _report_not_built(coordinator, not_built)
     try:
         await coordinator.start()
         yield coordinator
@@ -109,30 +126,50 @@ def _settings(
     )
 
 
+_Built = list[tuple[ProviderSettings, Provider]]
+
+
 async def _build_providers(
-    settings: FailoverSettings, environ: Mapping[str, str] | None
-) -> tuple[Provider, ...]:
-    """Like ``failover.registry.build_providers`` (every problem reported before any factory
-    runs), but the providers built before a failing factory are closed."""
-    found = [
-        problem
-        for index, provider in enumerate(settings.providers)
-        for problem in default_registry.problems(provider, environ, at=f"providers[{index}].")
-    ]
+    settings: FailoverSettings, environ: Mapping[str, str] | None, on_build_error: str
+) -> tuple[_Built, dict[str, str]]:
+    """Each provider of ``settings`` built, with its settings; and each one that could not be,
+    with why (with "raise", none: every problem is raised at once, and the providers built are
+    closed). An unknown kind or a missing key is found before any factory runs."""
     if not settings.providers:
-        found.append(
-            SettingsProblem("providers", None, "at least one [[failover.providers]] table")
-        )
-    if found:
-        raise SettingsError("building the providers", found)
-    built: list[Provider] = []
+        missing = SettingsProblem("providers", None, "at least one [[failover.providers]] table")
+        raise SettingsError("building the providers", [missing])
+    if on_build_error == "raise":
+        found = [
+            problem
+            for index, provider in enumerate(settings.providers)
+            for problem in default_registry.problems(provider, environ, at=f"providers[{index}].")
+        ]
+        if found:
+            raise SettingsError("building the providers", found)
+    built: _Built = []
+    failed: list[tuple[ProviderSettings, SettingsProblem]] = []
     try:
-        for provider_settings in settings.providers:
-            built.append(build_provider(provider_settings, environ))
+        for index, each in enumerate(settings.providers):
+            outcome = default_registry.build_problem(each, environ, at=f"providers[{index}]")
+            if isinstance(outcome, SettingsProblem):
+                failed.append((each, outcome))
+            else:
+                built.append((each, outcome))
     except BaseException:
-        await _close(built)
+        await _close(p for _, p in built)
         raise
-    return tuple(built)
+    if failed and (on_build_error == "raise" or all(s.fallback for s, _ in built)):
+        await _close(p for _, p in built)
+        raise SettingsError("building the providers", [problem for _, problem in failed])
+    return built, {s.name: redact(str(problem)) for s, problem in failed}
+
+
+def _report_not_built(coordinator: Coordinator, not_built: Mapping[str, str]) -> None:
+    """Say which providers could not be built: in status, a FleetEvent and a log line each."""
+    for name, why in not_built.items():
+        coordinator.not_built[name] = why
+        logger.warning("provider %r could not be built; starting without it: %s", name, why)
+        coordinator._fleet.announce("not_built", name, why)
 
 
 @attrs.frozen
@@ -147,16 +184,17 @@ class _Overrides:
 
 def _coordinator(
     settings: FailoverSettings,
-    providers: tuple[Provider, ...],
+    built: _Built,
     clock: Clock | None,
     environ: Mapping[str, str] | None = None,
     overrides: _Overrides | None = None,
 ) -> Coordinator:
-    """The coordinator of ``settings`` over ``providers`` (built from ``settings.providers``,
-    in the same order): those with ``fallback = true`` are its fallbacks."""
+    """The coordinator of ``settings`` over the providers ``built`` (each with its settings,
+    in the settings' order): those with ``fallback = true`` are its fallbacks."""
     given = overrides or _Overrides()
-    names = [p.name for p in settings.providers]
-    fallback = [s.fallback for s in settings.providers]
+    names = [s.name for s, _ in built]
+    providers = [p for _, p in built]
+    fallback = [s.fallback for s, _ in built]
     policies = {name: settings.breaker_policy(name) for name in names}
     policies.update(given.policies or {})
     storage = given.storage if given.storage is not None else settings.make_storage(environ)
@@ -169,15 +207,15 @@ def _coordinator(
         retry=settings.retry_policy(),
         rate_limits={n: limit for n in names if (limit := settings.rate_limit(n)) != RateLimit()},
         health=settings.health_config(),
-        health_checks=settings.health_checks(),
+        health_checks={n: c for n, c in settings.health_checks().items() if n in names},
         clock=clock,
         hooks=given.hooks,
         fleet_hooks=given.fleet_hooks,
         hedge_after=settings.hedge_after,
         storage=storage,
         all_down=settings.all_down,
-        priorities={p.name: p.priority for p in settings.providers},
-        weights={p.name: p.weight for p in settings.providers if not p.fallback},
+        priorities={s.name: s.priority for s, _ in built},
+        weights={s.name: s.weight for s, _ in built if not s.fallback},
         telemetry=CoordinatorTelemetry.from_settings(settings.telemetry),
     )
 

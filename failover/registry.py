@@ -94,7 +94,7 @@ class ProviderRegistry:
         if kind in self._kinds and not replace:
             raise ConfigurationError(
                 f"provider kind {kind!r} is already registered (to "
-                f"{self._kinds[kind].factory!r}); pass replace=True to replace it"
+                f"{_named(self._kinds[kind].factory)}); pass replace=True to replace it"
             )
         self._kinds[kind] = _Registration(factory, requires_api_key)
 
@@ -184,9 +184,25 @@ class ProviderRegistry:
             "and failover.registry.register_provider() adds your own"
         )
 
+    def build_problem(
+        self, settings: ProviderSettings, environ: Mapping[str, str] | None = None, *, at: str = ""
+    ) -> Provider | SettingsProblem:
+        """Build one provider, or say why it cannot be built: its unknown kind, its missing
+        key, or its factory's failure, as a SettingsProblem at ``at`` (such as
+        "providers[2]"; never an exception, so a caller can report every provider at once)."""
+        found = self.problems(settings, environ, at=f"{at}." if at else "")
+        if found:
+            return found[0]
+        try:
+            return self._build(settings, settings.api_key(environ))
+        except ConfigurationError as exc:
+            return SettingsProblem(at or settings.name, None, f"a provider that builds: {exc}")
+
     def _build(self, settings: ProviderSettings, api_key: str | None) -> Provider:
         factory = self._kinds[settings.kind].factory
-        what = f"the factory {factory!r} for provider {settings.name!r} (kind {settings.kind!r})"
+        what = (
+            f"the factory {_named(factory)} for provider {settings.name!r} (kind {settings.kind!r})"
+        )
         try:
             provider = factory(settings, api_key=api_key)
         except Exception as exc:
@@ -208,6 +224,15 @@ class ProviderRegistry:
                 f"{settings.name!r}, as in its settings"
             )
         return provider
+
+
+def _named(factory: object) -> str:
+    """A factory as people read it, ``module:qualified_name`` (never a memory address)."""
+    module = getattr(factory, "__module__", None)
+    name = getattr(factory, "__qualname__", None) or getattr(factory, "__name__", None)
+    if isinstance(module, str) and isinstance(name, str):
+        return f"{module}:{name}"
+    return type(factory).__qualname__
 
 
 default_registry: Final = ProviderRegistry()

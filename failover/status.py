@@ -10,7 +10,7 @@ health check's error, the last event's details, the last condition error) are pa
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import attrs
@@ -107,6 +107,8 @@ class CoordinatorStatus:
         fallbacks: One ProviderStatus per fallback provider, in registration order (they
             count in none of the figures above).
         last_fleet_event: The fleet state's most recent change, if any.
+        not_built: The providers of the settings that could not be built at start, each with
+            why (``managed_failover(on_build_error="degrade")``; redacted).
         wall_at: When the snapshot was taken, as UTC epoch seconds (the coordinator's wall
             clock; None when unknown); ``wall_of(t)`` turns any of its monotonic times (a
             ``retry_at``, a ``last_failure_at``) into one.
@@ -123,6 +125,7 @@ class CoordinatorStatus:
     fallbacks: tuple[ProviderStatus, ...] = ()
     last_fleet_event: FleetEvent | None = None
     wall_at: float | None = None
+    not_built: Mapping[str, str] = attrs.field(factory=dict, hash=False)
 
     def wall_of(self, monotonic: float | None) -> float | None:
         """A time of this snapshot (the coordinator's monotonic clock) as UTC epoch seconds;
@@ -149,6 +152,7 @@ class CoordinatorStatus:
         fleet: FleetState | None = None,
         last_fleet_event: FleetEvent | None = None,
         wall_at: float | None = None,
+        not_built: Mapping[str, str] | None = None,
     ) -> CoordinatorStatus:
         """Summarise ``providers`` (and ``fallbacks``) as seen at ``at``; without ``fleet``,
         the fleet state is worked out from the providers' states and ``admits``."""
@@ -177,6 +181,7 @@ class CoordinatorStatus:
             tuple(fallbacks),
             last_fleet_event,
             wall_at,
+            dict(not_built or {}),
         )
 
 
