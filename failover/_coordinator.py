@@ -31,13 +31,13 @@ from failover._result import Result, traced_result
 from failover._selection import CALL, GENERATE, SEARCH, STREAM, Slot
 from failover._shared_quota import share_quotas
 from failover._trace import Skip, skip_of
-from failover.clock import Clock, SystemClock, wall_of
+from failover.clock import Clock, SystemClock
 from failover.health import HealthCheckConfig
 from failover.hooks import Hook, resolve_hooks
 from failover.provider import HealthCheckResult, LLMResponse, Provider, SearchResults
 from failover.ratelimit import Quota, RateLimit
 from failover.retry import RetryPolicy
-from failover.status import CoordinatorStatus, provider_status
+from failover.status import CoordinatorStatus, coordinator_status
 from failover.storage import Storage
 from failover.strategies import CustomStrategy, StrategyName, bind
 from failover.tracing import CoordinatorTelemetry, instrument
@@ -330,20 +330,8 @@ class Coordinator:
     def status(self) -> CoordinatorStatus:
         """A frozen snapshot of every provider and fallback, the overall health and the fleet
         state (evaluated now: a cooldown that has ended counts without any request)."""
-        now = self.clock.monotonic()  # each breaker's due time-driven transitions fire (L1)
-        statuses = tuple(provider_status(s, now) for s in self._slots[: self._ranked])
-        fallbacks = tuple(provider_status(s, now) for s in self._slots[self._ranked :])
         fleet = self._fleet
-        fleet.refresh()
-        return CoordinatorStatus.of(
-            statuses,
-            now,
-            fallbacks=fallbacks,
-            fleet=fleet.state,
-            last_fleet_event=fleet.last_event,
-            wall_at=wall_of(self.clock),
-            not_built=self.not_built,
-        )
+        return coordinator_status(self._slots, self._ranked, fleet, self.clock, self.not_built)
 
     async def events(
         self, provider: str | None = None, *, since: int = 0, limit: int | None = None

@@ -11,7 +11,8 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from failover._settings_checks import SettingsProblem, _Invalid, _render, _show
+from failover._settings_checks import _Invalid, _render, _show
+from failover._settings_problem import SettingsProblem
 from failover._toml_limits import TomlLimitError, load_toml
 from statemachines import ConfigurationError
 

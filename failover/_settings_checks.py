@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 
+from failover._settings_problem import _describe
 from failover.ratelimit import RateLimit
 from statemachines import BUILTIN_NAMES, BreakerPolicy, ConfigurationError, CountWindow, TimeWindow
 
@@ -40,32 +41,6 @@ _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 _PathPart: TypeAlias = str | int
 _Found: TypeAlias = tuple[tuple[_PathPart, ...], str | None, str]  # (subpath, given, expected)
-
-
-def _describe(path: str, given: str | None, expected: str) -> str:
-    """One problem as text (also ``SettingsProblem.__str__``)."""
-    if given is None:
-        return f"{path}: {expected}"
-    return f"{path}: got {given}; expected {expected}"
-
-
-@attrs.frozen
-class SettingsProblem:
-    """One bad key.
-
-    Attributes:
-        path: Where: ``providers[1].rate_limits.per_minute``, or an environment variable's name.
-        given: The value given as shown (a repr, shortened; ``(hidden)`` where it could be a
-            credential), or None when the key is missing or unknown.
-        expected: What would be accepted.
-    """
-
-    path: str
-    given: str | None
-    expected: str
-
-    def __str__(self) -> str:
-        return _describe(self.path, self.given, self.expected)
 
 
 class _Invalid(ConfigurationError):

@@ -38,7 +38,6 @@ from failover._policy_format import policy_from_toml
 from failover._settings_checks import (
     MAX_RATE_LIMIT,
     UNLIMITED,
-    SettingsProblem,
     _bad,
     _check,
     _checked_fields,
@@ -65,6 +64,7 @@ from failover._settings_policy import (
     build_storage,
     resolve_policy_files,
 )
+from failover._settings_problem import SettingsProblem
 from failover._settings_provider import ProviderSettings
 from failover._settings_ranges import (
     MAX_CONSECUTIVE_FAILURES,

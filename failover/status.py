@@ -10,14 +10,15 @@ health check's error, the last event's details, the last condition error) are pa
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
 import cattrs
 
-from failover._fleet import FleetEvent, FleetState, fleet_state
+from failover._fleet import Fleet, FleetEvent, FleetState, fleet_state
 from failover._json import dumps
+from failover.clock import Clock, wall_of
 from failover.provider import HealthCheckResult
 from failover.secrets import redact
 from statemachines import (
@@ -183,6 +184,27 @@ class CoordinatorStatus:
             wall_at,
             dict(not_built or {}),
         )
+
+
+def coordinator_status(
+    slots: Sequence[Slot], ranked: int, fleet: Fleet, clock: Clock, not_built: Mapping[str, str]
+) -> CoordinatorStatus:
+    """A coordinator's snapshot (internal: ``Coordinator.status()``): ``slots[:ranked]`` are its
+    providers, the rest its fallbacks; evaluated now, so each breaker's due time-driven
+    transitions fire (L1) and the fleet state is refreshed first."""
+    now = clock.monotonic()
+    statuses = tuple(provider_status(s, now) for s in slots[:ranked])
+    fallbacks = tuple(provider_status(s, now) for s in slots[ranked:])
+    fleet.refresh()
+    return CoordinatorStatus.of(
+        statuses,
+        now,
+        fallbacks=fallbacks,
+        fleet=fleet.state,
+        last_fleet_event=fleet.last_event,
+        wall_at=wall_of(clock),
+        not_built=not_built,
+    )
 
 
 def provider_status(slot: Slot, now: float) -> ProviderStatus:

@@ -222,10 +222,9 @@ def test_a_coordinator_built_from_settings_has_the_telemetry_they_ask_for() -> N
     settings = FailoverSettings.from_mapping(data)
     assert settings.telemetry == {"gen_ai_metrics": True}
     assert FailoverSettings.from_mapping(settings.to_mapping()) == settings
-    built = _coordinator(settings, (answers("a"),), None)
+    built = _coordinator(settings, [(settings.providers[0], answers("a"))], None)
     assert built._telemetry is not None
     assert (built._telemetry.config.spans, built._telemetry.config.gen_ai_metrics) == (False, True)
-    plain = _coordinator(
-        FailoverSettings.from_mapping({"providers": data["providers"]}), (answers("a"),), None
-    )
+    bare = FailoverSettings.from_mapping({"providers": data["providers"]})
+    plain = _coordinator(bare, [(bare.providers[0], answers("a"))], None)
     assert plain._telemetry is None
