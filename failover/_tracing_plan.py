@@ -23,6 +23,7 @@ from failover._hedge import run_hedged
 from failover._result import Result, traced_result
 from failover._selection import Slot
 from failover._stream import chunks
+from failover._trace import skip_of
 from failover._tracing_attrs import (
     ALREADY_TRIED,
     ATTEMPT_FAILED,
@@ -89,7 +90,7 @@ class TracedPlan(Plan):
         if not coordinator._fallbacks:
             return None
         coordinator._fleet.refresh()
-        return self._note(FALLBACK, self._first_of(coordinator._fallbacks, now))
+        return self._note(FALLBACK, self._first_of(coordinator._fallbacks, now, record=False))
 
     def _again(self, now: float) -> tuple[Slot, int] | None:
         slots = self.coordinator._slots
@@ -99,18 +100,22 @@ class TracedPlan(Plan):
                 return picked
         return None
 
-    def _first_of(self, slots: Iterable[Slot], now: float) -> tuple[Slot, int] | None:
+    def _first_of(
+        self, slots: Iterable[Slot], now: float, *, record: bool = True
+    ) -> tuple[Slot, int] | None:
+        """The first of ``slots`` that admits; ``record``: put the others passed over in the
+        decision trace (``Plan.passed``), as ``Plan._fresh`` does."""
         kind, tries = self.kind, self.tries
         for slot in slots:
-            if not slot.serves[kind]:
-                continue
             if slot.index in tries:  # tried: skipped unless its backoff is over (_again's)
-                if self.not_before.get(slot.index, _INF) > now:
+                if slot.serves[kind] and self.not_before.get(slot.index, _INF) > now:
                     self.telemetry.skipped(self.span, slot, now, ALREADY_TRIED)
                 continue
-            picked = self._admit(slot, now)
+            picked = self._admit(slot, now) if slot.serves[kind] else None
             if picked is not None:
                 return picked
+            if record:
+                self.passed[slot.index] = skip_of(slot, kind, now)
         return None
 
     def _admit(self, slot: Slot, now: float) -> tuple[Slot, int] | None:

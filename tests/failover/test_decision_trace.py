@@ -242,3 +242,21 @@ async def _one_request(states: list[str]) -> None:
     for skip in skipped:
         state = states[int(skip.provider[1:])]
         assert skip.reason in expected[state], (skip, state)
+
+
+@pytest.mark.asyncio
+async def test_a_traced_coordinator_keeps_the_same_trace() -> None:
+    from failover.tracing import CoordinatorTelemetry
+
+    c, _ = coordinator(
+        SearchOnly("brave"),
+        answers("a"),
+        answers("b"),
+        strategy="priority",
+        priorities={"brave": 3, "a": 2},
+        telemetry=CoordinatorTelemetry(),
+    )
+    c.breaker("a").force_open()
+    result = await c.generate("hi")
+    assert result.provider == "b"
+    assert reasons(result.skipped) == [("brave", R.NOT_SERVING), ("a", R.FORCED_OPEN)]
