@@ -191,6 +191,10 @@ class CircuitBreaker(Calling):
         or another process (internal: the coordinator's selection listens)."""
         self._watchers = (*self._watchers, fn)
 
+    def unwatch(self, fn: Callable[[], object]) -> None:
+        """Stop calling ``fn`` (given to ``watch``); nothing happens if it is not watching."""
+        self._watchers = tuple(w for w in self._watchers if w is not fn)
+
     # --- state --------------------------------------------------------------------------------
 
     def _due(self) -> None:

@@ -26,6 +26,7 @@ from failover._fleet import Fleet, FleetEvent
 from failover._health_runner import HealthRunner
 from failover._hedge import run_hedged
 from failover._log import get_logger
+from failover._membership import FleetChanges
 from failover._replica import Replica, local_events
 from failover._result import Result, traced_result
 from failover._selection import CALL, GENERATE, SEARCH, STREAM, Slot
@@ -59,7 +60,7 @@ AllDown: TypeAlias = Literal["fail_fast", "wait", "probe"]
 ALL_DOWN_MODES: tuple[AllDown, ...] = ("fail_fast", "wait", "probe")
 
 
-class Coordinator:
+class Coordinator(FleetChanges):
     """Sends each request to the best provider that admits it, and fails over to the next.
 
     Args:
@@ -157,7 +158,8 @@ class Coordinator:
         self._rng = random.Random(seed)
         self._fleet = Fleet(self.clock, fleet_hooks)
         self._ranked = len(providers)  # _slots[:_ranked]: the providers; the rest: fallbacks
-        hooks = None if hooks is None else tuple(hooks)
+        hooks = self._hooks = None if hooks is None else tuple(hooks)
+        self._health_checks = health_checks
         self._slots = tuple(
             self._slot(i, p, policies.get(p.name, policy), rate_limits, priorities, weights, hooks)
             for i, p in enumerate([*providers, *fallback])
@@ -189,9 +191,10 @@ class Coordinator:
         priorities: Mapping[str, float],
         weights: Mapping[str, float],
         hooks: Iterable[Hook] | None,
+        ranked: bool | None = None,
     ) -> Slot:
         policy = policy or BreakerPolicy()
-        ranked = index < self._ranked
+        ranked = index < self._ranked if ranked is None else ranked
         if self.all_down == "probe" and ranked:
             check_can_probe(provider.name, policy)
         resolved = resolve_hooks(hooks)

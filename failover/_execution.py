@@ -65,11 +65,15 @@ class Plan:
         "attempts",
         "coordinator",
         "deadline",
+        "fallbacks",
         "first",
         "kind",
         "not_before",
+        "ordering",
         "passed",
         "probed",
+        "ranked",
+        "slots",
         "spent",
         "tries",
     )
@@ -80,6 +84,9 @@ class Plan:
         """``first``: whether the request's first pick is still to be made (the strategy's
         order is told, e.g. round robin moves on once per request)."""
         self.coordinator = coordinator
+        # the layout the request started with (Coordinator.add / remove swap in a new one)
+        self.slots, self.ranked = coordinator._slots, coordinator._ranked
+        self.ordering, self.fallbacks = coordinator._ordering, coordinator._fallbacks
         self.kind = kind
         self.deadline = deadline
         self.first = first
@@ -135,8 +142,8 @@ class Plan:
     def _fresh(self, now: float) -> tuple[Slot, int] | None:
         kind, tries = self.kind, self.tries
         first, self.first = self.first, False
-        for slot in self.coordinator._ordering.order(now, first):
-            if slot.index in tries:
+        for slot in self.ordering.order(now, first):
+            if slot.index in tries or slot.live.removed:
                 continue
             if slot.serves[kind]:
                 generation = slot.admit(now)
@@ -152,23 +159,24 @@ class Plan:
 
     def _fallback(self, now: float) -> tuple[Slot, int] | None:
         """The first fallback (priority order) not tried yet that admits a call now."""
-        coordinator = self.coordinator
-        fallbacks = coordinator._fallbacks
+        fallbacks = self.fallbacks
         if not fallbacks:
             return None
-        coordinator._fleet.refresh()  # the fleet state as this request finds it
+        self.coordinator._fleet.refresh()  # the fleet state as this request finds it
         kind, tries = self.kind, self.tries
         for slot in fallbacks:
-            if slot.serves[kind] and slot.index not in tries:
+            if slot.serves[kind] and slot.index not in tries and not slot.live.removed:
                 generation = slot.admit(now)
                 if generation is not None:
                     return slot, generation
         return None
 
     def _again(self, now: float) -> tuple[Slot, int] | None:
-        slots = self.coordinator._slots
+        slots = self.slots
         ready = sorted((t, i) for i, t in self.not_before.items() if t <= now)
         for _, index in ready:
+            if slots[index].live.removed:
+                continue
             generation = slots[index].admit(now)
             if generation is not None:
                 return slots[index], generation
@@ -179,10 +187,10 @@ class Plan:
         ``all_down="wait"`` mode any provider's (or untried fallback's) cooldown too."""
         coordinator = self.coordinator
         wait = coordinator.all_down == "wait"
-        ranked = coordinator._ranked
+        ranked = self.ranked
         times = []
-        for slot in coordinator._slots:
-            if not slot.serves[self.kind]:
+        for slot in self.slots:
+            if not slot.serves[self.kind] or slot.live.removed:
                 continue
             tried = slot.index in self.tries
             if not (tried or wait) or (tried and slot.index >= ranked):
@@ -204,13 +212,13 @@ class Plan:
         AllProvidersUnavailable (with the earliest retry time) before any."""
         coordinator = self.coordinator
         now = coordinator.clock.monotonic()
-        untried = [s for s in coordinator._slots if s.index not in self.tries]
+        untried = [s for s in self.slots if s.index not in self.tries and not s.live.removed]
         skipped = skips_of(untried, self.kind, now)
         if self.attempts:
             failed = AllProvidersFailed(self.attempts, skipped)
             failed.__cause__ = self.attempts[-1].error
             return failed
-        slots = [s for s in coordinator._slots if s.serves[self.kind]]
+        slots = [s for s in self.slots if s.serves[self.kind] and not s.live.removed]
         times = [t for s in slots if (t := s.ready_at(now, breaker=True)) is not None]
         earliest = min(times) if times else None
         return AllProvidersUnavailable(earliest, [s.name for s in slots], now, skipped)
@@ -237,7 +245,7 @@ class Plan:
         """Count an attempt that ended (``run_attempt`` recorded it at the provider); after a
         failure, set when ``slot`` may be tried again, or raise a request-level error."""
         self.attempts.append(record)
-        ranked = slot.index < self.coordinator._ranked
+        ranked = slot.ordering is not None  # a fallback is in no strategy's order
         self.spent += ranked
         error = record.error
         if error is None:
@@ -281,6 +289,8 @@ async def run_attempt(
     limit = coordinator.retry.attempt_timeout
     if deadline is not None and (limit is None or deadline - started < limit):
         limit = deadline - started
+    live = slot.live  # counted in flight until the provider's answer or error is in
+    live.in_flight += 1
     try:
         awaitable = fn(slot.provider)
         if limit is None:
@@ -306,26 +316,31 @@ async def run_attempt(
     except Exception as exc:
         error = exc
     except BaseException as exc:  # cancellation: recorded IGNORED, and it propagates
+        live.ended()
         slot.breaker.finish(generation, started, exc)
         raise
     else:
+        live.ended()
         end = (
             slot.breaker.finish(generation, started, None, value)
             if finish_success
             else clock.monotonic()
         )
         slot.observe(end - started, False, end)
-        if slot.index < coordinator._ranked:  # a fallback is in no strategy's order
-            coordinator._ordering.update(slot)
+        ordering = slot.ordering  # None for a fallback, which is in no strategy's order
+        if ordering is not None:
+            ordering.update(slot)
         if slot.reports_quota:
             _learn_quota(slot, end)
         if quota is not None and isinstance(value, LLMResponse):
             quota.consume_tokens(end, value.usage.total_tokens)
         return value, _new_attempt(Attempt, (slot.name, started, end - started, None))
+    live.ended()
     end = slot.breaker.finish(generation, started, error)
     slot.observe(end - started, True, end)
-    if slot.index < coordinator._ranked:
-        coordinator._ordering.update(slot)
+    ordering = slot.ordering
+    if ordering is not None:
+        ordering.update(slot)
     if slot.reports_quota:
         _learn_quota(slot, end)
     return None, _new_attempt(Attempt, (slot.name, started, end - started, error))

@@ -59,9 +59,10 @@ class FleetEvent:
         dest: The state entered.
         at: When, on the coordinator's clock.
         admitting: The primaries that admitted calls then, in registration order.
-        change: None for a change of the fleet state; "not_built" when a provider of the
-            settings could not be built at start (``managed_failover(on_build_error=
-            "degrade")``: source and dest are then the same).
+        change: None for a change of the fleet state; for a change of its members (source
+            and dest are then the same): "added" and "removed" (``Coordinator.add`` /
+            ``remove``), "not_built" (a provider of the settings that could not be built at
+            start: ``managed_failover(on_build_error="degrade")``).
         provider: The provider the ``change`` is about.
         detail: Why, for people (the build error, redacted).
     """

@@ -82,8 +82,7 @@ async def _race(
 
 def _ranked(plan: Plan, running: dict[asyncio.Task[_Outcome], Slot]) -> int:
     """How many of the running attempts are at providers (fallbacks do not count)."""
-    ranked = plan.coordinator._ranked
-    return sum(slot.index < ranked for slot in running.values())
+    return sum(slot.ordering is not None for slot in running.values())
 
 
 def _start(

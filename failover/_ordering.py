@@ -34,6 +34,12 @@ class Ordering:
         self.slots = tuple(slots)
         self.rng = rng
         self.schedule = Schedule(self.slots)
+        for slot in self.slots:
+            slot.ordering = self
+
+    def close(self) -> None:
+        """This order is no longer the coordinator's (its layout changed): stop listening."""
+        self.schedule.close()
 
     def order(self, now: float, first: bool = True) -> Iterator[Slot]:
         """The slots in the order to try them; ``first``: the request's first pick (later

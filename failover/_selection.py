@@ -9,8 +9,10 @@ a state, it only avoids asking a breaker that has already said "not before ``ret
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 from collections import deque
+from copy import copy as _copy
 from typing import TYPE_CHECKING
 
 from failover.errors import CallNotPermitted
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from failover._breaker import CircuitBreaker
+    from failover._ordering import Ordering
     from failover.provider import HealthCheckResult, Provider, QuotaReport
 
 __all__ = [
@@ -52,6 +55,24 @@ _FORCED_OPEN = BreakerState.FORCED_OPEN
 _HALF_OPEN = BreakerState.HALF_OPEN
 
 
+class Live:
+    """What every copy of one provider's slot shares (internal): its attempts in flight, and
+    whether ``Coordinator.remove`` took it out (then ``drained`` is set when none is left)."""
+
+    __slots__ = ("drained", "in_flight", "removed")
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.removed = False
+        self.drained: asyncio.Event | None = None
+
+    def ended(self) -> None:
+        """One attempt ended."""
+        self.in_flight -= 1
+        if self.removed and not self.in_flight and self.drained is not None:
+            self.drained.set()
+
+
 class Slot:
     """One provider as the coordinator sees it (internal, mutable, read without a lock)."""
 
@@ -61,8 +82,10 @@ class Slot:
         "last_failure_at",
         "last_health_check",
         "latency",
+        "live",
         "machine",
         "name",
+        "ordering",
         "priority",
         "provider",
         "quota",
@@ -87,6 +110,8 @@ class Slot:
         weight: float,
     ) -> None:
         self.index = index
+        self.live = Live()  # shared by every copy of this slot (Coordinator.add / remove)
+        self.ordering: Ordering | None = None  # the strategy order it is in (None: a fallback)
         self.provider = provider
         self.name: str = provider.name
         self.breaker = breaker
@@ -242,6 +267,14 @@ class Slot:
             self.quota = Quota(_UNLIMITED)
         self.quota.block_until(until)
 
+    def moved(self, index: int) -> Slot:
+        """This slot at another index of a new layout (``Coordinator.add``/``remove``): the same
+        provider, breaker, quota, figures and ``live``; in no order until one binds it."""
+        copy = _copy(self)
+        copy.index = index
+        copy.ordering = None
+        return copy
+
     def __repr__(self) -> str:
         return f"<Slot {self.index} {self.name!r}>"
 
@@ -256,7 +289,7 @@ class Schedule:
     append to a deque, which is safe from any thread.
     """
 
-    __slots__ = ("changed", "heap", "on_change", "probing", "slots")
+    __slots__ = ("changed", "heap", "on_change", "probing", "slots", "watchers")
 
     def __init__(self, slots: tuple[Slot, ...]) -> None:
         self.slots = tuple(sorted(slots, key=lambda slot: slot.index))  # slots[i].index == i
@@ -264,8 +297,16 @@ class Schedule:
         self.heap: list[tuple[float, int]] = []  # (tick_at, index), stale entries included
         self.probing: dict[int, Slot] = {}  # slots in a probing state (HALF_OPEN), by index
         self.on_change: Callable[[Slot], object] | None = None  # the strategy's, per change
-        for slot in slots:
-            slot.breaker.watch(self._watcher(slot))
+        self.watchers = [(slot, self._watcher(slot)) for slot in self.slots]
+        for slot, watcher in self.watchers:
+            slot.breaker.watch(watcher)
+
+    def close(self) -> None:
+        """Stop listening to the breakers (a coordinator's layout changed: a new schedule
+        took over)."""
+        for slot, watcher in self.watchers:
+            slot.breaker.unwatch(watcher)
+        self.watchers = []
 
     def _watcher(self, slot: Slot) -> Callable[[], None]:
         append = self.changed.append

@@ -83,17 +83,16 @@ class TracedPlan(Plan):
 
     def _fresh(self, now: float) -> tuple[Slot, int] | None:
         first, self.first = self.first, False
-        return self._first_of(self.coordinator._ordering.order(now, first), now)
+        return self._first_of(self.ordering.order(now, first), now)
 
     def _fallback(self, now: float) -> tuple[Slot, int] | None:
-        coordinator = self.coordinator
-        if not coordinator._fallbacks:
+        if not self.fallbacks:
             return None
-        coordinator._fleet.refresh()
-        return self._note(FALLBACK, self._first_of(coordinator._fallbacks, now, record=False))
+        self.coordinator._fleet.refresh()
+        return self._note(FALLBACK, self._first_of(self.fallbacks, now, record=False))
 
     def _again(self, now: float) -> tuple[Slot, int] | None:
-        slots = self.coordinator._slots
+        slots = self.slots
         for _, index in sorted((t, i) for i, t in self.not_before.items() if t <= now):
             picked = self._admit(slots[index], now)
             if picked is not None:
@@ -107,6 +106,8 @@ class TracedPlan(Plan):
         decision trace (``Plan.passed``), as ``Plan._fresh`` does."""
         kind, tries = self.kind, self.tries
         for slot in slots:
+            if slot.live.removed:
+                continue
             if slot.index in tries:  # tried: skipped unless its backoff is over (_again's)
                 if slot.serves[kind] and self.not_before.get(slot.index, _INF) > now:
                     self.telemetry.skipped(self.span, slot, now, ALREADY_TRIED)
@@ -119,6 +120,8 @@ class TracedPlan(Plan):
         return None
 
     def _admit(self, slot: Slot, now: float) -> tuple[Slot, int] | None:
+        if slot.live.removed:
+            return None
         generation = slot.admit(now)
         if generation is not None:
             return slot, generation
