@@ -29,6 +29,7 @@ from failover._settings_checks import (
     _suggest,
     _unknown,
 )
+from failover._settings_policy import resolve_policy_files
 from failover._toml_limits import TomlLimitError, load_toml
 from statemachines import ConfigurationError, converter
 
@@ -61,8 +62,8 @@ def _read_env(
     data: dict[str, object] = {}
     source = "the environment"
     path = env.get(config, "").strip()
-    if path:
-        data.update(_read_table(Path(path), via=config))
+    if path:  # its policy_file paths are relative to it, as from_toml reads them
+        data.update(resolve_policy_files(_read_table(Path(path), via=config), Path(path).parent))
         source += f" and {path} [failover]"
     names: dict[str, str] = {}
     for field, name in variables.items():

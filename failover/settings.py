@@ -18,9 +18,9 @@ as ``providers[1].rate_limits.per_minute``, or the environment variable's name),
 and what would be accepted ("did you mean ...?" for an unknown key).
 
 API keys come from the environment only: settings hold the *name* of the variable
-(``api_key_env``) and ``ProviderSettings.api_key()`` reads it when called. No repr, str, JSON or
-error shows a key or a Redis password; option names and URL query parameters that look like
-credentials are refused.
+(``api_key_env``) and ``ProviderSettings.api_key()`` reads it. No repr, str or error shows a key
+or a Redis password (``to_mapping()`` keeps a Redis URL as written: prefer ``url_env``); option
+names and URL query parameters that look like credentials are refused.
 """
 
 from __future__ import annotations

@@ -263,3 +263,15 @@ def test_an_unknown_key_suggests_the_closest() -> None:
     [problem] = caught.value.problems
     assert problem.path == "hedge_afer"
     assert problem.expected.startswith("unknown key; did you mean hedge_after?")
+
+
+def test_a_policy_file_named_in_the_environments_file_is_relative_to_that_file(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "conf").mkdir()
+    write(tmp_path / "conf", (EXAMPLES / "throttled.toml").read_text(), "throttled.toml")
+    text = f'[failover]\n[[failover.providers]]\nname = "a"\nkind = "{KIND}"\n'
+    text += 'policy_file = "throttled.toml"\n'
+    path = write(tmp_path / "conf", text)
+    settings = FailoverSettings.from_env(environ={"FAILOVER_CONFIG": str(path)})
+    assert settings.provider("a").policy_file == str(tmp_path / "conf" / "throttled.toml")
