@@ -165,10 +165,13 @@ class Plan:
         self.coordinator._fleet.refresh()  # the fleet state as this request finds it
         kind, tries = self.kind, self.tries
         for slot in fallbacks:
-            if slot.serves[kind] and slot.index not in tries and not slot.live.removed:
+            if slot.index in tries or slot.live.removed:
+                continue
+            if slot.serves[kind]:
                 generation = slot.admit(now)
                 if generation is not None:
                     return slot, generation
+            self.passed[slot.index] = skip_of(slot, kind, now)
         return None
 
     def _again(self, now: float) -> tuple[Slot, int] | None:

@@ -7,7 +7,9 @@ sees either the old layout or the new one, and two changes never interleave thei
 request already running keeps the layout it started with (``Plan`` holds it); the slots of one
 provider in both layouts share its breaker, quota and ``Live`` record, so a removed provider is
 skipped by every request from the moment ``remove`` is called, and its attempts in flight are
-counted until they end.
+counted until they end. With a storage, an added provider's breaker and rate limit join the
+replica (``Replica.join``), and a removed one leaves it once drained (``Replica.leave``). See
+docs/how-to/change-the-fleet.md.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from failover._coordinator_checks import check_values, instance
 from failover._health_runner import HealthRunner
 from failover._log import get_logger
 from failover._selection import Slot
+from failover._shared_quota import share_quotas
 from failover._timeouts import clock_timeout
 from failover.provider import Provider
 from failover.ratelimit import RateLimit
@@ -35,15 +38,9 @@ __all__ = ["FleetChanges", "add", "remove"]
 logger = get_logger(__name__)
 
 
-def _supported(coordinator: Coordinator, what: str) -> None:
+def _open(coordinator: Coordinator, what: str) -> None:
     if coordinator._closed:
         raise ConfigurationError(f"Coordinator.{what}() on a closed coordinator")
-    if coordinator._replica is not None or coordinator._telemetry is not None:
-        shared = "shares state (storage=...)" if coordinator._replica else "records telemetry"
-        raise ConfigurationError(
-            f"Coordinator.{what}() is not supported yet when the coordinator {shared}: build a "
-            "new coordinator with the providers you want instead"
-        )
 
 
 async def add(
@@ -56,7 +53,7 @@ async def add(
     fallback: bool,
 ) -> None:
     """``Coordinator.add``."""
-    _supported(coordinator, "add")
+    _open(coordinator, "add")
     name = getattr(provider, "name", None)
     if not isinstance(name, str) or not name or not isinstance(provider, Provider):
         raise ConfigurationError(
@@ -81,6 +78,11 @@ async def add(
         coordinator._hooks,
         ranked=not fallback,
     )
+    if coordinator._telemetry is not None:  # its spans and gen_ai metrics
+        coordinator._telemetry.describe(slot, fallback=fallback)
+    if (replica := coordinator._replica) is not None:  # shared: the new breaker and limit too
+        replica.join(slot.breaker)
+        share_quotas(replica, [slot], coordinator.clock)
     primaries = list(coordinator._slots[: coordinator._ranked])
     fallbacks = list(coordinator._slots[coordinator._ranked :])
     (fallbacks if fallback else primaries).append(slot)
@@ -92,7 +94,7 @@ async def add(
 
 async def remove(coordinator: Coordinator, name: str, drain_timeout: float | None) -> None:
     """``Coordinator.remove``."""
-    _supported(coordinator, "remove")
+    _open(coordinator, "remove")
     if drain_timeout is not None and (
         isinstance(drain_timeout, bool)
         or not isinstance(drain_timeout, int | float)
@@ -122,6 +124,8 @@ async def remove(coordinator: Coordinator, name: str, drain_timeout: float | Non
     old = _swap(coordinator, primaries, fallbacks)
     await _restart_health(coordinator, old)
     await _drain(coordinator, slot, drain_timeout)
+    if coordinator._replica is not None:
+        coordinator._replica.leave(name)
     try:
         await slot.provider.aclose()
     except Exception:
@@ -194,11 +198,12 @@ class FleetChanges:
         fallback: bool = False,
     ) -> None:
         """Add ``provider`` while requests run: it joins the strategy's order (or the
-        fallbacks), the fleet state and the health checks; a FleetEvent (``change="added"``).
+        fallbacks), the fleet state, the health checks, the shared storage and the telemetry,
+        if any; a FleetEvent (``change="added"``). See docs/how-to/change-the-fleet.md.
 
         Raises:
             ConfigurationError: A provider of that name is already here, a bad value, or the
-                coordinator shares state (``storage``) or records telemetry (not supported).
+                coordinator is closed.
         """
         await add(
             cast("Coordinator", self), provider, policy, rate_limit, priority, weight, fallback
@@ -212,6 +217,6 @@ class FleetChanges:
 
         Raises:
             ConfigurationError: No provider has that name, it is the last one that is not a
-                fallback, or the coordinator shares state or records telemetry.
+                fallback, or the coordinator is closed.
         """
         await remove(cast("Coordinator", self), name, drain_timeout)

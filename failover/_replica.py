@@ -90,6 +90,7 @@ class Replica:
         self._subscription: Subscription | None = None
         self._lost: BaseException | None = None
         self.quotas: list[SharedQuota] = []  # global rate limits (failover._shared_quota)
+        self._unsynced: set[str] = set()  # joined while started: resynced before published
         for member in self.members.values():
             member.breaker.attach_replica(member)
             storage.register_policy(member.name, member.breaker.policy)
@@ -124,7 +125,7 @@ class Replica:
         self.online = False
         for task in (self._task, self._listener):
             await _end(task)
-        for member in self.members.values():
+        for member in tuple(self.members.values()):
             member.settle()  # probe outcomes the storage did not count: recorded locally
         await self._unsubscribe()
         with contextlib.suppress(Exception):
@@ -156,11 +157,18 @@ class Replica:
     async def _step(self) -> None:
         if self._lost is not None:
             raise StorageUnavailable(f"subscription lost: {self._lost}") from self._lost
-        for member in self.members.values():
+        while self._unsynced:  # joined since the last step (Coordinator.add)
+            name = next(iter(self._unsynced))
+            if (joined := self.members.get(name)) is not None:
+                await self._resync(joined)
+            self._unsynced.discard(name)
+        for member in tuple(self.members.values()):  # a change may come while this awaits
+            if member.name in self._unsynced:
+                continue  # joined while this step ran: the next one resyncs it first
             await self._count(member)
             await self._flush(member)
             await self._permits(member)
-        for quota in self.quotas:
+        for quota in tuple(self.quotas):
             await quota.refill(self.storage)
 
     async def _connect(self) -> None:
@@ -170,9 +178,10 @@ class Replica:
         self._lost = None
         assert self._loop is not None
         self._listener = self._loop.create_task(self._listen(subscription))
-        for member in self.members.values():
+        for member in tuple(self.members.values()):
             await self._resync(member)
-        for quota in self.quotas:
+            self._unsynced.discard(member.name)
+        for quota in tuple(self.quotas):
             await quota.refill(self.storage)
         self.wake()
 
@@ -302,6 +311,28 @@ class Replica:
     def _restored(self) -> None:
         self.degraded = False
         logger.info("failover storage %r is back: breaker states resynced", self.storage)
+
+    # --- run-time fleet changes (failover._membership) ---------------------------------------
+
+    def join(self, breaker: CircuitBreaker) -> None:
+        """Share ``breaker`` too (``Coordinator.add``; synchronous). A started replica adopts
+        its shared state in the background task before publishing any of its transitions."""
+        member = Member(self, breaker)
+        breaker.attach_replica(member)
+        self.storage.register_policy(member.name, breaker.policy)
+        self.members[member.name] = member
+        if self.online:
+            self._unsynced.add(member.name)
+            self.wake()
+
+    def leave(self, name: str) -> None:
+        """Stop sharing provider ``name``'s breaker and rate limit (``Coordinator.remove``, once
+        its calls have drained): what it has not published stays local."""
+        member = self.members.pop(name, None)
+        self._unsynced.discard(name)
+        self.quotas = [q for q in self.quotas if q.provider != name]
+        if member is not None:
+            member.settle()
 
     # --- the shared log -------------------------------------------------------------------------
 

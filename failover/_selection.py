@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from failover._breaker import CircuitBreaker
     from failover._ordering import Ordering
+    from failover._tracing_attrs import SlotInfo
     from failover.provider import HealthCheckResult, Provider, QuotaReport
 
 __all__ = [
@@ -56,15 +57,17 @@ _HALF_OPEN = BreakerState.HALF_OPEN
 
 
 class Live:
-    """What every copy of one provider's slot shares (internal): its attempts in flight, and
-    whether ``Coordinator.remove`` took it out (then ``drained`` is set when none is left)."""
+    """What every copy of one provider's slot shares (internal): its attempts in flight,
+    whether ``Coordinator.remove`` took it out (then ``drained`` is set when none is left), and
+    the telemetry's view of it (``failover._tracing_attrs.SlotInfo``; None without telemetry)."""
 
-    __slots__ = ("drained", "in_flight", "removed")
+    __slots__ = ("drained", "in_flight", "info", "removed")
 
     def __init__(self) -> None:
         self.in_flight = 0
         self.removed = False
         self.drained: asyncio.Event | None = None
+        self.info: SlotInfo | None = None
 
     def ended(self) -> None:
         """One attempt ended."""

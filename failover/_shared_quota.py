@@ -118,6 +118,18 @@ class SharedQuota(Quota):
             waits.append(local)
         return max(waits)
 
+    def refusals(self, now: float) -> list[tuple[str, float]]:
+        """``Quota.refusals`` and each shared window that refuses (no lease is asked for)."""
+        found = super().refusals(now)
+        if self.shared:
+            for budget in self.budgets:
+                free = budget.free_at(now)
+                if free is not None:
+                    name = "per_minute" if budget.window == MINUTE else "per_day"
+                    why = "used up across processes" if budget.exhausted else "share on its way"
+                    found.append((f"shared limit {name} = {budget.limit} ({why})", free))
+        return found
+
     def consume(self, now: float) -> None:
         """Count one request sent at ``now``, locally and against the leased budgets."""
         super().consume(now)

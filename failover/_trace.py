@@ -68,8 +68,8 @@ class Skip(NamedTuple):
         text = f"{self.provider}: {self.reason.value}"
         if self.detail:
             text += f" ({self.detail})"
-        if self.retry_after is not None:
-            text += f", retry in {self.retry_after:.1f} s"
+        if self.retry_after is not None and self.reason is not SkipReason.NO_QUOTA:
+            text += f", retry in {self.retry_after:.1f} s"  # NO_QUOTA's detail says each time
         return text
 
 
@@ -109,5 +109,6 @@ def skips_of(slots: Iterable[Slot], kind: int, now: float) -> tuple[Skip, ...]:
 
 
 def describe_skips(skips: Iterable[Skip]) -> str:
-    """The skips as one line for a message ("a: open, retry in 3.0 s; b: not_serving ...")."""
+    """The skips as one line for a message ("a: open, retry in 3.0 s; b: no_quota (client-side
+    limit per_minute = 60 frees in 4.1 s)")."""
     return "; ".join(map(str, skips))

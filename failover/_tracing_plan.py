@@ -65,7 +65,7 @@ class TracedPlan(Plan):
         self.telemetry: Instrumented = telemetry
         self.span: Span = telemetry.start_request(kind)
         self.number = 0  # attempts started
-        self.streaming: tuple[Span, int, Attempt] | None = None  # a stream's answering attempt
+        self.streaming: tuple[Span, Slot, Attempt] | None = None  # a stream's answering attempt
 
     async def run(self, fn: Callable[[Any], Awaitable[T]]) -> Result[T]:
         while True:
@@ -89,7 +89,7 @@ class TracedPlan(Plan):
         if not self.fallbacks:
             return None
         self.coordinator._fleet.refresh()
-        return self._note(FALLBACK, self._first_of(self.fallbacks, now, record=False))
+        return self._note(FALLBACK, self._first_of(self.fallbacks, now))
 
     def _again(self, now: float) -> tuple[Slot, int] | None:
         slots = self.slots
@@ -99,11 +99,9 @@ class TracedPlan(Plan):
                 return picked
         return None
 
-    def _first_of(
-        self, slots: Iterable[Slot], now: float, *, record: bool = True
-    ) -> tuple[Slot, int] | None:
-        """The first of ``slots`` that admits; ``record``: put the others passed over in the
-        decision trace (``Plan.passed``), as ``Plan._fresh`` does."""
+    def _first_of(self, slots: Iterable[Slot], now: float) -> tuple[Slot, int] | None:
+        """The first of ``slots`` that admits; the others passed over go in the decision trace
+        (``Plan.passed``), as ``Plan._fresh`` and ``Plan._fallback`` put them."""
         kind, tries = self.kind, self.tries
         for slot in slots:
             if slot.live.removed:
@@ -115,8 +113,7 @@ class TracedPlan(Plan):
             picked = self._admit(slot, now) if slot.serves[kind] else None
             if picked is not None:
                 return picked
-            if record:
-                self.passed[slot.index] = skip_of(slot, kind, now)
+            self.passed[slot.index] = skip_of(slot, kind, now)
         return None
 
     def _admit(self, slot: Slot, now: float) -> tuple[Slot, int] | None:
@@ -159,7 +156,7 @@ class TracedPlan(Plan):
         telemetry = self.telemetry
         self.number += 1
         number = self.number
-        span = telemetry.start_attempt(self.span, slot.index, self.kind, number)
+        span = telemetry.start_attempt(self.span, slot, self.kind, number)
         try:
             if span.get_span_context().is_valid:  # no tracer (spans off): no context to set
                 with trace.use_span(span, record_exception=False, set_status_on_exception=False):
@@ -178,9 +175,9 @@ class TracedPlan(Plan):
             extra = {ATTEMPT_NUMBER: number, ERROR_TYPE: error_type(error)}
             telemetry.event(self.span, ATTEMPT_FAILED, slot, extra)
         if finish_success or error is not None:
-            telemetry.end_attempt(span, slot.index, self.kind, value, error, record.duration)
+            telemetry.end_attempt(span, slot, self.kind, value, error, record.duration)
         else:  # a stream's first chunk: its span ends with the stream
-            self.streaming = (span, slot.index, record)
+            self.streaming = (span, slot, record)
         self.ended(slot, record)
         return value, error
 
@@ -189,12 +186,12 @@ class TracedPlan(Plan):
         it answered."""
         streaming = self.streaming
         if streaming is not None:
-            span, index, record = streaming
-            provider = self.telemetry.infos[index].name
+            span, slot, record = streaming
+            provider = slot.name
             if isinstance(error, StreamInterrupted) or error is None:
                 cause = None if error is None else error.cause
                 took = self.coordinator.clock.monotonic() - record.started_at
-                self.telemetry.end_attempt(span, index, self.kind, None, cause, took)
+                self.telemetry.end_attempt(span, slot, self.kind, None, cause, took)
             else:  # the caller stopped reading, or was cancelled
                 self.telemetry.cancelled(span)
         self.telemetry.end_request(self.span, self.number, provider, error)

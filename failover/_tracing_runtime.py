@@ -56,9 +56,10 @@ _Attributes = dict[str, Any]
 
 class Instrumented:
     """The telemetry of one coordinator (internal): a tracer (a no-op one when spans are off),
-    the two gen_ai histograms (None when those metrics are off) and each slot's SlotInfo."""
+    the two gen_ai histograms (None when those metrics are off); each slot's SlotInfo is on its
+    ``Live`` record (``slot.live.info``), which every layout of the fleet shares."""
 
-    __slots__ = ("config", "histograms", "infos", "tracer")
+    __slots__ = ("config", "histograms", "tracer")
 
     def __init__(self, config: CoordinatorTelemetry, coordinator: Coordinator) -> None:
         self.config = config
@@ -75,7 +76,13 @@ class Instrumented:
                 _histogram(meter, TOKEN_USAGE, "{token}", _TOKENS_DESCRIPTION, TOKEN_BUCKETS),
             )
         ranked = coordinator._ranked
-        self.infos = tuple(slot_info(s, s.index >= ranked) for s in coordinator._slots)
+        for slot in coordinator._slots:
+            self.describe(slot, fallback=slot.index >= ranked)
+
+    @staticmethod
+    def describe(slot: Slot, *, fallback: bool) -> None:
+        """Give ``slot`` (a new one: the coordinator's, or ``Coordinator.add``'s) its SlotInfo."""
+        slot.live.info = slot_info(slot, fallback)
 
     # --- the request span --------------------------------------------------------------------
 
@@ -121,9 +128,9 @@ class Instrumented:
 
     # --- attempt spans -----------------------------------------------------------------------
 
-    def start_attempt(self, request: Span, index: int, kind: int, number: int) -> Span:
+    def start_attempt(self, request: Span, slot: Slot, kind: int, number: int) -> Span:
         """The span of one attempt, a child of the request span."""
-        info = self.infos[index]
+        info = _info(slot)
         attributes: _Attributes = {PROVIDER: info.name, ATTEMPT_NUMBER: number}
         if info.fallback:
             attributes[IS_FALLBACK] = True
@@ -139,14 +146,14 @@ class Instrumented:
     def end_attempt(
         self,
         span: Span,
-        index: int,
+        slot: Slot,
         kind: int,
         value: object,
         error: BaseException | None,
         duration: float,
     ) -> None:
         """End an attempt's span and record its gen_ai metrics (text requests only)."""
-        info = self.infos[index]
+        info = _info(slot)
         gen_ai = kind in (GENERATE, STREAM) and info.llm
         answer = value if gen_ai and isinstance(value, LLMResponse) else None
         if span.is_recording():
@@ -220,3 +227,9 @@ def _histogram(
         )
     except TypeError:  # pragma: no cover - opentelemetry-api < 1.23
         return meter.create_histogram(name, unit, description)
+
+
+def _info(slot: Slot) -> SlotInfo:
+    info = slot.live.info
+    assert info is not None  # every slot of an instrumented coordinator is described
+    return info

@@ -60,8 +60,10 @@ class _Window:
         self.total = 0
 
     def expire(self, now: float) -> None:
-        entries = self.entries
-        while entries and entries[0][0] <= now - self.seconds:
+        # ``when + seconds``, as free_at says it: at that very time the entry is gone (``now -
+        # seconds`` may round above ``when`` and refuse the caller who waited as told)
+        entries, seconds = self.entries, self.seconds
+        while entries and entries[0][0] + seconds <= now:
             self.total -= entries.popleft()[1]
 
     def free_at(self, now: float) -> float | None:

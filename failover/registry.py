@@ -18,12 +18,14 @@ a key's value; a factory's own error that shows the key is reported with the key
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Final, Protocol
 
 import attrs
 
 from failover.provider import Provider
+from failover.secrets import MIN_MASKED_LENGTH
 from failover.settings import FailoverSettings, ProviderSettings, SettingsError, SettingsProblem
 from statemachines import ConfigurationError
 
@@ -38,7 +40,7 @@ __all__ = [
     "register_provider",
 ]
 
-BUILTIN_KINDS: Final = ("brave", "callable", "gemini", "gemini-sdk", "openai")
+BUILTIN_KINDS: Final = ("brave", "callable", "gemini", "gemini-genai", "gemini-sdk", "openai")
 """The kinds the ``providers`` package registers when it is imported."""
 
 
@@ -196,7 +198,13 @@ class ProviderRegistry:
         try:
             return self._build(settings, settings.api_key(environ))
         except ConfigurationError as exc:
-            return SettingsProblem(at or settings.name, None, f"a provider that builds: {exc}")
+            path = at or settings.name
+            # A factory that names the option it refused ("options.callable ...") is placed
+            # at that option: providers[2].options.callable.
+            option = _OPTION.search(str(exc).partition(" failed: ")[2])
+            if option is not None:
+                path = f"{path}.options.{option.group(1)}"
+            return SettingsProblem(path, None, f"a provider that builds: {exc}")
 
     def _build(self, settings: ProviderSettings, api_key: str | None) -> Provider:
         factory = self._kinds[settings.kind].factory
@@ -207,7 +215,11 @@ class ProviderRegistry:
             provider = factory(settings, api_key=api_key)
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
-            if api_key and (api_key in message or api_key in repr(exc.args)):
+            if (
+                api_key  # a shorter key would mask that text in every word (secrets.redact)
+                and len(api_key) >= MIN_MASKED_LENGTH
+                and (api_key in message or api_key in repr(exc.args))
+            ):
                 # Chaining would print the key with the original error: mask it, drop it.
                 raise ConfigurationError(
                     f"{what} failed: {message.replace(api_key, '***')}"
@@ -224,6 +236,9 @@ class ProviderRegistry:
                 f"{settings.name!r}, as in its settings"
             )
         return provider
+
+
+_OPTION: Final = re.compile(r"\boptions\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def _named(factory: object) -> str:

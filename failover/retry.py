@@ -66,14 +66,15 @@ class RetryPolicy:
     """Attempts, deadlines and backoff of one coordinated request.
 
     Attributes:
-        max_attempts: Attempts across all providers (MAX_RETRIES_PER_REQUEST), from 1 to
-            MAX_ATTEMPTS (100).
-        backoff_factor: Growth of the wait before a provider is tried again (BACKOFF_FACTOR),
-            from 1 to MAX_BACKOFF_FACTOR (10).
+        max_attempts: Attempts across all providers, the first included, from 1 to
+            MAX_ATTEMPTS (100); default 3. Settings write it as retries, attempts after the
+            first: max_attempts = 1 + max_retries_per_request (docs/reference/settings.md).
+        backoff_factor: Growth of the wait before a provider is tried again
+            (FAILOVER_BACKOFF_FACTOR), from 1 to MAX_BACKOFF_FACTOR (10).
         initial_backoff: The first such wait's ceiling, in seconds (> 0, <= MAX_BACKOFF).
         max_backoff: No wait's ceiling exceeds this (> 0, <= MAX_BACKOFF, an hour).
-        request_timeout: The whole request's deadline in seconds (REQUEST_TIMEOUT); None: none.
-            At most MAX_TIMEOUT (6 hours), as ``attempt_timeout``.
+        request_timeout: The whole request's deadline in seconds (FAILOVER_REQUEST_TIMEOUT);
+            None: none. At most MAX_TIMEOUT (6 hours), as ``attempt_timeout``.
         attempt_timeout: One attempt's limit in seconds; None: only the deadline applies.
         stop_on_content_blocked: Whether ContentBlocked ends the request (like BadRequest) or
             fails over to the next provider.

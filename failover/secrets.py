@@ -27,12 +27,16 @@ from typing import Final
 
 from statemachines import ConfigurationError
 
-__all__ = ["MASK", "check_secret", "redact", "register_secret"]
+__all__ = ["MASK", "MIN_MASKED_LENGTH", "check_secret", "redact", "register_secret"]
 
 MASK: Final = "***"
 """What a secret is replaced with."""
 
-_MIN_LENGTH: Final = 4  # shorter values are not masked by value (they would mask common words)
+MIN_MASKED_LENGTH: Final = 4
+"""Secrets shorter than this are not masked by value: masking "k" wherever it appears would
+garble every message (no hosted provider issues keys this short). A longer one, even a local
+server's placeholder such as "EMPTY", is masked wherever it appears: a garbled word is the
+lesser harm than a short password shown."""
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -57,12 +61,12 @@ _HEADER: Final = re.compile(
 def register_secret(value: str) -> None:
     """Mask ``value`` (and its percent-encoded form) in every text ``redact`` sees from now on.
 
-    Values shorter than 4 characters are not registered (masking them would garble ordinary
-    words); they are still masked where they appear as a credential header, a URL password or a
-    key query parameter.
+    Values shorter than MIN_MASKED_LENGTH (4) characters are not registered (masking "k"
+    wherever it appears would garble ordinary words); they are still masked where they appear as a
+    credential header, a URL password or a key query parameter. See docs/reference/secrets.md.
     """
     global _pattern
-    if not isinstance(value, str) or len(value) < _MIN_LENGTH:
+    if not isinstance(value, str) or len(value) < MIN_MASKED_LENGTH:
         return
     forms = {value, urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)}
     with _lock:

@@ -1,7 +1,8 @@
 """I/O adapters: the providers a ``failover`` coordinator calls.
 
 - ``GeminiProvider``: Gemini over its REST API (httpx); ``GeminiSDKProvider``: through the
-  google-generativeai SDK (extra ``gemini-sdk``; imported on first use).
+  google-generativeai SDK (extra ``gemini-sdk``, deprecated); ``GeminiGenAIProvider``: through
+  its successor, the google-genai SDK (extra ``genai``); both imported on first use.
 - ``BraveSearchProvider``: Brave Web Search.
 - ``OpenAICompatibleProvider``: OpenAI-compatible chat completions (OpenAI, Groq, Together,
   vLLM, Ollama).
@@ -9,8 +10,8 @@
 
 Each maps its API's answers and failures onto the library's records and error tree at the
 boundary (``providers._http`` for everything httpx raises). Importing the package registers the
-kinds "gemini", "gemini-sdk", "brave", "openai" and "callable" with ``failover.registry``, so
-settings can build them (see ``register_builtin_kinds``).
+kinds "gemini", "gemini-genai", "gemini-sdk", "brave", "openai" and "callable" with
+``failover.registry``, so settings can build them (see ``register_builtin_kinds``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from providers.openai import OpenAICompatibleProvider
 __all__ = [
     "BraveSearchProvider",
     "CallableProvider",
+    "GeminiGenAIProvider",
     "GeminiProvider",
     "GeminiSDKProvider",
     "OpenAICompatibleProvider",
@@ -34,11 +36,16 @@ __all__ = [
 
 register_builtin_kinds()
 
+_OPTIONAL = {
+    "GeminiGenAIProvider": "providers.gemini_genai",
+    "GeminiSDKProvider": "providers.gemini_sdk",
+}
+
 
 def __getattr__(name: str) -> Any:
-    # GeminiSDKProvider needs the optional SDK: imported on first use only.
-    if name == "GeminiSDKProvider":
+    # GeminiSDKProvider and GeminiGenAIProvider need optional SDKs: imported on first use only.
+    if name in _OPTIONAL:
         import importlib
 
-        return importlib.import_module("providers.gemini_sdk").GeminiSDKProvider
+        return getattr(importlib.import_module(_OPTIONAL[name]), name)
     raise AttributeError(f"module 'providers' has no attribute {name!r}")

@@ -1,15 +1,18 @@
 """The provider kinds ``import providers`` registers with ``failover.registry``.
 
-=============  ===============================================  ========  ========================
-kind           builds                                           API key   options
-=============  ===============================================  ========  ========================
-"gemini"       providers.gemini.GeminiProvider                  required  common, api_version
-"gemini-sdk"   providers.gemini_sdk.GeminiSDKProvider           required  common
-"brave"        providers.brave.BraveSearchProvider              required  common
-"openai"       providers.openai.OpenAICompatibleProvider        optional  common
-"callable"     providers.callable.CallableProvider              unused    callable (required),
-                                                                          serves, blocking
-=============  ===============================================  ========  ========================
+==============  ===============================================  ========  ========================
+kind            builds                                           API key   options
+==============  ===============================================  ========  ========================
+"gemini"        providers.gemini.GeminiProvider                  required  common, api_version
+"gemini-sdk"    providers.gemini_sdk.GeminiSDKProvider           required  common
+"gemini-genai"  providers.gemini_genai.GeminiGenAIProvider       optional  common, api_version,
+                                                                           vertexai, project,
+                                                                           location
+"brave"         providers.brave.BraveSearchProvider              required  common
+"openai"        providers.openai.OpenAICompatibleProvider        optional  common
+"callable"      providers.callable.CallableProvider              unused    callable (required),
+                                                                           serves, blocking
+==============  ===============================================  ========  ========================
 
 Every factory names the provider ``settings.name`` and passes ``settings.model`` and
 ``settings.base_url`` when set (else the provider's defaults; "openai" needs a model and
@@ -21,7 +24,9 @@ provider's ``options.callable`` names its function as ``"module:attribute"`` (th
 be dotted: ``"app.llm:Client.complete"``); ``options.serves`` is "llm" (default) or "search";
 ``options.blocking`` (default true) runs a sync function in a worker thread. An option a kind
 does not read is an error, as is a bad value. Provider modules are imported inside the
-factories, so the optional SDK is imported only when a "gemini-sdk" provider is built.
+factories, so an optional SDK is imported only when a "gemini-sdk" or "gemini-genai" provider is
+built. A "gemini-genai" provider needs a key unless ``options.vertexai`` is true with an
+``options.project`` (Vertex AI with Google Cloud credentials).
 
 Registering is idempotent: a kind already registered (by an earlier import, or by the
 application before ``import providers``) is left as it is.
@@ -98,6 +103,17 @@ def build_gemini_sdk(settings: ProviderSettings, *, api_key: str | None) -> Prov
     provider: Provider = module.GeminiSDKProvider(
         api_key=_key(settings, api_key), **_located(settings), **options
     )
+    return provider
+
+
+_GENAI_OPTIONS: Final = frozenset({"api_version", "vertexai", "project", "location"})
+
+
+def build_gemini_genai(settings: ProviderSettings, *, api_key: str | None) -> Provider:
+    """Build a GeminiGenAIProvider (kind "gemini-genai"; needs the ``genai`` extra)."""
+    module = importlib.import_module("providers.gemini_genai")
+    options = _options(settings, _COMMON | _GENAI_OPTIONS)
+    provider: Provider = module.GeminiGenAIProvider(api_key, **_located(settings), **options)
     return provider
 
 
@@ -191,6 +207,7 @@ BUILTIN_FACTORIES: Final[Mapping[str, tuple[ProviderFactory, bool]]] = {
     "brave": (build_brave, True),
     "callable": (build_callable, False),
     "gemini": (build_gemini, True),
+    "gemini-genai": (build_gemini_genai, False),
     "gemini-sdk": (build_gemini_sdk, True),
     "openai": (build_openai, False),
 }

@@ -1,9 +1,12 @@
 """GeminiSDKProvider: Gemini through Google's ``google-generativeai`` SDK (extra ``gemini-sdk``).
 
-The SDK is deprecated upstream (Google's new SDK is ``google-genai``); ``GeminiProvider`` (REST
-over httpx) is the default and this adapter serves code that already holds a
-``google.generativeai.GenerativeModel``. ``google.generativeai`` is imported only when a
-GeminiSDKProvider is built, so ``import providers`` works without it.
+Deprecated: google-generativeai reached its end of support in 2025, and constructing a
+GeminiSDKProvider warns DeprecationWarning. Its successor ``google-genai`` has
+``GeminiGenAIProvider`` (kind "gemini-genai", extra ``genai``; see
+docs/how-to/providers/gemini-genai.md); ``GeminiProvider`` (REST over httpx) is the default.
+This adapter stays for code that already holds a ``google.generativeai.GenerativeModel``.
+``google.generativeai`` is imported only when a GeminiSDKProvider is built, so
+``import providers`` works without it.
 
 - The SDK's own retry (503s retried for up to 600 s) is turned off on every call with
   ``request_options={"retry": None, "timeout": ...}``: the coordinator's retry is the only one.
@@ -45,6 +48,7 @@ import importlib
 import json
 import math
 import time
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
@@ -57,7 +61,14 @@ from providers._gemini_sdk_errors import translate_sdk_error, unchained
 from providers._reading import DEFAULT_MAX_RESPONSE_BYTES, check_max_response_bytes
 from providers.gemini import DEFAULT_MODEL, DEFAULT_TIMEOUT
 
-__all__ = ["GeminiSDKProvider", "translate_sdk_error"]
+__all__ = ["DEPRECATION", "GeminiSDKProvider", "translate_sdk_error"]
+
+DEPRECATION = (
+    "GeminiSDKProvider (kind 'gemini-sdk') is deprecated: google-generativeai reached its end of "
+    "support in 2025; use GeminiGenAIProvider (kind 'gemini-genai', pip install "
+    "'failover[genai]') on its successor google-genai, or GeminiProvider (REST)"
+)
+"""The DeprecationWarning's message constructing a GeminiSDKProvider gives."""
 
 T = TypeVar("T")
 _DONE = object()
@@ -76,7 +87,8 @@ def _sdk() -> Any:
 
 
 class GeminiSDKProvider:
-    """Gemini through a ``google.generativeai.GenerativeModel``.
+    """Gemini through a ``google.generativeai.GenerativeModel`` (deprecated: constructing one
+    warns DeprecationWarning; use GeminiGenAIProvider).
 
     Args:
         model: A GenerativeModel (its system instruction, tools and defaults are kept), or a
@@ -116,6 +128,7 @@ class GeminiSDKProvider:
         timeout: float = DEFAULT_TIMEOUT,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
+        warnings.warn(DEPRECATION, DeprecationWarning, stacklevel=2)
         genai = _sdk()
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"a provider name must be a non-empty string, got {name!r}")

@@ -239,9 +239,24 @@ async def _one_request(states: list[str]) -> None:
         "closed": {R.OUTRANKED},
         "down": {R.OUTRANKED, R.OPEN},  # OPEN once it failed
     }
+    now = c.clock.monotonic()  # the clock never moved: the time of every decision
     for skip in skipped:
         state = states[int(skip.provider[1:])]
         assert skip.reason in expected[state], (skip, state)
+        slot = c._by_name[skip.provider]
+        if skip.reason in (R.OPEN, R.FORCED_OPEN):  # its breaker really refused, until then
+            assert not slot.would_admit(now)
+            assert skip.retry_at == slot.machine.retry_at
+        elif skip.reason is R.NO_QUOTA:  # its quota really refused, until then
+            assert slot.would_admit(now)
+            assert skip.retry_at is not None
+            assert skip.retry_at > now
+            assert skip.retry_at == slot.quota_at(now)
+        elif skip.reason is R.OUTRANKED:  # it would have admitted
+            assert slot.would_admit(now)
+            assert slot.quota_at(now) is None
+        if skip.retry_at is not None:
+            assert skip.retry_after == pytest.approx(skip.retry_at - now)
 
 
 @pytest.mark.asyncio
@@ -260,3 +275,24 @@ async def test_a_traced_coordinator_keeps_the_same_trace() -> None:
     result = await c.generate("hi")
     assert result.provider == "b"
     assert reasons(result.skipped) == [("brave", R.NOT_SERVING), ("a", R.FORCED_OPEN)]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("traced", [False, True])
+async def test_a_fallback_examined_and_refused_is_in_the_trace_one_not_needed_is_not(
+    traced: bool,
+) -> None:
+    from failover.tracing import CoordinatorTelemetry
+
+    c, _ = coordinator(
+        down("a"),
+        fallback=[answers("f1"), answers("f2"), answers("f3")],
+        priorities={"f1": 3, "f2": 2, "f3": 1},
+        retry=RetryPolicy(max_attempts=1),
+        policy=QUIET,
+        telemetry=CoordinatorTelemetry() if traced else None,
+    )
+    c.breaker("f1").force_open()
+    result = await c.generate("hi")
+    assert [a.provider for a in result.attempts] == ["a", "f2"]
+    assert reasons(result.skipped) == [("f1", R.FORCED_OPEN)]  # f3 was not needed: not listed

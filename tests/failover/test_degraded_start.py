@@ -141,3 +141,25 @@ async def test_on_build_error_is_checked() -> None:
     ):
         async with managed_failover(FailoverSettings(), on_build_error="ignore"):  # type: ignore[arg-type]
             raise AssertionError("not reached")
+
+
+@pytest.mark.asyncio
+async def test_a_factory_refusing_an_option_is_placed_at_that_option() -> None:
+    import providers  # noqa: F401  (registers the "callable" kind)
+
+    config = FailoverSettings.from_mapping(
+        {
+            "providers": [
+                {"name": "a", "kind": "callable", "options": {"callable": "no_such_module:f"}},
+                {"name": "b", "kind": "callable"},
+            ]
+        }
+    )
+    with pytest.raises(SettingsError) as caught:
+        async with managed_failover(config, clock=ManualClock()):
+            raise AssertionError("not reached")
+    assert [p.path for p in caught.value.problems] == [
+        "providers[0].options.callable",
+        "providers[1].options.callable",
+    ]
+    assert "providers._registration:build_callable" in str(caught.value)

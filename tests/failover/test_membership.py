@@ -21,11 +21,12 @@ from failover import (
     ManualClock,
     RetryPolicy,
 )
+from failover._tracing_attrs import IS_FALLBACK, OPERATION, PROVIDER
 from failover.storage import MemoryStorage
 from failover.testing import ScriptedProvider, ScriptedRequest
-from failover.tracing import CoordinatorTelemetry
 from statemachines import ConfigurationError
-from tests.failover.test_coordinator_support import answers, coordinator
+from tests.failover.test_coordinator_support import QUIET, answers, coordinator
+from tests.failover.test_tracing_support import Recorder
 
 
 async def turns(count: int = 10) -> None:
@@ -164,13 +165,76 @@ async def test_mistakes_are_named() -> None:
 
 
 @pytest.mark.asyncio
-async def test_not_supported_with_a_storage_or_telemetry() -> None:
-    for extra in ({"storage": MemoryStorage()}, {"telemetry": CoordinatorTelemetry()}):
-        c, _ = coordinator(answers("a"), **extra)
-        with pytest.raises(ConfigurationError, match="not supported yet"):
-            await c.add(answers("b"))
-        with pytest.raises(ConfigurationError, match="not supported yet"):
-            await c.remove("a")
+async def test_with_telemetry_an_added_provider_and_fallback_are_traced() -> None:
+    recorder = Recorder()
+    c, _ = coordinator(
+        answers("a"), strategy="priority", telemetry=recorder.telemetry(), policy=QUIET
+    )
+    await c.add(answers("b"), priority=10)
+    await c.add(answers("f"), fallback=True)
+    assert (await c.generate("hi")).provider == "b"
+    [attempt] = recorder.attempts()
+    assert attempt.attributes is not None
+    assert attempt.attributes[PROVIDER] == "b"
+    assert attempt.attributes[OPERATION] == "chat"
+    await c.remove("b")
+    c.breaker("a").force_open()
+    recorder.exporter.clear()
+    assert (await c.generate("hi")).provider == "f"
+    [attempt] = recorder.attempts()
+    assert attempt.attributes is not None
+    assert (attempt.attributes[PROVIDER], attempt.attributes[IS_FALLBACK]) == ("f", True)
+    await c.aclose()
+
+
+@pytest.mark.asyncio
+async def test_with_telemetry_an_attempt_in_flight_at_a_removed_provider_ends_its_span() -> None:
+    gate = asyncio.Event()
+
+    async def slow(request: ScriptedRequest) -> str:
+        await gate.wait()
+        return "a"
+
+    recorder = Recorder()
+    c, _ = coordinator(
+        ScriptedProvider("a", slow),
+        answers("b"),
+        strategy="priority",
+        priorities={"a": 1},
+        telemetry=recorder.telemetry(),
+    )
+    request = asyncio.ensure_future(c.generate("hi"))
+    await turns()
+    removal = asyncio.ensure_future(c.remove("a"))
+    await turns()
+    gate.set()
+    assert (await request).provider == "a"
+    await removal
+    [attempt] = recorder.attempts()
+    assert attempt.attributes is not None
+    assert attempt.attributes[PROVIDER] == "a"
+    assert attempt.end_time is not None
+    await c.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_coordinator_not_started_yet_shares_an_added_provider_once_started() -> None:
+    storage = MemoryStorage()
+    c, _ = coordinator(answers("a"), storage=storage)
+    await c.add(answers("b"))
+    await c.start()
+    replica = c._replica
+    assert replica is not None
+    assert sorted(replica.members) == ["a", "b"]
+    c.breaker("b").force_open()
+    for _ in range(100):
+        if not replica.members["b"].pending:
+            break
+        await turns()
+    stored = await storage.load("b")
+    assert stored is not None
+    assert stored.state == "forced_open"
+    await c.aclose()
 
 
 # --- the property ----------------------------------------------------------------------------

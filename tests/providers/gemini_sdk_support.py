@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
+
 from providers.gemini_sdk import GeminiSDKProvider
 from providers.testing import gemini as fake
 from providers.testing._server import FakeRequest, FakeServer, Reply
@@ -43,9 +45,10 @@ async def raw_provider() -> AsyncIterator[tuple[Raw, GeminiSDKProvider]]:
     """A ``Raw`` script, and a provider (max_response_bytes=LIMIT) on a server answering it."""
     script = Raw()
     async with FakeServer(script) as server:
-        provider = GeminiSDKProvider(
-            fake.MODEL, api_key=KEY, base_url=server.base_url, max_response_bytes=LIMIT
-        )
+        with pytest.warns(DeprecationWarning, match="gemini-genai"):
+            provider = GeminiSDKProvider(
+                fake.MODEL, api_key=KEY, base_url=server.base_url, max_response_bytes=LIMIT
+            )
         yield script, provider
         await provider.aclose()
 

@@ -31,6 +31,7 @@ from failover import (
     Unavailable,
 )
 from failover.testing import ScriptedProvider, ScriptedRequest
+from providers import _gemini_wire
 from providers.gemini import GeminiProvider
 from providers.openai import OpenAICompatibleProvider
 from providers.testing import gemini as fake
@@ -147,10 +148,17 @@ async def test_a_retry_delay_keeps_the_provider_open_that_long(setup: Setup) -> 
 
 
 @pytest.mark.asyncio
-async def test_a_daily_quota_keeps_the_provider_open_for_hours(setup: Setup) -> None:
+async def test_a_daily_quota_keeps_the_provider_open_until_the_daily_reset(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The reset is hours away at most times of day, seconds away just before midnight
+    # Pacific time: the wall clock is fixed, five hours before it (tests/providers/
+    # test_gemini_wire.py checks seconds_to_daily_reset itself).
+    monkeypatch.setattr(_gemini_wire, "seconds_to_daily_reset", lambda now: 5 * 3600.0)
     setup.server.script(fake.rate_limited("26s", per_day=True))
+    start = setup.clock.monotonic()
     await setup.coordinator.generate("Hi")
-    assert setup.breaker.statistics().deadline > 3600.0
+    assert setup.breaker.statistics().deadline == pytest.approx(start + 5 * 3600.0)
 
 
 @pytest.mark.asyncio

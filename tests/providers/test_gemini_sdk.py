@@ -44,7 +44,8 @@ with warnings.catch_warnings():  # the SDK warns that it is deprecated upstream
 
 
 def sdk_provider(server: fake.FakeGemini, key: str = fake.KEY, **kw: Any) -> GeminiSDKProvider:
-    return GeminiSDKProvider(fake.MODEL, api_key=key, base_url=server.base_url, **kw)
+    with pytest.warns(DeprecationWarning, match="gemini-genai"):
+        return GeminiSDKProvider(fake.MODEL, api_key=key, base_url=server.base_url, **kw)
 
 
 @pytest_asyncio.fixture
@@ -101,7 +102,8 @@ async def test_generate_through_the_sdk(server: fake.FakeGemini, sdk: GeminiSDKP
 @pytest.mark.asyncio
 async def test_client_options_reach_the_sdk_s_clients(server: fake.FakeGemini) -> None:
     options = {"api_endpoint": server.base_url}
-    provider = GeminiSDKProvider(fake.MODEL, api_key=fake.KEY, client_options=options)
+    with pytest.warns(DeprecationWarning, match="gemini-genai"):
+        provider = GeminiSDKProvider(fake.MODEL, api_key=fake.KEY, client_options=options)
     assert (await provider.generate("Hi")).text == "Hello from Gemini"
     await provider.aclose()
 
@@ -291,7 +293,8 @@ def test_sdk_exceptions_translated(
 
 def test_a_model_object_is_wrapped_as_is() -> None:
     model = genai.GenerativeModel("gemini-2.5-pro", system_instruction="Be brief.")
-    provider = GeminiSDKProvider(model, api_key=fake.KEY, name="pro")
+    with pytest.warns(DeprecationWarning, match="gemini-genai"):
+        provider = GeminiSDKProvider(model, api_key=fake.KEY, name="pro")
     assert provider.model is model
     assert repr(provider) == "GeminiSDKProvider(name='pro', model='gemini-2.5-pro')"
     assert fake.KEY not in repr(provider)
@@ -315,13 +318,19 @@ async def test_a_system_instruction_per_call_is_refused(sdk: GeminiSDKProvider) 
     ],
 )
 def test_bad_settings_are_configuration_errors(kwargs: dict[str, Any], match: str) -> None:
-    with pytest.raises(ConfigurationError, match=match):
+    with (
+        pytest.raises(ConfigurationError, match=match),
+        pytest.warns(DeprecationWarning, match="gemini-genai"),
+    ):
         GeminiSDKProvider(**kwargs)
 
 
 def test_without_the_sdk_building_one_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "google.generativeai", None)
-    with pytest.raises(ConfigurationError, match=r"failover\[gemini-sdk\]"):
+    with (
+        pytest.raises(ConfigurationError, match=r"failover\[gemini-sdk\]"),
+        pytest.warns(DeprecationWarning, match="gemini-genai"),
+    ):
         GeminiSDKProvider()
 
 

@@ -44,7 +44,8 @@ async def raw() -> AsyncIterator[tuple[Raw, GeminiSDKProvider]]:
 @pytest.mark.asyncio
 async def test_a_key_with_a_trailing_newline_is_stripped_and_works() -> None:
     async with fake.FakeGemini(api_key=KEY) as server:
-        provider = GeminiSDKProvider(fake.MODEL, api_key=KEY + "\r\n", base_url=server.base_url)
+        with pytest.warns(DeprecationWarning, match="gemini-genai"):
+            provider = GeminiSDKProvider(fake.MODEL, api_key=KEY + "\r\n", base_url=server.base_url)
         assert (await provider.generate("Hi")).text == "Hello from Gemini"
         await provider.aclose()
     assert server.requests[0].headers["x-goog-api-key"] == KEY
@@ -59,7 +60,10 @@ def test_a_key_holding_a_control_or_non_ascii_character_is_refused_unshown(
     kwargs: dict[str, Any] = (
         {"api_key": key} if where == "api_key" else {"client_options": {"api_key": key}}
     )
-    with pytest.raises(ConfigurationError, match="api_key") as caught:
+    with (
+        pytest.raises(ConfigurationError, match="api_key") as caught,
+        pytest.warns(DeprecationWarning, match="gemini-genai"),
+    ):
         GeminiSDKProvider(fake.MODEL, base_url="http://127.0.0.1:9", **kwargs)
     assert leaks(shown(caught.value), key[:15]) == leaks(shown(caught.value), key[16:]) == []
 
@@ -74,7 +78,8 @@ def echo(status: int) -> Reply:
 @pytest.mark.parametrize("status", [400, 403, 429, 500])
 async def test_an_error_echoing_the_key_shows_it_nowhere(status: int) -> None:
     async with fake.FakeGemini(api_key=KEY) as server:
-        provider = GeminiSDKProvider(fake.MODEL, api_key=KEY, base_url=server.base_url)
+        with pytest.warns(DeprecationWarning, match="gemini-genai"):
+            provider = GeminiSDKProvider(fake.MODEL, api_key=KEY, base_url=server.base_url)
         server.script(echo(status), echo(status))
         with pytest.raises(FailoverError) as generated:
             await provider.generate("Hi")
@@ -101,7 +106,8 @@ async def test_a_health_check_and_garbage_answers_echoing_the_key_show_it_nowher
         return Reply(200, {"content-type": "text/plain"}, f"x-goog-api-key: {KEY} {KEY}")
 
     async with FakeServer(handler) as server:
-        provider = GeminiSDKProvider(fake.MODEL, api_key=KEY, base_url=server.base_url)
+        with pytest.warns(DeprecationWarning, match="gemini-genai"):
+            provider = GeminiSDKProvider(fake.MODEL, api_key=KEY, base_url=server.base_url)
         result = await provider.health_check()
         with pytest.raises(Unavailable) as generated:
             await provider.generate("Hi")
@@ -119,7 +125,8 @@ async def test_a_health_check_and_garbage_answers_echoing_the_key_show_it_nowher
 def test_a_translated_sdk_exception_is_redacted() -> None:
     from providers.gemini_sdk import translate_sdk_error
 
-    GeminiSDKProvider(fake.MODEL, api_key=KEY, base_url="http://127.0.0.1:9")  # registers KEY
+    with pytest.warns(DeprecationWarning, match="gemini-genai"):
+        GeminiSDKProvider(fake.MODEL, api_key=KEY, base_url="http://127.0.0.1:9")  # registers KEY
 
     class ConnectionError(Exception):  # named as requests' is: mapped by its class's name
         pass
@@ -143,14 +150,18 @@ def test_a_translated_sdk_exception_is_redacted() -> None:
 
 @pytest.mark.parametrize("value", [0, 1023, "8388608", True, 2.5, 2**31])
 def test_max_response_bytes_is_checked(value: object) -> None:
-    with pytest.raises(ConfigurationError, match="max_response_bytes"):
+    with (
+        pytest.raises(ConfigurationError, match="max_response_bytes"),
+        pytest.warns(DeprecationWarning, match="gemini-genai"),
+    ):
         GeminiSDKProvider(fake.MODEL, api_key=KEY, max_response_bytes=value)  # type: ignore[arg-type]
 
 
 def test_max_response_bytes_defaults_to_the_library_s() -> None:
     from providers._reading import DEFAULT_MAX_RESPONSE_BYTES
 
-    provider = GeminiSDKProvider(fake.MODEL, api_key=KEY, base_url="http://127.0.0.1:9")
+    with pytest.warns(DeprecationWarning, match="gemini-genai"):
+        provider = GeminiSDKProvider(fake.MODEL, api_key=KEY, base_url="http://127.0.0.1:9")
     assert provider.max_response_bytes == DEFAULT_MAX_RESPONSE_BYTES
 
 

@@ -243,9 +243,10 @@ class StallingServer:
 async def test_a_stream_that_stops_sending_is_a_timeout_not_unavailable() -> None:
     first = array(answer("a", None))[:-1] + b","
     async with StallingServer(first) as server:
-        provider = GeminiSDKProvider(
-            fake.MODEL, api_key=KEY, base_url=f"http://127.0.0.1:{server.port}", timeout=0.3
-        )
+        with pytest.warns(DeprecationWarning, match="gemini-genai"):
+            provider = GeminiSDKProvider(
+                fake.MODEL, api_key=KEY, base_url=f"http://127.0.0.1:{server.port}", timeout=0.3
+            )
         received: list[str] = []
         with pytest.raises(ProviderTimeout) as caught:
             await read(provider, received)
@@ -261,7 +262,10 @@ async def test_an_answer_that_never_starts_is_a_timeout() -> None:
     release = asyncio.Event()
     async with fake.FakeGemini(api_key=KEY) as server:
         server.script(fake.slow(fake.ok(), release), fake.slow(fake.stream(["a"]), release))
-        provider = GeminiSDKProvider(fake.MODEL, api_key=KEY, base_url=server.base_url, timeout=0.2)
+        with pytest.warns(DeprecationWarning, match="gemini-genai"):
+            provider = GeminiSDKProvider(
+                fake.MODEL, api_key=KEY, base_url=server.base_url, timeout=0.2
+            )
         with pytest.raises(ProviderTimeout):
             await provider.generate("Hi")
         with pytest.raises(ProviderTimeout):

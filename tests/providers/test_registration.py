@@ -87,7 +87,13 @@ def test_an_application_registration_is_left_alone() -> None:
         return CallableProvider(shout, settings.name)
 
     fresh.register("openai", mine)
-    assert register_builtin_kinds(fresh) == ("brave", "callable", "gemini", "gemini-sdk")
+    assert register_builtin_kinds(fresh) == (
+        "brave",
+        "callable",
+        "gemini",
+        "gemini-genai",
+        "gemini-sdk",
+    )
     assert fresh._kinds["openai"].factory is mine
 
 
@@ -96,6 +102,7 @@ def test_an_application_registration_is_left_alone() -> None:
     [
         ("gemini", True),
         ("gemini-sdk", True),
+        ("gemini-genai", False),
         ("brave", True),
         ("openai", False),
         ("callable", False),
@@ -216,7 +223,8 @@ def test_gemini_sdk_kind_builds_the_real_provider_with_its_model_and_a_hidden_ke
     settings = ProviderSettings(
         name="sdk", kind="gemini-sdk", model="gemini-1.5-pro", api_key_env="GEMINI_API_KEY"
     )
-    provider = registry.build(settings, {"GEMINI_API_KEY": "g-key-SECRET-123"})
+    with pytest.warns(DeprecationWarning, match="gemini-genai"):
+        provider = registry.build(settings, {"GEMINI_API_KEY": "g-key-SECRET-123"})
     assert provider.name == "sdk"
     assert provider.model_name == "gemini-1.5-pro"  # type: ignore[attr-defined]
     assert "g-key-SECRET-123" not in repr(provider)
