@@ -141,6 +141,14 @@ REPLIES: dict[str, list[Reply]] = {
         fake.failed_precondition(),
         *COMMON,
     ],
+    "gemini-genai": [
+        fake.bad_key(),
+        fake.permission_denied(),
+        fake.rate_limited("3s"),
+        fake.overloaded(),
+        fake.failed_precondition(),
+        *COMMON,
+    ],
     "brave": [
         _brave_error(
             422, "SUBSCRIPTION_TOKEN_INVALID", "The provided subscription token is invalid."
@@ -164,12 +172,14 @@ STREAMS = {
         [{"candidates": [{"content": {"parts": [{"text": "a"}]}}]}] * 2, cut_after=1
     ),
     "gemini-sdk": fake.stream(["a", "a"], cut_after=1),  # a JSON array once SDKServer encodes it
+    "gemini-genai": fake.stream(["a", "a"], cut_after=1),
 }
 """A stream cut after its first text, for the kinds that stream."""
 SHOWN = {
     "openai": {"Unauthorized", "RateLimited", "QuotaExhausted", "BadRequest", "Unavailable"},
     "gemini": {"Unauthorized", "RateLimited", "Unavailable"},
     "gemini-sdk": {"Unauthorized", "RateLimited", "Unavailable"},
+    "gemini-genai": {"Unauthorized", "RateLimited", "Unavailable"},
     "brave": {"Unauthorized", "RateLimited", "QuotaExhausted", "BadRequest", "Unavailable"},
 }
 """The errors each run must have shown (so that the run did fail in those ways)."""
@@ -178,6 +188,7 @@ MODELS = {
     "openai": "gpt-test",
     "gemini": "gemini-2.0-flash",
     "gemini-sdk": fake.MODEL,
+    "gemini-genai": fake.MODEL,
     "brave": None,
 }
 TRANSPORT_LOGGER = {"gemini-sdk": "urllib3"}
@@ -201,7 +212,7 @@ class SDKServer(fake.FakeGemini):
 
 def serve(kind: str, handler: Handler) -> FakeServer | SDKServer:
     """The fake server for ``kind`` (not started)."""
-    return SDKServer(handler) if kind == "gemini-sdk" else FakeServer(handler)
+    return SDKServer(handler) if kind.startswith("gemini-") else FakeServer(handler)
 
 
 class Recorder(BreakerHook):
