@@ -17,9 +17,9 @@ from __future__ import annotations
 import asyncio
 import timeit
 
-from failover._coordinator import Coordinator
-from failover._execution import Plan
-from failover._selection import GENERATE
+from failover._coordinator.coordinator import Coordinator
+from failover._coordinator.plan import Plan
+from failover._coordinator.slot import GENERATE
 from failover.retry import RetryPolicy
 from failover.strategies import STRATEGIES
 from failover.testing import ScriptedProvider

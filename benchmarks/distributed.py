@@ -32,7 +32,7 @@ import pybreaker
 import redis
 
 from failover import BreakerState
-from failover._coordinator import Coordinator
+from failover._coordinator.coordinator import Coordinator
 from failover.health import HealthCheckConfig
 from failover.redis_storage import RedisStorage
 from failover.testing import ScriptedProvider

@@ -49,9 +49,9 @@ FLOOR = """
 import asyncio, bisect, sys, time
 from operator import methodcaller
 from failover import Coordinator, RetryPolicy
-from failover._attempt import Attempt
-from failover._result import Result
-from failover._timeouts import resume_within
+from failover._coordinator.result import Attempt
+from failover._coordinator.result import Result
+from failover._coordinator.timeouts import resume_within
 from failover.testing import ScriptedProvider
 variant, n = sys.argv[1], int(sys.argv[2])
 providers = [ScriptedProvider(f"p{i}", lambda request: "ok") for i in range(3)]
@@ -114,12 +114,12 @@ STUBS = {
     "deadline 60 s": "",
     "no deadline": "",
     "breaker: record the outcome": (
-        "from failover._breaker import CircuitBreaker\n"
+        "from failover._breaker.breaker import CircuitBreaker\n"
         "CircuitBreaker.finish = lambda self, g, s, e, v=None: self._now()"
     ),
     "strategy: reorder after it": "coordinator._ordering.update = id",
     "figures: latency EWMA and score": (
-        "from failover._selection import Slot\nSlot.observe = lambda self, d, f, e: None"
+        "from failover._coordinator.slot import Slot\nSlot.observe = lambda self, d, f, e: None"
     ),
 }
 

@@ -7,13 +7,12 @@ not re-exported here: ``failover.strategies``, ``failover.status`` (also re-expo
 ``failover.testing``, ``failover.telemetry`` and ``failover.interop``.
 """
 
-from failover._attempt import Attempt
-from failover._breaker import CircuitBreaker
-from failover._coordinator import Coordinator
-from failover._fleet import FleetEvent, FleetState
-from failover._guard import Guard
-from failover._result import Result
-from failover._trace import Skip, SkipReason
+from failover._breaker.breaker import CircuitBreaker
+from failover._breaker.guard import Guard
+from failover._coordinator.coordinator import Coordinator
+from failover._coordinator.fleet import FleetEvent, FleetState
+from failover._coordinator.result import Attempt, Result
+from failover._coordinator.trace import Skip, SkipReason
 from failover.classify import (
     Classification,
     Classifier,

@@ -25,7 +25,7 @@ of seconds in [0, MAX_RETRY_AFTER] (``statemachines.MAX_RETRY_AFTER``, re-export
 ``failover.secrets.redact`` when the error is built (or, for CallNotPermitted and
 StreamInterrupted, when it is shown): no configured secret, URL password or credential header
 a provider's text echoes reaches it. The records of logger ``failover`` are redacted too (a
-filter, ``failover._redacting_log``, installed here). ``parse_seconds`` and
+filter, ``failover._base.redacting_log``, installed here). ``parse_seconds`` and
 ``clamp_retry_after``, outside ``__all__`` (which lists the errors only), are what the
 providers' parsers of waits build on.
 """
@@ -40,7 +40,7 @@ from decimal import Decimal
 from numbers import Real
 from typing import TYPE_CHECKING, Any, Final
 
-from failover._log import get_logger
+from failover._base.log import get_logger
 from failover.secrets import redact
 from statemachines import (
     MAX_RETRY_AFTER,
@@ -52,8 +52,8 @@ from statemachines import (
 )
 
 if TYPE_CHECKING:
-    from failover._attempt import Attempt
-    from failover._trace import Skip
+    from failover._coordinator.result import Attempt
+    from failover._coordinator.trace import Skip
 
 __all__ = [
     "AllProvidersFailed",

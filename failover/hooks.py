@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeAlias
 
-from failover._log import get_logger
+from failover._base.log import get_logger
 from failover.secrets import redact
 from statemachines import ConfigurationError, FailoverEvent, Outcome, State
 

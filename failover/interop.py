@@ -21,7 +21,7 @@ import weakref
 from collections import deque
 from collections.abc import Iterable, Mapping
 
-from failover._log import get_logger
+from failover._base.log import get_logger
 from failover.clock import Clock, SystemClock, wall_of
 from failover.hooks import Dispatcher, Hook, resolve_hooks
 from statemachines import (

@@ -25,9 +25,9 @@ from typing import Literal, TypeAlias
 
 import attrs
 
-from failover._coordinator import Coordinator
-from failover._fleet import FleetEvent
-from failover._log import get_logger
+from failover._base.log import get_logger
+from failover._coordinator.coordinator import Coordinator
+from failover._coordinator.fleet import FleetEvent
 from failover.clock import Clock
 from failover.hooks import Hook
 from failover.provider import LLMResponse, Provider, SearchResults

@@ -19,7 +19,7 @@ infinity or NaN.
 
 A password in the URL never shows: it is registered with ``failover.secrets`` when the storage
 is built, and its repr, its errors and the warning of an outage are redacted. A malformed
-message on the updates channel is ignored, never an outage (``failover._redis_feed``).
+message on the updates channel is ignored, never an outage (``failover._distributed.redis_feed``).
 """
 
 from __future__ import annotations
@@ -32,13 +32,13 @@ import attrs
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from failover._redis_feed import (
+from failover._distributed.redis_feed import (
     RedisSubscription,
     client_from_url,
     text_of,
     unavailable,
 )
-from failover._redis_scripts import (
+from failover._distributed.redis_scripts import (
     ACQUIRE_SCRIPT,
     CAS_SCRIPT,
     LEASE_SCRIPT,

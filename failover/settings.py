@@ -33,9 +33,7 @@ from typing import Any, Final, cast
 import attrs
 import cattrs
 
-from failover._coordinator import ALL_DOWN_MODES, AllDown
-from failover._policy_format import policy_from_toml
-from failover._settings_checks import (
+from failover._config.checks import (
     MAX_RATE_LIMIT,
     UNLIMITED,
     _bad,
@@ -48,14 +46,14 @@ from failover._settings_checks import (
     _records,
     _telemetry,
 )
-from failover._settings_convert import (
+from failover._config.convert import (
     _leaves,
     _read_env,
     _read_table,
     _settings_converter,
     _unknown_variables,
 )
-from failover._settings_policy import (
+from failover._config.policy import (
     _policy_from,
     _policy_table,
     _policy_table_in,
@@ -64,9 +62,10 @@ from failover._settings_policy import (
     build_storage,
     resolve_policy_files,
 )
-from failover._settings_problem import SettingsProblem
-from failover._settings_provider import ProviderSettings
-from failover._settings_ranges import (
+from failover._config.policy_format import policy_from_toml
+from failover._config.problem import SettingsProblem
+from failover._config.provider import ProviderSettings
+from failover._config.ranges import (
     MAX_CONSECUTIVE_FAILURES,
     MAX_PRIORITY,
     MAX_WEIGHT,
@@ -82,6 +81,7 @@ from failover._settings_ranges import (
     _retries,
     _timeout,
 )
+from failover._coordinator.coordinator import ALL_DOWN_MODES, AllDown
 from failover.health import HealthCheckConfig
 from failover.ratelimit import RateLimit
 from failover.retry import RetryPolicy

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 import attrs
 import cattrs
 
-from failover._fleet import Fleet, FleetEvent, FleetState, fleet_state
-from failover._json import dumps
+from failover._base.json import dumps
+from failover._coordinator.fleet import Fleet, FleetEvent, FleetState, fleet_state
 from failover.clock import Clock, wall_of
 from failover.provider import HealthCheckResult
 from failover.secrets import redact
@@ -33,7 +33,7 @@ from statemachines import (
 )
 
 if TYPE_CHECKING:
-    from failover._selection import Slot
+    from failover._coordinator.slot import Slot
 
 __all__ = ["CoordinatorStatus", "ProviderStatus", "status_from_json", "status_to_json"]
 

@@ -5,9 +5,9 @@ generation, seq, openings, reason, time left until the state's deadline), the ev
 1, 2, 3, ... per provider across every process), the half-open probe permits of each
 generation and the outcomes of each generation's probes (``record_probe``: a half-open round
 is decided on the counts of every process), the rate-limit counters leased per fixed bucket
-(``lease``; ``failover._shared_quota``), and a feed of state changes (``subscribe()``).
+(``lease``; ``failover._distributed.shared_quota``), and a feed of state changes (``subscribe()``).
 ``Coordinator(..., storage=...)`` keeps each breaker's local machine in step with it
-(``failover._replica``); without a storage nothing is shared and nothing here runs.
+(``failover._distributed.replica``); without a storage nothing is shared and nothing here runs.
 
 Implementations: ``MemoryStorage`` (one process: coordinators in one event loop share it; also
 the reference for the contract tests) and ``failover.redis_storage.RedisStorage`` (many

@@ -55,8 +55,8 @@ import random
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal, TypeAlias
 
-from failover._ordering import INF, Ordering, Sorted, probes_first, reposition
-from failover._selection import SCORE_HALF_LIFE, SCORE_MAX_CALLS, Schedule, Slot
+from failover._coordinator.ordering import INF, Ordering, Sorted, probes_first, reposition
+from failover._coordinator.slot import SCORE_HALF_LIFE, SCORE_MAX_CALLS, Schedule, Slot
 from failover.status import ProviderStatus, provider_status
 from statemachines import ConfigurationError
 

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from numbers import Real
 from typing import TYPE_CHECKING, TextIO
 
-from failover import _otel_names as names
-from failover._json import dumps as strict_json
+from failover._base import otel_names as names
+from failover._base.json import dumps as strict_json
 from failover.errors import CallNotPermitted
 from failover.hooks import BreakerHook, LoggingHook
 from failover.secrets import redact
@@ -35,7 +35,7 @@ from statemachines import (
 if TYPE_CHECKING:
     from opentelemetry.metrics import CallbackOptions, Histogram, Meter, Observation
 
-    from failover._breaker import CircuitBreaker
+    from failover._breaker.breaker import CircuitBreaker
 
 __all__ = ["JsonLinesHook", "OpenTelemetryHook", "default_hooks", "otel_available"]
 

@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import TracerProvider
 
-    from failover._coordinator import Coordinator
-    from failover._tracing_runtime import Instrumented
+    from failover._coordinator.coordinator import Coordinator
+    from failover._tracing.runtime import Instrumented
 
 __all__ = ["CoordinatorTelemetry"]
 
@@ -90,7 +90,7 @@ def instrument(
     """Give ``coordinator`` the telemetry asked for (called once, by its ``__init__``, after
     its slots are made); None (nothing to record) leaves it as it is.
 
-    An instrumented coordinator's requests go through ``failover._tracing_plan.traced_run``
+    An instrumented coordinator's requests go through ``failover._tracing.plan.traced_run``
     (its own ``_run``, set on the instance: a coordinator without telemetry pays nothing).
 
     Raises:
@@ -112,8 +112,8 @@ def instrument(
         raise ConfigurationError(
             f"telemetry needs opentelemetry-api, which is not installed: {_INSTALL}"
         ) from None
-    from failover._tracing_plan import traced_run
-    from failover._tracing_runtime import Instrumented
+    from failover._tracing.plan import traced_run
+    from failover._tracing.runtime import Instrumented
 
     instrumented = Instrumented(telemetry, coordinator)
     coordinator.__dict__["_run"] = partial(traced_run, coordinator)

@@ -30,7 +30,7 @@ from failover import (
     Unavailable,
     status_to_json,
 )
-from failover._redacting_log import RedactingFilter
+from failover._base.redacting_log import RedactingFilter
 from failover.secrets import MASK, register_secret
 from failover.telemetry import JsonLinesHook
 from failover.testing import ScriptedProvider, ScriptedRequest

@@ -23,7 +23,7 @@ from failover import (
     RateLimited,
     status_to_json,
 )
-from failover._json import dumps
+from failover._base.json import dumps
 from failover.cli import main
 from failover.cli._render import Output
 from failover.telemetry import JsonLinesHook

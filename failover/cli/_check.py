@@ -16,7 +16,7 @@ import contextlib
 import importlib
 from pathlib import Path
 
-from failover._coordinator import Coordinator
+from failover._coordinator.coordinator import Coordinator
 from failover.cli._errors import EXIT_BAD_INPUT, EXIT_DEFECTS, EXIT_OK, CommandError
 from failover.cli._render import Output, Table, fmt_seconds
 from failover.health import HealthCheckConfig

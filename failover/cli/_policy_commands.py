@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from failover._policy_format import policy_file
+from failover._config.policy_format import policy_file
 from failover.cli._render import Output, Table
 from failover.simulation import policy_from_toml
 from statemachines import VerificationReport, to_mermaid, verify_policy

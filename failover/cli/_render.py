@@ -3,7 +3,7 @@
 Every command builds its output as titled tables (``Table``) and hands them to an ``Output``,
 which renders them with rich when the stream is a terminal and rich is installed (the ``cli``
 extra), and as plain text otherwise. JSON output (``--json``) is strict: never NaN nor
-Infinity, which strict parsers reject (see ``failover._json``).
+Infinity, which strict parsers reject (see ``failover._base.json``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import IO, Any
 
 import attrs
 
-from failover._json import dumps as strict_json
+from failover._base.json import dumps as strict_json
 
 __all__ = ["Output", "Table", "fmt_percent", "fmt_seconds"]
 

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from failover._policy_format import policy_file
+from failover._config.policy_format import policy_file
 from failover.cli._args import ascii_int
 from failover.cli._errors import CommandError
 from failover.cli._render import Output, Table, fmt_percent, fmt_seconds

@@ -8,12 +8,12 @@ behind ``failover simulate --plot``. Scenarios and policies are read from TOML w
 problem reported at once (``load_scenario``, ``policy_from_toml``).
 """
 
-from failover._expression import (
+from failover._config.expression import (
     MAX_EXPRESSION_CHARS,
     MAX_EXPRESSION_DEPTH,
     MAX_EXPRESSION_TERMS,
 )
-from failover._policy_format import (
+from failover._config.policy_format import (
     CONDITION_ATOMS,
     EXAMPLE_POLICIES,
     POLICY_KEYS,
@@ -21,7 +21,7 @@ from failover._policy_format import (
     policy_from_mapping,
     policy_from_toml,
 )
-from failover._problems import InputFileError, PolicyFileError, ScenarioError
+from failover._config.problems import InputFileError, PolicyFileError, ScenarioError
 from failover.simulation._engine import Progress, arrival_times, run_simulation, simulate
 from failover.simulation._load import DEFAULT_SCENARIO, load_scenario, scenario_from_mapping
 from failover.simulation._load_values import MAX_SIMULATED_REQUESTS, MAX_SIMULATED_SECONDS

@@ -14,8 +14,8 @@ import math
 import random
 from collections.abc import Callable, Sequence
 
-from failover._coordinator import Coordinator
-from failover._policy_format import policy_from_mapping
+from failover._config.policy_format import policy_from_mapping
+from failover._coordinator.coordinator import Coordinator
 from failover.clock import ManualClock
 from failover.errors import AllProvidersFailed, AllProvidersUnavailable
 from failover.health import HealthCheckConfig

@@ -37,10 +37,10 @@ from typing import Any
 
 import attrs
 
-from failover._coordinator import ALL_DOWN_MODES
-from failover._policy_format import policy_in
-from failover._problems import Problems, ScenarioError, join, read_toml
-from failover._settings_checks import _choice, _count, _name, _rate_limits
+from failover._config.checks import _choice, _count, _name, _rate_limits
+from failover._config.policy_format import policy_in
+from failover._config.problems import Problems, ScenarioError, join, read_toml
+from failover._coordinator.coordinator import ALL_DOWN_MODES
 from failover.health import HealthCheckConfig
 from failover.ratelimit import RateLimit
 from failover.retry import RetryPolicy

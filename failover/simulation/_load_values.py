@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from failover._problems import Problems, join
+from failover._config.problems import Problems, join
 from failover.simulation._scenario import Arrivals
 
 __all__ = [

@@ -17,7 +17,7 @@ from failover.simulation._scenario import Latency, ProviderScenario
 from failover.testing import ScriptedProvider, ScriptedRequest
 
 if TYPE_CHECKING:
-    from failover._breaker import CircuitBreaker
+    from failover._breaker.breaker import CircuitBreaker
 
 __all__ = ["SimulatedBackend", "simulated_provider"]
 

@@ -12,7 +12,7 @@ from typing import Literal
 
 import attrs
 
-from failover._coordinator import AllDown
+from failover._coordinator.coordinator import AllDown
 from failover.health import HealthCheckConfig
 from failover.ratelimit import RateLimit
 from failover.retry import RetryPolicy

@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from failover._expression import (
+from failover._config.expression import (
     MAX_EXPRESSION_CHARS,
     MAX_EXPRESSION_DEPTH,
     MAX_EXPRESSION_TERMS,
     condition_in,
 )
-from failover._problems import Problems
-from failover._toml_limits import MAX_NESTING, TomlLimitError, check_nesting, load_toml
+from failover._config.problems import Problems
+from failover._config.toml_limits import MAX_NESTING, TomlLimitError, check_nesting, load_toml
 from statemachines import Condition
 
 TOML_ALPHABET = st.sampled_from(list("[]{}=,.'\"#\n ax1_-+e\\")) | st.characters()

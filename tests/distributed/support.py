@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 from failover import AllProvidersFailed, AllProvidersUnavailable, BreakerPolicy, ManualClock
-from failover._coordinator import Coordinator
+from failover._coordinator.coordinator import Coordinator
 from failover.clock import Clock
 from failover.errors import Unavailable
 from failover.health import HealthCheckConfig

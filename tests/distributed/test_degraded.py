@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from failover import ManualClock
-from failover._coordinator import Coordinator
+from failover._coordinator.coordinator import Coordinator
 from failover.health import HealthCheckConfig
 from failover.redis_storage import RedisStorage
 from failover.storage import MemoryStorage

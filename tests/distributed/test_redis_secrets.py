@@ -22,8 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from failover import ConfigurationError, ManualClock, status_to_json
-from failover._coordinator import Coordinator
-from failover._redis_feed import decode_update
+from failover._coordinator.coordinator import Coordinator
+from failover._distributed.redis_feed import decode_update
 from failover.health import HealthCheckConfig
 from failover.redis_storage import RedisStorage
 from failover.storage import StateUpdate, StorageUnavailable

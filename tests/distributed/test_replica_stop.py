@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from failover import ManualClock
-from failover._coordinator import Coordinator
+from failover._coordinator.coordinator import Coordinator
 from failover.health import HealthCheckConfig
 from failover.storage import MemoryStorage
 from failover.testing import ScriptedProvider

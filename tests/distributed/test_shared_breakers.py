@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from failover._coordinator import Coordinator
+from failover._coordinator.coordinator import Coordinator
 from failover.testing import ScriptedProvider
 from statemachines import BreakerState, ConfigurationError, FailoverReason
 from tests.distributed.support import POLICY, Fleet, eventually

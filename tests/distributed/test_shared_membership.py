@@ -10,7 +10,7 @@ from functools import partial
 import pytest
 
 from failover import RateLimit
-from failover._shared_quota import SharedQuota
+from failover._distributed.shared_quota import SharedQuota
 from failover.testing import ScriptedProvider
 from statemachines import BreakerState, FailoverReason
 from tests.distributed.support import POLICY, Fleet, Process, eventually

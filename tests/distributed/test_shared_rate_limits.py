@@ -11,8 +11,8 @@ import pytest
 import pytest_asyncio
 
 from failover import ManualClock, RateLimit
-from failover._coordinator import Coordinator
-from failover._shared_quota import SharedQuota
+from failover._coordinator.coordinator import Coordinator
+from failover._distributed.shared_quota import SharedQuota
 from failover.health import HealthCheckConfig
 from failover.retry import RetryPolicy
 from failover.storage import MemoryStorage

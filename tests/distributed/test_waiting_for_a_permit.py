@@ -10,8 +10,8 @@ import pytest
 import pytest_asyncio
 
 from failover import AllProvidersFailed, BreakerPolicy, ManualClock, Result
-from failover._coordinator import Coordinator
-from failover._replica import PERMIT_RETRY
+from failover._coordinator.coordinator import Coordinator
+from failover._distributed.replica import PERMIT_RETRY
 from failover.errors import Unavailable
 from failover.health import HealthCheckConfig
 from failover.provider import LLMResponse

@@ -9,7 +9,7 @@ from multiprocessing.synchronize import Event
 from typing import Any
 
 from failover import BreakerPolicy, BreakerState, FailoverError
-from failover._coordinator import Coordinator
+from failover._coordinator.coordinator import Coordinator
 from failover.errors import Unavailable
 from failover.health import HealthCheckConfig
 from failover.redis_storage import RedisStorage

@@ -20,7 +20,7 @@ from failover import (
     RetryPolicy,
     Unavailable,
 )
-from failover._coordinator import Coordinator
+from failover._coordinator.coordinator import Coordinator
 from failover.strategies import STRATEGIES
 from failover.testing import ScriptedProvider
 from tests.failover.test_coordinator_support import QUIET, answers, coordinator, down, drive, script

@@ -20,8 +20,8 @@ from failover import (
     RetryPolicy,
     Unavailable,
 )
-from failover._coordinator import Coordinator
-from failover._fleet import fleet_state
+from failover._coordinator.coordinator import Coordinator
+from failover._coordinator.fleet import fleet_state
 from failover.strategies import STRATEGIES
 from failover.testing import ScriptedProvider, ScriptedRequest
 from tests.failover.test_coordinator_support import coordinator, drive

@@ -21,7 +21,7 @@ from failover import (
     Unavailable,
     Usage,
 )
-from failover._coordinator import Coordinator
+from failover._coordinator.coordinator import Coordinator
 from failover.health import HealthCheckConfig
 from failover.lifecycle import managed_failover
 from failover.provider import Provider, QuotaReport

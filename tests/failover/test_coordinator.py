@@ -18,7 +18,7 @@ from failover import (
     Unauthorized,
     Unavailable,
 )
-from failover._coordinator import Coordinator
+from failover._coordinator.coordinator import Coordinator
 from failover.ratelimit import RateLimit
 from failover.retry import RetryPolicy
 from failover.testing import ScriptedProvider

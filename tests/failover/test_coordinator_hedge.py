@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from failover import BadRequest, ConfigurationError, ManualClock, Unavailable
-from failover._coordinator import Coordinator
+from failover._coordinator.coordinator import Coordinator
 from failover.retry import RetryPolicy
 from failover.testing import ScriptedProvider, ScriptedRequest
 from tests.failover.test_coordinator_support import QUIET, answers, coordinator, drive

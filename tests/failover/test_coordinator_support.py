@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from failover import BreakerPolicy, ManualClock, Unavailable
-from failover._coordinator import Coordinator
+from failover._coordinator.coordinator import Coordinator
 from failover.provider import SearchResult
 from failover.testing import ScriptedProvider, ScriptedRequest
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from failover import AllProvidersFailed, ManualClock, ProviderTimeout, Unavailable
-from failover._coordinator import Coordinator
+from failover._coordinator.coordinator import Coordinator
 from failover.retry import RetryPolicy
 from failover.testing import ScriptedProvider, ScriptedRequest
 from tests.failover.test_coordinator_support import answers, coordinator, drive

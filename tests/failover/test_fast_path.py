@@ -1,4 +1,4 @@
-"""The fast path (failover/_fast.py) changes nothing a breaker shows: any sequence of calls,
+"""The fast path (failover/_breaker/fast.py) changes nothing a breaker shows: any sequence of calls,
 failures, slow calls, rejections, operator actions and time gives the same statistics, events
 and call counts as the same sequence through the slow path (a breaker with a per-call hook,
 which never takes the fast path). And a success counted without the lock is never lost: one

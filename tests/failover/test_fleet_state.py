@@ -18,7 +18,7 @@ from failover import (
     status_from_json,
     status_to_json,
 )
-from failover._fleet import Fleet
+from failover._coordinator.fleet import Fleet
 from tests.failover.test_coordinator_support import answers, coordinator, down, script
 
 TRIP = BreakerPolicy(max_consecutive_failures=1, open_duration=30.0, open_jitter=0.0)

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from failover import LLMResponse, ManualClock, Unavailable, Usage
-from failover._coordinator import Coordinator
-from failover._tracing_attrs import DURATION_BUCKETS, TOKEN_BUCKETS, error_type, slot_info
+from failover._coordinator.coordinator import Coordinator
+from failover._tracing.attrs import DURATION_BUCKETS, TOKEN_BUCKETS, error_type, slot_info
 from failover.lifecycle import _coordinator
 from failover.settings import FailoverSettings
 from failover.testing import ScriptedProvider, ScriptedRequest

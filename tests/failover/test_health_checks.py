@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from failover import BreakerPolicy, BreakerState, ManualClock, Unavailable
-from failover._coordinator import Coordinator
+from failover._coordinator.coordinator import Coordinator
 from failover.health import HealthCheckConfig
 from failover.provider import HealthCheckResult, QuotaReport
 from failover.testing import ScriptedProvider, ScriptedRequest

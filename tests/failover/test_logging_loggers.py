@@ -13,20 +13,20 @@ from pathlib import Path
 import pytest
 
 from failover import BreakerState, CircuitBreaker, FailoverEvent, LoggingHook
-from failover._log import get_logger
-from failover._redacting_log import RedactingFilter
+from failover._base.log import get_logger
+from failover._base.redacting_log import RedactingFilter
 from failover.secrets import MASK, register_secret
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 MODULES = [
-    "failover._breaker",
-    "failover._coordinator",
-    "failover._fleet",
-    "failover._health_runner",
-    "failover._member",
-    "failover._redis_feed",
-    "failover._replica",
+    "failover._breaker.breaker",
+    "failover._coordinator.coordinator",
+    "failover._coordinator.fleet",
+    "failover._coordinator.health_runner",
+    "failover._distributed.member",
+    "failover._distributed.redis_feed",
+    "failover._distributed.replica",
     "failover.errors",
     "failover.hooks",
     "failover.interop",
@@ -104,7 +104,7 @@ def test_every_failover_logger_made_at_import_redacts() -> None:
     code = (
         "import logging, failover, failover.telemetry, failover.interop, failover.redis_storage\n"
         "import failover.testing, failover.strategies, failover.status\n"
-        "from failover._redacting_log import RedactingFilter\n"
+        "from failover._base.redacting_log import RedactingFilter\n"
         "for name, logger in sorted(logging.root.manager.loggerDict.items()):\n"
         "    if isinstance(logger, logging.Logger) and name.split('.')[0] == 'failover':\n"
         "        ok = any(isinstance(f, RedactingFilter) for f in logger.filters)\n"

@@ -21,7 +21,7 @@ from failover import (
     ManualClock,
     RetryPolicy,
 )
-from failover._tracing_attrs import IS_FALLBACK, OPERATION, PROVIDER
+from failover._tracing.attrs import IS_FALLBACK, OPERATION, PROVIDER
 from failover.storage import MemoryStorage
 from failover.testing import ScriptedProvider, ScriptedRequest
 from statemachines import ConfigurationError

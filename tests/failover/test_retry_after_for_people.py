@@ -14,7 +14,7 @@ from failover import (
     ManualClock,
     RetryPolicy,
 )
-from failover._coordinator import Coordinator
+from failover._coordinator.coordinator import Coordinator
 from failover.health import HealthCheckConfig
 from failover.testing import ScriptedProvider
 from statemachines import BreakerState

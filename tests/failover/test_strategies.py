@@ -18,8 +18,8 @@ from failover import (
     ManualClock,
     Unavailable,
 )
-from failover._ordering import Sorted
-from failover._selection import Slot
+from failover._coordinator.ordering import Sorted
+from failover._coordinator.slot import Slot
 from failover.retry import RetryPolicy
 from failover.status import ProviderStatus
 from failover.strategies import STRATEGIES

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from failover._selection import SCORE_HALF_LIFE, SCORE_MAX_CALLS
+from failover._coordinator.slot import SCORE_HALF_LIFE, SCORE_MAX_CALLS
 from failover.strategies import IDLE_RECOVERY_BOUND, wilson
 
 COUNTS = st.floats(0.0, SCORE_MAX_CALLS)

@@ -19,7 +19,7 @@ from failover import (
     StreamInterrupted,
     Unavailable,
 )
-from failover._coordinator import Coordinator
+from failover._coordinator.coordinator import Coordinator
 from failover.ratelimit import RateLimit
 from failover.retry import RetryPolicy
 from failover.testing import ScriptedProvider, ScriptedRequest

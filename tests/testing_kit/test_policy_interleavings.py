@@ -16,7 +16,7 @@ import pytest
 from hypothesis import Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from failover._policy_format import policy_from_toml
+from failover._config.policy_format import policy_from_toml
 from failover.testing import PolicyInterleavings, policies
 from statemachines import (
     BreakerPolicy,

@@ -1,0 +1,103 @@
+"""Streaming through the coordinator: failover before the first chunk, StreamInterrupted after.
+
+Until a provider's first chunk arrives, a stream is a request like any other (attempts,
+timeouts, backoff, failover). Once text has reached the caller it cannot be taken back: an
+error after the first chunk ends the stream with StreamInterrupted, carrying the text so far,
+and counts as the provider's failure (as its classifier says) -- never a silent end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, TypeAlias
+
+from failover._coordinator.plan import Plan, request_deadline
+from failover._coordinator.slot import STREAM
+from failover.errors import StreamInterrupted
+
+if TYPE_CHECKING:
+    from failover._coordinator.coordinator import Coordinator
+
+__all__ = ["PlanOf", "chunks", "stream"]
+
+PlanOf: TypeAlias = "Callable[[Coordinator, int, float | None], Plan]"
+"""Makes a stream's Plan: ``Plan`` itself, or a traced one (``failover._tracing.plan``)."""
+
+
+class _Ended:
+    """The provider's stream ended before a first chunk."""
+
+
+_ENDED = _Ended()
+
+
+def stream(
+    coordinator: Coordinator, prompt: str | Mapping[str, object], options: Mapping[str, object]
+) -> AsyncIterator[str]:
+    """The chunks of one coordinated stream (see the module docstring), traced when the
+    coordinator has telemetry."""
+    if coordinator._telemetry is not None:
+        from failover._tracing.plan import traced_stream
+
+        return traced_stream(coordinator, prompt, options)
+    return chunks(coordinator, prompt, options, Plan)
+
+
+async def chunks(
+    coordinator: Coordinator,
+    prompt: str | Mapping[str, object],
+    options: Mapping[str, object],
+    plan_of: PlanOf,
+) -> AsyncGenerator[str, None]:
+    """The chunks of one coordinated stream, its requests chosen by ``plan_of``'s Plan."""
+    clock = coordinator.clock
+    plan = plan_of(coordinator, STREAM, request_deadline(coordinator, clock.monotonic()))
+    while True:
+        picked = await plan.next()
+        if picked is None:
+            raise plan.unavailable()
+        slot, generation = picked
+        chunks = slot.provider.stream(prompt, **options)  # type: ignore[attr-defined]
+        started = clock.monotonic()  # as Plan.attempt will see it: no await in between
+        first, error = await plan.attempt(slot, generation, _first_of(chunks), finish_success=False)
+        if error is None:
+            break
+        await _close(chunks)
+    if first is _ENDED:
+        slot.breaker.finish(generation, started, None)
+        return
+    assert isinstance(first, str)
+    # The breaker hears once how the stream ended: a success at its end, a failure if it broke,
+    # nothing (IGNORED) if the caller stopped reading or was cancelled.
+    received = [first]
+    try:
+        yield first
+        async for chunk in chunks:
+            received.append(chunk)
+            yield chunk
+    except Exception as exc:
+        slot.breaker.finish(generation, started, exc)
+        raise StreamInterrupted("".join(received), slot.name, exc) from exc
+    except BaseException as exc:  # GeneratorExit (the caller stopped), cancellation
+        slot.breaker.finish(generation, started, exc)
+        raise
+    else:
+        slot.breaker.finish(generation, started, None)
+    finally:
+        await _close(chunks)
+
+
+def _first_of(chunks: AsyncIterator[str]) -> Callable[[object], Awaitable[str | _Ended]]:
+    async def first(_: object) -> str | _Ended:
+        try:
+            return await chunks.__anext__()
+        except StopAsyncIteration:
+            return _ENDED
+
+    return first
+
+
+async def _close(chunks: AsyncIterator[str]) -> None:
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()

@@ -1,0 +1,2 @@
+"""Distributed mode (internal): the replica that keeps breakers in step with a Storage, shared rate
+limits, Redis's edges."""

@@ -1,0 +1,209 @@
+"""The structure of the code (docs/explanation/architecture.md): the public API of ``failover``
+is a snapshot; its private modules live in one subpackage per subsystem; imports point one way
+between layers; no import cycle; files of at most 400 lines; no module reads another object's
+private attributes. Each rule has an allow-list of what breaks it today: a new break fails, and
+so does an entry that no longer breaks it (the lists only shrink, to empty)."""
+
+from __future__ import annotations
+
+import pytest
+
+import failover
+from tests.structure_support import (
+    LAYER_NAMES,
+    ROOT,
+    cycles,
+    layer,
+    lines,
+    modules,
+    private_reads,
+    upward_imports,
+)
+
+PUBLIC_API = [
+    "MAX_RETRY_AFTER",
+    "AllProvidersFailed",
+    "AllProvidersUnavailable",
+    "Attempt",
+    "BadRequest",
+    "BreakerHook",
+    "BreakerPolicy",
+    "BreakerState",
+    "CallNotPermitted",
+    "CircuitBreaker",
+    "Classification",
+    "Classifier",
+    "Clock",
+    "ConfigurationError",
+    "ContentBlocked",
+    "Coordinator",
+    "CoordinatorStatus",
+    "FailoverError",
+    "FailoverEvent",
+    "FailoverSettings",
+    "FleetEvent",
+    "FleetState",
+    "Guard",
+    "HealthCheckConfig",
+    "HealthCheckResult",
+    "Hook",
+    "IllegalTransitionError",
+    "LLMProvider",
+    "LLMResponse",
+    "LoggingHook",
+    "ManualClock",
+    "NotFound",
+    "Provider",
+    "ProviderError",
+    "ProviderFactory",
+    "ProviderHealth",
+    "ProviderMixin",
+    "ProviderRegistry",
+    "ProviderSettings",
+    "ProviderStatus",
+    "ProviderTimeout",
+    "QuotaExhausted",
+    "QuotaReport",
+    "RateLimit",
+    "RateLimited",
+    "ReportsQuota",
+    "Result",
+    "RetryPolicy",
+    "Rule",
+    "SearchProvider",
+    "SearchResult",
+    "SearchResults",
+    "SettingsError",
+    "SettingsProblem",
+    "Skip",
+    "SkipReason",
+    "StreamInterrupted",
+    "SystemClock",
+    "Unauthorized",
+    "Unavailable",
+    "Usage",
+    "build_provider",
+    "build_providers",
+    "default_classifier",
+    "failure",
+    "failure_if_result",
+    "ignore",
+    "known_kinds",
+    "managed_failover",
+    "register_provider",
+    "status_from_json",
+    "status_to_json",
+    "success",
+]
+SUBSYSTEMS = ("_base", "_breaker", "_config", "_coordinator", "_distributed", "_tracing")
+
+# What breaks a rule today (issue 16 empties these lists).
+KNOWN_CYCLES = [
+    {"statemachines._atoms", "statemachines._builtin", "statemachines._conditions",
+     "statemachines._policy", "statemachines._presets"},
+    {"statemachines._machine", "statemachines._snapshot"},
+    {"failover._breaker.breaker", "failover._breaker.calling", "failover._breaker.guard",
+     "failover._coordinator.ordering", "failover._coordinator.result",
+     "failover._coordinator.slot", "failover._coordinator.trace", "failover._distributed.member",
+     "failover._distributed.replica", "failover._distributed.shared_quota",
+     "failover._tracing.attrs", "failover.classify", "failover.errors", "failover.hooks",
+     "failover.telemetry"},
+    {"failover._coordinator.coordinator", "failover._coordinator.hedge",
+     "failover._coordinator.membership", "failover._coordinator.plan",
+     "failover._coordinator.stream", "failover._tracing.plan", "failover._tracing.runtime",
+     "failover.tracing"},
+    {"failover.testing", "failover.testing._interleavings", "failover.testing._strategies"},
+]  # fmt: skip
+KNOWN_UPWARD = {
+    ("failover._breaker.breaker", "failover._distributed.member"),
+    ("failover._breaker.calling", "failover._distributed.member"),
+    ("failover._distributed.shared_quota", "failover._coordinator.slot"),
+    ("failover.errors", "failover._coordinator.result"),
+    ("failover.errors", "failover._coordinator.trace"),
+    ("failover.telemetry", "failover._breaker.breaker"),
+}
+KNOWN_LONG = {
+    "failover._breaker.breaker",
+    "failover._coordinator.coordinator",
+    "failover.settings",
+    "failover.storage",
+    "failover.testing._interleavings",
+    "statemachines._machine",
+}
+KNOWN_PRIVATE_READS = {
+    "failover._breaker.guard": {"_fast", "_machine", "_now", "_slow"},
+    "failover._coordinator.membership": {
+        "_by_name", "_closed", "_fallbacks", "_fleet", "_health_checks", "_health_runner",
+        "_hooks", "_ordering", "_ranked", "_replica", "_rng", "_slot", "_slots", "_started",
+        "_telemetry",
+    },
+    "failover._coordinator.plan": {
+        "_fallbacks", "_fleet", "_ordering", "_probe", "_ranked", "_rng", "_slots",
+    },
+    "failover._coordinator.result": {"_skipped"},
+    "failover._coordinator.slot": {"_age_score", "_machine", "_replica", "_window"},
+    "failover._coordinator.stream": {"_telemetry"},
+    "failover._distributed.member": {
+        "_dispatcher", "_history", "_lock", "_machine", "_now", "_queue",
+    },
+    "failover._distributed.replica": {"_dispatcher", "_lock", "_now"},
+    "failover._tracing.plan": {"_fleet", "_probe", "_telemetry", "_wake_at"},
+    "failover._tracing.runtime": {"_ranked", "_slots"},
+    "failover.classify": {"_describe"},
+    "failover.cli._check": {"_SubParsersAction"},  # argparse's own name for it
+    "failover.cli._policy_commands": {"_SubParsersAction"},
+    "failover.cli._redis": {"_SubParsersAction"},
+    "failover.cli._simulate": {"_SubParsersAction"},
+    "failover.lifecycle": {"_fleet"},
+    "failover.storage": {"_subscriptions"},
+    "failover.testing._interleavings": {"_fold_all", "_lock", "_machine"},
+}  # fmt: skip
+
+
+def test_the_public_api_is_unchanged() -> None:
+    assert failover.__all__ == PUBLIC_API
+    assert all(hasattr(failover, name) for name in failover.__all__)
+
+
+def test_every_private_module_is_in_a_subsystem_package() -> None:
+    top = sorted(p.name for p in (ROOT / "failover").glob("_*.py"))
+    assert top == ["__init__.py", "__main__.py"]
+    for package in SUBSYSTEMS:
+        assert (ROOT / "failover" / package / "__init__.py").is_file(), package
+    assert (ROOT / "failover" / "testing" / "__init__.py").is_file()
+
+
+def test_every_failover_module_has_a_layer() -> None:
+    unplaced = [m for m in modules() if m.startswith("failover.") and layer(m) is None]
+    assert unplaced == []
+    assert len(LAYER_NAMES) == max(layer(m) or 0 for m in modules()) + 1
+
+
+def test_no_new_import_cycle() -> None:
+    found = cycles()
+    new = [sorted(c) for c in found if not any(c <= known for known in KNOWN_CYCLES)]
+    assert new == [], "an import cycle (counting imports in functions and under TYPE_CHECKING)"
+    gone = [sorted(k) for k in KNOWN_CYCLES if not any(c >= k for c in found)]
+    assert gone == [], "this cycle is broken (or smaller): update KNOWN_CYCLES"
+
+
+def test_imports_point_down_the_layers() -> None:
+    found = upward_imports()
+    assert sorted(found - KNOWN_UPWARD) == [], "a module imports from a layer above its own"
+    assert sorted(KNOWN_UPWARD - found) == [], "fixed: remove it from KNOWN_UPWARD"
+
+
+@pytest.mark.parametrize("module", sorted(modules()))
+def test_a_file_holds_at_most_400_lines(module: str) -> None:
+    if module in KNOWN_LONG:
+        assert lines(module) > 400, "now short enough: remove it from KNOWN_LONG"
+    else:
+        assert lines(module) <= 400
+
+
+def test_no_new_private_attribute_reads() -> None:
+    found = {m: private_reads(m) for m in modules() if m.startswith("failover")}
+    new = {m: sorted(r - KNOWN_PRIVATE_READS.get(m, set())) for m, r in found.items()}
+    assert {m: r for m, r in new.items() if r} == {}, "reads another object's private attributes"
+    gone = {m: sorted(k - found.get(m, set())) for m, k in KNOWN_PRIVATE_READS.items()}
+    assert {m: r for m, r in gone.items() if r} == {}, "fixed: shrink KNOWN_PRIVATE_READS"
