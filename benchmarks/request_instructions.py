@@ -49,8 +49,8 @@ FLOOR = """
 import asyncio, bisect, sys, time
 from operator import methodcaller
 from failover import Coordinator, RetryPolicy
-from failover._coordinator.result import Attempt
-from failover._coordinator.result import Result
+from failover._base.records import Attempt
+from failover._base.records import Result
 from failover._coordinator.timeouts import resume_within
 from failover.testing import ScriptedProvider
 variant, n = sys.argv[1], int(sys.argv[2])

@@ -7,12 +7,11 @@ not re-exported here: ``failover.strategies``, ``failover.status`` (also re-expo
 ``failover.testing``, ``failover.telemetry`` and ``failover.interop``.
 """
 
+from failover._base.records import Attempt, Result, Skip, SkipReason
 from failover._breaker.breaker import CircuitBreaker
 from failover._breaker.guard import Guard
 from failover._coordinator.coordinator import Coordinator
 from failover._coordinator.fleet import FleetEvent, FleetState
-from failover._coordinator.result import Attempt, Result
-from failover._coordinator.trace import Skip, SkipReason
 from failover.classify import (
     Classification,
     Classifier,

@@ -52,8 +52,7 @@ from statemachines import (
 )
 
 if TYPE_CHECKING:
-    from failover._coordinator.result import Attempt
-    from failover._coordinator.trace import Skip
+    from failover._base.records import Attempt, Skip
 
 __all__ = [
     "AllProvidersFailed",

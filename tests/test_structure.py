@@ -103,11 +103,9 @@ KNOWN_CYCLES = [
      "statemachines._policy", "statemachines._presets"},
     {"statemachines._machine", "statemachines._snapshot"},
     {"failover._breaker.breaker", "failover._breaker.calling", "failover._breaker.guard",
-     "failover._coordinator.ordering", "failover._coordinator.result",
-     "failover._coordinator.slot", "failover._coordinator.trace", "failover._distributed.member",
-     "failover._distributed.replica", "failover._distributed.shared_quota",
-     "failover._tracing.attrs", "failover.classify", "failover.errors", "failover.hooks",
-     "failover.telemetry"},
+     "failover._distributed.member", "failover._distributed.replica",
+     "failover._distributed.shared_quota", "failover.hooks", "failover.telemetry"},
+    {"failover._coordinator.ordering", "failover._coordinator.slot", "failover._tracing.attrs"},
     {"failover._coordinator.coordinator", "failover._coordinator.hedge",
      "failover._coordinator.membership", "failover._coordinator.plan",
      "failover._coordinator.stream", "failover._tracing.plan", "failover._tracing.runtime",
@@ -117,9 +115,6 @@ KNOWN_CYCLES = [
 KNOWN_UPWARD = {
     ("failover._breaker.breaker", "failover._distributed.member"),
     ("failover._breaker.calling", "failover._distributed.member"),
-    ("failover._distributed.shared_quota", "failover._coordinator.slot"),
-    ("failover.errors", "failover._coordinator.result"),
-    ("failover.errors", "failover._coordinator.trace"),
     ("failover.telemetry", "failover._breaker.breaker"),
 }
 KNOWN_LONG = {
@@ -140,7 +135,7 @@ KNOWN_PRIVATE_READS = {
     "failover._coordinator.plan": {
         "_fallbacks", "_fleet", "_ordering", "_probe", "_ranked", "_rng", "_slots",
     },
-    "failover._coordinator.result": {"_skipped"},
+    "failover._base.records": {"_skipped"},
     "failover._coordinator.slot": {"_age_score", "_machine", "_replica", "_window"},
     "failover._coordinator.stream": {"_telemetry"},
     "failover._distributed.member": {

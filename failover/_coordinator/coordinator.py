@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Any, Literal, TypeAlias, TypeVar
 
 from failover._base.log import get_logger
+from failover._base.records import Result, Skip, traced_result
 from failover._breaker.breaker import CircuitBreaker
 from failover._coordinator.checks import (
     PROBE_TRIGGER,
@@ -27,11 +28,9 @@ from failover._coordinator.health_runner import HealthRunner
 from failover._coordinator.hedge import run_hedged
 from failover._coordinator.membership import FleetChanges
 from failover._coordinator.plan import Plan, run_attempt
-from failover._coordinator.result import Result, traced_result
-from failover._coordinator.slot import CALL, GENERATE, SEARCH, STREAM, Slot
-from failover._coordinator.trace import Skip, skip_of
+from failover._coordinator.slot import CALL, GENERATE, SEARCH, STREAM, Slot, share_quotas
+from failover._coordinator.trace import skip_of
 from failover._distributed.replica import Replica, local_events
-from failover._distributed.shared_quota import share_quotas
 from failover.clock import Clock, SystemClock
 from failover.health import HealthCheckConfig
 from failover.hooks import Hook, resolve_hooks

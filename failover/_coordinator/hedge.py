@@ -17,8 +17,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from failover._base.records import Result, traced_result
 from failover._coordinator.plan import Plan
-from failover._coordinator.result import Result, traced_result
 from failover._coordinator.slot import Slot
 
 __all__ = ["run_hedged"]

@@ -22,9 +22,8 @@ from typing import TYPE_CHECKING, cast
 from failover._base.log import get_logger
 from failover._coordinator.checks import check_values, instance
 from failover._coordinator.health_runner import HealthRunner
-from failover._coordinator.slot import Slot
+from failover._coordinator.slot import Slot, share_quotas
 from failover._coordinator.timeouts import clock_timeout
-from failover._distributed.shared_quota import share_quotas
 from failover.provider import Provider
 from failover.ratelimit import RateLimit
 from failover.strategies import bind

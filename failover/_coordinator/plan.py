@@ -26,10 +26,10 @@ from collections.abc import Awaitable, Callable
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from failover._coordinator.result import Attempt, Result, traced_result
+from failover._base.records import Attempt, Result, Skip, traced_result
 from failover._coordinator.slot import Slot
 from failover._coordinator.timeouts import await_within, resume_within
-from failover._coordinator.trace import Skip, skip_of, skips_of
+from failover._coordinator.trace import skip_of, skips_of
 from failover.errors import (
     AllProvidersFailed,
     AllProvidersUnavailable,

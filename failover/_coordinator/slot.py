@@ -15,16 +15,19 @@ from collections import deque
 from copy import copy as _copy
 from typing import TYPE_CHECKING
 
+from failover._distributed.shared_quota import SharedQuota
 from failover.errors import CallNotPermitted
 from failover.ratelimit import Quota, RateLimit
 from statemachines import BreakerState, retry_after_of
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from failover._breaker.breaker import CircuitBreaker
     from failover._coordinator.ordering import Ordering
+    from failover._distributed.replica import Replica
     from failover._tracing.attrs import SlotInfo
+    from failover.clock import Clock
     from failover.provider import HealthCheckResult, Provider, QuotaReport
 
 __all__ = [
@@ -38,6 +41,7 @@ __all__ = [
     "STREAM",
     "Schedule",
     "Slot",
+    "share_quotas",
 ]
 
 EWMA_ALPHA = 0.2
@@ -352,3 +356,13 @@ class Schedule:
                 probing[slot.index] = slot
             else:
                 probing.pop(slot.index, None)
+
+
+def share_quotas(replica: Replica, slots: Sequence[Slot], clock: Clock) -> None:
+    """Make the request counters of the slots' rate limits global through ``replica``
+    (distributed mode: ``failover._distributed.shared_quota``)."""
+    for slot in slots:
+        quota = slot.quota
+        if quota is not None:
+            slot.quota = shared = SharedQuota(quota.limit, slot.name, clock, replica)
+            replica.quotas.append(shared)

@@ -16,18 +16,16 @@ consulted: each process keeps to its own ``Quota`` of the full limit, as without
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from failover.ratelimit import DAY, MINUTE, Quota, RateLimit
 
 if TYPE_CHECKING:
-    from failover._coordinator.slot import Slot
     from failover._distributed.replica import Replica
     from failover.clock import Clock
     from failover.storage import Lease, Storage
 
-__all__ = ["LEASE_FRACTION", "LEASE_MAX", "REFILL_WAIT", "SharedQuota", "share_quotas"]
+__all__ = ["LEASE_FRACTION", "LEASE_MAX", "REFILL_WAIT", "SharedQuota"]
 
 LEASE_FRACTION = 0.05
 """Share of a window's limit one lease asks for (at least 1, at most ``LEASE_MAX``)."""
@@ -151,12 +149,3 @@ class SharedQuota(Quota):
                 wanted = budget.batch - budget.left
                 lease = await storage.lease(self.provider, budget.window, budget.limit, wanted)
                 budget.grant(lease, now, wanted)
-
-
-def share_quotas(replica: Replica, slots: Sequence[Slot], clock: Clock) -> None:
-    """Make the request counters of the slots' rate limits global through ``replica``."""
-    for slot in slots:
-        quota = slot.quota
-        if quota is not None:
-            slot.quota = shared = SharedQuota(quota.limit, slot.name, clock, replica)
-            replica.quotas.append(shared)

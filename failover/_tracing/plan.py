@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from opentelemetry import trace
 
+from failover._base.records import Result, traced_result
 from failover._coordinator.hedge import run_hedged
 from failover._coordinator.plan import Plan, request_deadline, run_attempt
-from failover._coordinator.result import Result, traced_result
 from failover._coordinator.slot import Slot
 from failover._coordinator.stream import chunks
 from failover._coordinator.trace import skip_of
@@ -42,8 +42,8 @@ from failover.errors import StreamInterrupted
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
 
+    from failover._base.records import Attempt
     from failover._coordinator.coordinator import Coordinator
-    from failover._coordinator.result import Attempt
 
 __all__ = ["TracedPlan", "traced_run", "traced_stream"]
 

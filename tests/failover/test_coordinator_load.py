@@ -18,7 +18,7 @@ from failover import (
     ManualClock,
     Unavailable,
 )
-from failover._coordinator.result import Result
+from failover._base.records import Result
 from failover.retry import RetryPolicy
 from failover.strategies import STRATEGIES
 from failover.testing import ScriptedProvider, ScriptedRequest
