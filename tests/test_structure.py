@@ -102,7 +102,8 @@ KNOWN_CYCLES = [
     {"statemachines._atoms", "statemachines._builtin", "statemachines._conditions",
      "statemachines._policy", "statemachines._presets"},
     {"statemachines._machine", "statemachines._snapshot"},
-    {"failover._breaker.breaker", "failover._breaker.calling", "failover._breaker.guard",
+    {"failover._breaker.admission", "failover._breaker.breaker", "failover._breaker.calling",
+     "failover._breaker.guard",
      "failover._distributed.member", "failover._distributed.replica",
      "failover._distributed.shared_quota", "failover.hooks", "failover.telemetry"},
     {"failover._coordinator.ordering", "failover._coordinator.slot", "failover._tracing.attrs"},
@@ -118,7 +119,6 @@ KNOWN_UPWARD = {
     ("failover.telemetry", "failover._breaker.breaker"),
 }
 KNOWN_LONG = {
-    "failover._breaker.breaker",
     "failover._coordinator.coordinator",
     "failover.settings",
     "failover.storage",
@@ -136,7 +136,7 @@ KNOWN_PRIVATE_READS = {
         "_fallbacks", "_fleet", "_ordering", "_probe", "_ranked", "_rng", "_slots",
     },
     "failover._base.records": {"_skipped"},
-    "failover._coordinator.slot": {"_age_score", "_machine", "_replica", "_window"},
+    "failover._coordinator.slot": {"_age_score", "_machine", "_window"},
     "failover._coordinator.stream": {"_telemetry"},
     "failover._distributed.member": {
         "_dispatcher", "_history", "_lock", "_machine", "_now", "_queue",

@@ -18,12 +18,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from failover._base.log import get_logger
-from failover._breaker.calling import Calling
+from failover._breaker.admission import Admission
 from failover._breaker.checks import unexpected_keywords
 from failover._breaker.guard import Guard, decorate
-from failover.classify import IGNORED, Classifier, default_classifier
+from failover.classify import Classifier, default_classifier
 from failover.clock import Clock, SystemClock, wall_of
-from failover.errors import CallNotPermitted
 from failover.hooks import Dispatcher, Hook, overrides, resolve_hooks
 from statemachines import (
     BreakerMachine,
@@ -47,12 +46,10 @@ logger = get_logger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_SUCCESS, _SLOW_SUCCESS = Outcome.SUCCESS, Outcome.SLOW_SUCCESS
-_IGNORED = Outcome.IGNORED
 _COROUTINE = types.CoroutineType
 
 
-class CircuitBreaker(Calling):
+class CircuitBreaker(Admission):
     """Guards one provider: admits or rejects calls and records how they end.
 
     Args:
@@ -241,109 +238,6 @@ class CircuitBreaker(Calling):
         """When a rejected call may be retried (None if admitting or FORCED_OPEN)."""
         self._due()
         return self._machine.retry_at
-
-    # --- admission and recording ------------------------------------------------------------
-
-    def admit(self) -> int:
-        """Admit one call now or raise CallNotPermitted; returns the generation to finish with.
-
-        The low-level half of ``call``: pair it with exactly one ``finish``.
-        """
-        machine = self._machine
-        generation = machine.generation
-        if machine.free_admission:
-            return generation
-        lock = self._lock  # acquire/release: cheaper than `with` on the hot path
-        lock.acquire()
-        try:
-            if self._counter is not None:
-                self._fold()
-            now = self._now()
-            admitted = machine.admit(now)
-            if admitted is not None and self._replica is not None and not self._replica.permit():
-                machine.record(admitted, _IGNORED, self._now())  # no global probe permit
-                admitted = None
-            if admitted is None:  # counted by the machine (lifetime_rejected): see _fast
-                state, retry_at = machine.state, machine.deadline  # a rejecting state's retry_at
-        finally:
-            lock.release()
-        if self._queue:
-            self._dispatcher.drain()
-        if admitted is None:
-            for hook in self._reject_hooks:
-                self._safe(hook.on_rejected, self.name, state)
-            # raised as built, never held in a local: a local would tie the error to this
-            # frame through its traceback, a cycle only the garbage collector frees
-            raise CallNotPermitted(self.name, state, retry_at, now)
-        return admitted
-
-    def release(self, generation: int) -> None:
-        """Give back an admission whose function never ran: records nothing, frees a probe."""
-        with self._lock:
-            self._fold()
-            if self._replica is not None:
-                self._replica.finished(generation, _IGNORED)  # its probe permit too
-            self._machine.record(generation, _IGNORED, self._now())
-
-    def finish(
-        self, generation: int, started: float, exc: BaseException | None, result: object = None
-    ) -> float:
-        """Record how a call admitted in ``generation`` and started at ``started`` ended.
-
-        Returns:
-            When it ended: the breaker's clock, read once here.
-        """
-        end = self._now()
-        if exc is None and self._plain_success and end - started < self._slow:
-            fast = self._fast  # the common case: a plain success, as in ``call``
-            if fast is not None and fast[3] == generation:
-                fast[0]()  # counted without the lock (failover._breaker.fast)
-                return end
-            lock = self._lock
-            lock.acquire()
-            try:  # distributed: a probe counts in the shared round first (the replica records it)
-                self._fold()
-                self._outcomes[_SUCCESS] += 1
-                if self._replica is None or not self._replica.finished(generation, _SUCCESS):
-                    self._machine.record_success(generation, end)
-                if self._fast is None and self._fastable:
-                    self._arm()
-            finally:
-                lock.release()
-            if self._queue:
-                self._dispatcher.drain()
-            return end
-        try:
-            verdict = self._classify(exc, result)
-        except Exception:  # a broken classifier must not lose the call nor its probe permit
-            logger.exception("failover classifier %r raised; the call is ignored", self._classify)
-            verdict = IGNORED
-        outcome = verdict.outcome
-        if outcome is not _IGNORED and end - started >= self._slow:
-            outcome = Outcome.of(failed=outcome.failed, slow=True)
-        lock = self._lock
-        lock.acquire()
-        try:
-            self._fold()
-            self._outcomes[outcome] += 1
-            signal, retry_after = verdict.signal, verdict.retry_after
-            replica = self._replica  # a probe counts in the shared round first, or gives back
-            if replica is None or not replica.finished(generation, outcome, signal, retry_after):
-                self._machine.record(generation, outcome, end, signal, retry_after)
-        finally:
-            lock.release()
-        if self._queue:
-            self._dispatcher.drain()
-        for hook in self._call_hooks:
-            self._safe(hook.on_call, self.name, outcome, end - started)
-        return end
-
-    @staticmethod
-    def _safe(fn: Callable[..., object], *args: object) -> None:
-        try:
-            fn(*args)
-        except Exception:
-            logger.exception("failover hook %r raised; ignored", fn)
 
     # --- calls ----------------------------------------------------------------------------------
 

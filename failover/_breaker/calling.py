@@ -1,8 +1,7 @@
 """``call`` and ``acall``: the breaker around one function call (internal: CircuitBreaker's base).
 
 Each has a fast path and a slow one. The fast path (``failover._breaker.fast``) runs while the
-breaker
-is in a quiet CLOSED generation: the clock read twice, the function called, a plain success
+breaker is in a quiet CLOSED generation: the clock read twice, the function called, a plain success
 counted without a lock. Anything else (a raise, a slow call, a coroutine handed to ``call``)
 leaves it for ``finish``, which takes the lock; and while the fast path is closed, the slow
 path admits with ``admit`` and records under the lock, then opens the fast path when the

@@ -16,7 +16,6 @@ from copy import copy as _copy
 from typing import TYPE_CHECKING
 
 from failover._distributed.shared_quota import SharedQuota
-from failover.errors import CallNotPermitted
 from failover.ratelimit import Quota, RateLimit
 from statemachines import BreakerState, retry_after_of
 
@@ -197,46 +196,18 @@ class Slot:
     def admit(self, now: float) -> int | None:
         """Take an admission now if the quota allows it and the breaker admits: its generation.
 
-        None (and nothing taken) otherwise. A breaker known to reject until a later time (or
-        until an operator acts) is not asked again, so that skipping it raises nothing and
-        counts no rejection.
+        None (and nothing taken) otherwise; the breaker decides
+        (``CircuitBreaker.admit_if_due``: one known to reject is not asked, so that skipping it
+        raises nothing and counts no rejection).
         """
-        machine, quota = self.machine, self.quota
-        generation = machine.generation  # read before the flag, as CircuitBreaker.admit does
-        if machine.free_admission:
-            if quota is None:
-                return generation
-        else:
-            retry_at = machine.retry_at
-            state = machine.state
-            if state is _FORCED_OPEN or (
-                not state.admits_calls and retry_at is not None and now < retry_at
-            ):
-                return None
+        quota = self.quota
         if quota is not None and quota.available_at(now) is not None:
             return None
-        try:
-            return self.breaker.admit()
-        except CallNotPermitted:
-            return None
+        return self.breaker.admit_if_due(now)
 
     def would_admit(self, now: float) -> bool:
         """Whether the breaker would admit a call now (no side effect; for status and waits)."""
-        machine = self.machine
-        if machine.free_admission:
-            return True
-        state = machine.state
-        retry_at = machine.retry_at
-        if state is _HALF_OPEN:
-            replica = self.breaker._replica  # distributed: is a global permit to be had?
-            return (
-                machine.probes_admitted < machine.policy.half_open_max_calls
-                and (retry_at is None or now < retry_at)
-                and (replica is None or replica.permit_refused_until(now) is None)
-            )
-        if state.admits_calls:
-            return True
-        return state is not _FORCED_OPEN and retry_at is not None and now >= retry_at
+        return self.breaker.would_admit(now)
 
     def ready_at(self, now: float, *, breaker: bool) -> float | None:
         """The earliest time a call may be sent (``now`` if at once); None if not foreseeable.
@@ -249,9 +220,8 @@ class Slot:
         if not self.would_admit(now):
             machine = self.machine
             retry_at = machine.retry_at
-            replica = self.breaker._replica
-            if replica is not None and machine.state is _HALF_OPEN:
-                refused = replica.permit_refused_until(now)
+            if machine.state is _HALF_OPEN:
+                refused = self.breaker.permit_refused_until(now)
                 if refused is not None and (retry_at is None or refused < retry_at):
                     retry_at = refused
             if not breaker or retry_at is None or machine.state is _FORCED_OPEN:
