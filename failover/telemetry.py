@@ -16,7 +16,7 @@ import weakref
 from collections import Counter, deque
 from collections.abc import Iterator
 from numbers import Real
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from failover._base import otel_names as names
 from failover._base.json import dumps as strict_json
@@ -35,7 +35,6 @@ from statemachines import (
 if TYPE_CHECKING:
     from opentelemetry.metrics import CallbackOptions, Histogram, Meter, Observation
 
-    from failover._breaker.breaker import CircuitBreaker
 
 __all__ = ["JsonLinesHook", "OpenTelemetryHook", "default_hooks", "otel_available"]
 
@@ -88,12 +87,23 @@ _NOT_PERMITTED = f"{CallNotPermitted.__module__}.{CallNotPermitted.__qualname__}
 """``error.type`` of a rejection: the error's class name under its module."""
 
 
+class _Counted(Protocol):
+    """What OpenTelemetryHook reads of a breaker bound to it (a CircuitBreaker)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def state(self) -> State: ...
+    def call_counts(self) -> dict[Outcome, int]: ...
+    def rejection_counts(self) -> dict[State, int]: ...
+
+
 class _Bound:
     """One breaker bound to a hook: a weak reference, and its counts when last read."""
 
     __slots__ = ("calls", "name", "ref", "rejections")
 
-    def __init__(self, ref: weakref.ref[CircuitBreaker], name: str) -> None:
+    def __init__(self, ref: weakref.ref[_Counted], name: str) -> None:
         self.ref = ref
         self.name = name
         self.calls: dict[Outcome, int] = {}
@@ -116,14 +126,14 @@ class _Breakers:
         self._retired_rejections: Counter[tuple[str, State]] = Counter()
         self.names: set[str] = set()
 
-    def add(self, breaker: CircuitBreaker) -> None:
+    def add(self, breaker: _Counted) -> None:
         key, gone = next(self._keys), self._gone
         ref = weakref.ref(breaker, lambda _: gone.append(key))
         with self._lock:
             self._bound[key] = _Bound(ref, breaker.name)
             self.names.add(breaker.name)
 
-    def live(self) -> list[tuple[_Bound, CircuitBreaker]]:
+    def live(self) -> list[tuple[_Bound, _Counted]]:
         """The breakers alive now (after retiring those gone)."""
         with self._lock:
             while self._gone:
@@ -240,7 +250,7 @@ class OpenTelemetryHook(BreakerHook):
             "Breakers in each state, by provider (1 or 0 with one breaker per provider)",
         )
 
-    def bind(self, breaker: CircuitBreaker) -> None:
+    def bind(self, breaker: _Counted) -> None:
         """Read ``breaker``'s counters at every collection from now on (held weakly)."""
         self._breakers.add(breaker)
 

@@ -102,10 +102,10 @@ KNOWN_CYCLES = [
     {"statemachines._atoms", "statemachines._builtin", "statemachines._conditions",
      "statemachines._policy", "statemachines._presets"},
     {"statemachines._machine", "statemachines._snapshot"},
-    {"failover._breaker.admission", "failover._breaker.breaker", "failover._breaker.calling",
-     "failover._breaker.guard",
-     "failover._distributed.member", "failover._distributed.replica",
-     "failover._distributed.shared_quota", "failover.hooks", "failover.telemetry"},
+    {"failover.hooks", "failover.telemetry"},
+    {"failover._breaker.breaker", "failover._breaker.guard"},
+    {"failover._distributed.member", "failover._distributed.replica",
+     "failover._distributed.shared_quota"},
     {"failover._coordinator.ordering", "failover._coordinator.slot", "failover._tracing.attrs"},
     {"failover._coordinator.coordinator", "failover._coordinator.hedge",
      "failover._coordinator.membership", "failover._coordinator.plan",
@@ -113,11 +113,7 @@ KNOWN_CYCLES = [
      "failover.tracing"},
     {"failover.testing", "failover.testing._interleavings", "failover.testing._strategies"},
 ]  # fmt: skip
-KNOWN_UPWARD = {
-    ("failover._breaker.breaker", "failover._distributed.member"),
-    ("failover._breaker.calling", "failover._distributed.member"),
-    ("failover.telemetry", "failover._breaker.breaker"),
-}
+KNOWN_UPWARD: set[tuple[str, str]] = set()
 KNOWN_LONG = {
     "failover._coordinator.coordinator",
     "failover.settings",
@@ -138,10 +134,6 @@ KNOWN_PRIVATE_READS = {
     "failover._base.records": {"_skipped"},
     "failover._coordinator.slot": {"_age_score", "_machine", "_window"},
     "failover._coordinator.stream": {"_telemetry"},
-    "failover._distributed.member": {
-        "_dispatcher", "_history", "_lock", "_machine", "_now", "_queue",
-    },
-    "failover._distributed.replica": {"_dispatcher", "_lock", "_now"},
     "failover._tracing.plan": {"_fleet", "_probe", "_telemetry", "_wake_at"},
     "failover._tracing.runtime": {"_ranked", "_slots"},
     "failover.classify": {"_describe"},

@@ -15,12 +15,13 @@ import threading
 import types
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+from typing import Any, ParamSpec, TypeVar, overload
 
 from failover._base.log import get_logger
 from failover._breaker.admission import Admission
 from failover._breaker.checks import unexpected_keywords
 from failover._breaker.guard import Guard, decorate
+from failover._breaker.link import BreakerLink, SharedBreaker
 from failover.classify import Classifier, default_classifier
 from failover.clock import Clock, SystemClock, wall_of
 from failover.hooks import Dispatcher, Hook, overrides, resolve_hooks
@@ -35,9 +36,6 @@ from statemachines import (
     ProviderHealth,
     State,
 )
-
-if TYPE_CHECKING:
-    from failover._distributed.member import Member
 
 __all__ = ["CircuitBreaker"]
 
@@ -141,7 +139,7 @@ class CircuitBreaker(Admission):
         self._plain_success = classifier is default_classifier and not self._call_hooks
         self._queue = self._dispatcher.queue
         # distributed mode: set by failover._distributed.replica
-        self._replica: Member | None = None
+        self._replica: SharedBreaker | None = None
         self._init_counting()
         self._fastable = self._plain_success
         for hook in hooks_:  # a metrics hook reads this breaker's counters when collected
@@ -176,12 +174,17 @@ class CircuitBreaker(Admission):
         for watcher in self._watchers:
             watcher()
 
-    def attach_replica(self, member: Member) -> None:
-        """Distributed mode (internal: failover._distributed.replica): outcomes go through
-        ``member``."""
+    def link(self) -> BreakerLink:
+        """Distributed mode (internal: failover/_breaker/link.py): what the shared state
+        attached to this breaker reaches it through (its lock, machine, clock, events)."""
+        return BreakerLink(self._lock, self._machine, self._now, self._history, self._dispatcher)
+
+    def attach_replica(self, shared: SharedBreaker) -> None:
+        """Distributed mode (internal: failover/_breaker/link.py): transitions, probe permits
+        and finished calls go through ``shared`` from now on."""
         with self._lock:
             self._fold()
-            self._replica = member
+            self._replica = shared
             self._fastable = False
             self._arm()
 

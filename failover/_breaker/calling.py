@@ -22,7 +22,7 @@ from failover.hooks import Dispatcher
 from statemachines import FailoverEvent, Outcome
 
 if TYPE_CHECKING:
-    from failover._distributed.member import Member
+    from failover._breaker.link import SharedBreaker
 
 __all__ = ["Calling", "NotAwaitable"]
 
@@ -48,7 +48,7 @@ class Calling(Counting):
     _dispatcher: Dispatcher
     _plain_success: bool
     _queue: deque[FailoverEvent]
-    _replica: Member | None
+    _replica: SharedBreaker | None
 
     if TYPE_CHECKING:
 

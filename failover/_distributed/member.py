@@ -84,7 +84,8 @@ class Member:
         self.replica = replica
         self.breaker = breaker
         self.name = breaker.name
-        self.machine = breaker._machine
+        self.link = breaker.link()  # attached by the replica once made
+        self.machine = self.link.machine
         policy = breaker.policy
         self.states: dict[str, State] = {s.value: s for s in policy.all_states()}
         self.operators = frozenset(
@@ -203,9 +204,7 @@ class Member:
 
     def local(self, event: FailoverEvent, history: bool = True) -> None:
         """Hand ``event`` to the breaker's history and hooks (delivered by whoever drains)."""
-        if history:
-            self.breaker._history.append(event)
-        self.breaker._queue.append(event)
+        self.link.deliver(event, history=history)
 
     # --- the replica's side ----------------------------------------------------------------------
 
@@ -214,11 +213,11 @@ class Member:
         adopts its state and the pending transitions are dropped, unless one of them is an
         operator action later than the record's last: then the record is what they are
         published on, from that action on (see the module docstring)."""
-        breaker = self.breaker
-        with breaker._lock:
+        link = self.link
+        with link.lock:
             if not force and shared.generation <= self.known.generation:
                 return
-            now = breaker._now()
+            now = link.now()
             deadline = None if shared.remaining is None else now + shared.remaining
             self.known, self.known_deadline = shared, deadline
             self.permits = 0
@@ -269,15 +268,14 @@ class Member:
         The machine takes the round's counts first, so that its own conditions decide on the
         probes of every process: the one process whose probe completes a decision fires it."""
         machine = self.machine
-        with self.breaker._lock:
+        link = self.link
+        with link.lock:
             generation = probe.generation if counts is not None else _STALE
             current = generation == machine.generation and machine.state is _HALF_OPEN
             if counts is not None and current:
                 self._catch_up(counts, probe.outcome.failed)
-            machine.record(
-                generation, probe.outcome, self.breaker._now(), probe.signal, probe.retry_after
-            )
-        self.breaker._dispatcher.drain()
+            machine.record(generation, probe.outcome, link.now(), probe.signal, probe.retry_after)
+        link.drain()
 
     def _catch_up(self, counts: tuple[int, int], failed: bool) -> None:
         """Raise the machine's probe counts to the round's without the probe being recorded
@@ -292,25 +290,25 @@ class Member:
     def settle(self) -> None:
         """Record the probe outcomes the storage has not counted on local counts alone (it
         went away, or the replica stops): as every probe while the storage is down."""
-        breaker = self.breaker
-        with breaker._lock:
+        link = self.link
+        with link.lock:
             while self.probes:
                 probe = self.probes.popleft()
                 self.machine.record(
-                    probe.generation, probe.outcome, breaker._now(), probe.signal, probe.retry_after
+                    probe.generation, probe.outcome, link.now(), probe.signal, probe.retry_after
                 )
-        breaker._dispatcher.drain()
+        link.drain()
 
     def seed_record(self) -> SharedState:
         """The known record, with the time left until its deadline now."""
         left = self.known_deadline
         if left is not None:
-            left = max(left - self.breaker._now(), 0.0)
+            left = max(left - self.link.now(), 0.0)
         return attrs.evolve(self.known, remaining=left)
 
     def record_of(self, item: Pending) -> SharedState:
         """What a pending local transition writes to the storage."""
-        left = None if item.deadline is None else max(item.deadline - self.breaker._now(), 0.0)
+        left = None if item.deadline is None else max(item.deadline - self.link.now(), 0.0)
         event = item.event
         return SharedState(
             event.dest.value, 0, 0, item.openings, event.reason.value, left, item.operator
@@ -326,7 +324,7 @@ class Member:
             state,
             state,
             FailoverReason.STORAGE_DEGRADED,
-            now := self.breaker._now(),
+            now := self.link.now(),
             machine.generation,
             {"error": repr(error)[:200]},
             None if machine.wall_offset is None else now + machine.wall_offset,

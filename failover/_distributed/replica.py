@@ -242,14 +242,14 @@ class Replica:
                     raise StorageUnavailable(f"{member.name!r}: stored generation went back")
                 member.adopt(stored)  # drops the queue, or keeps a later operator action
                 continue
-            with member.breaker._lock:
+            with member.link.lock:
                 if member.pending and member.pending[0] is item:
                     member.pending.popleft()
                 if stored.generation > member.known.generation:
                     member.known, member.known_deadline = stored, item.deadline
             if not item.delivered:
                 member.local(attrs.evolve(event, seq=stored.seq))
-                member.breaker._dispatcher.drain()
+                member.link.drain()
 
     def _published(self, member: Member, item: Pending, expected: int) -> FailoverEvent:
         """The event of a pending transition as the shared log gets it."""
@@ -273,9 +273,9 @@ class Replica:
         policy = member.breaker.policy
         cap, ttl = policy.half_open_max_calls, policy.max_half_open_duration
         if not await self.storage.acquire_probe(member.name, known.generation, cap, ttl):
-            member.refused(known.generation, member.breaker._now())
+            member.refused(known.generation, member.link.now())
             return
-        with member.breaker._lock:
+        with member.link.lock:
             current = member.known.generation == known.generation
             if current:
                 member.permits, member.permit_generation = 1, known.generation
@@ -300,14 +300,14 @@ class Replica:
             error,
         )
         for member in self.members.values():
-            with member.breaker._lock:
+            with member.link.lock:
                 member.permits = member.permits_in_use = 0
                 for item in member.pending:
                     if not item.delivered:
                         item.delivered = True
                         member.local(item.event)
                 member.local(member.degraded_event(error), history=False)
-            member.breaker._dispatcher.drain()
+            member.link.drain()
             member.settle()  # the probe outcomes not counted yet decide locally
 
     def _restored(self) -> None:
