@@ -35,8 +35,9 @@ test: $(STAMP) redis-server
 	$(BIN)/mypy
 	HYPOTHESIS_PROFILE=ci $(BIN)/pytest
 
-test-fast: $(STAMP) redis-server
-	HYPOTHESIS_PROFILE=dev $(BIN)/pytest
+# The quick loop: every test but the docs, Redis and stateful ones, at the dev profile.
+test-fast: $(STAMP)
+	HYPOTHESIS_PROFILE=dev $(BIN)/pytest -m "not docs and not redis and not stateful"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
