@@ -117,7 +117,6 @@ KNOWN_UPWARD: set[tuple[str, str]] = set()
 KNOWN_LONG = {
     "failover._coordinator.coordinator",
     "failover.settings",
-    "failover.storage",
     "failover.testing._interleavings",
     "statemachines._machine",
 }
@@ -142,7 +141,7 @@ KNOWN_PRIVATE_READS = {
     "failover.cli._redis": {"_SubParsersAction"},
     "failover.cli._simulate": {"_SubParsersAction"},
     "failover.lifecycle": {"_fleet"},
-    "failover.storage": {"_subscriptions"},
+    "failover._distributed.memory": {"_subscriptions"},
     "failover.testing._interleavings": {"_fold_all", "_lock", "_machine"},
 }  # fmt: skip
 
