@@ -60,7 +60,7 @@ new, monotonic = tuple.__new__, time.monotonic
 async def run(self, fn, kind):
     now = monotonic()
     deadline = now + 60.0
-    for slot in self._ordering.order(now, True):
+    for slot in self._pool.layout.ordering.order(now, True):
         machine = slot.machine
         generation = machine.generation
         if slot.serves[kind] and machine.free_admission:
@@ -100,7 +100,7 @@ async def run(self, fn, kind):
     slot.score_successes += 1.0
     if end - slot.score_at >= 30.0 / 256:
         slot._age_score(end)
-    self._ordering.update(slot)  # the success rate's rank and the priority/latency order
+    self._pool.layout.ordering.update(slot)  # the success rate rank, the priority/latency order
     return new(Result, (value, slot.name, (new(Attempt, (slot.name, now, duration, None)),)))
 async def main():
     for _ in range(n):
@@ -117,7 +117,7 @@ STUBS = {
         "from failover._breaker.breaker import CircuitBreaker\n"
         "CircuitBreaker.finish = lambda self, g, s, e, v=None: self._now()"
     ),
-    "strategy: reorder after it": "coordinator._ordering.update = id",
+    "strategy: reorder after it": "coordinator._pool.layout.ordering.update = id",
     "figures: latency EWMA and score": (
         "from failover._coordinator.slot import Slot\nSlot.observe = lambda self, d, f, e: None"
     ),

@@ -24,9 +24,9 @@ failover decisions; docs/how-to/trace-requests.md lists every name and what each
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -36,10 +36,12 @@ if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import TracerProvider
 
-    from failover._coordinator.coordinator import Coordinator
-    from failover._tracing.runtime import Instrumented
+    from failover._base.records import Result
+    from failover._coordinator.pool import Pool
 
 __all__ = ["CoordinatorTelemetry"]
+
+T = TypeVar("T")
 
 _INSTALL = "install it with `pip install 'failover[otel]'` (or `pip install opentelemetry-api`)"
 
@@ -85,13 +87,12 @@ class CoordinatorTelemetry:
 
 
 def instrument(
-    coordinator: Coordinator, telemetry: CoordinatorTelemetry | None
-) -> Instrumented | None:
-    """Give ``coordinator`` the telemetry asked for (called once, by its ``__init__``, after
-    its slots are made); None (nothing to record) leaves it as it is.
-
-    An instrumented coordinator's requests go through ``failover._tracing.plan.traced_run``
-    (its own ``_run``, set on the instance: a coordinator without telemetry pays nothing).
+    pool: Pool, telemetry: CoordinatorTelemetry | None
+) -> Callable[[Callable[[Any], Awaitable[T]], int], Awaitable[Result[T]]] | None:
+    """Give a coordinator's ``pool`` the telemetry asked for (called once, by its
+    ``__init__``, after its slots are made), and return the traced request it then runs
+    (``failover._tracing.plan.traced_run``, which the coordinator sets as its own ``_run``: a
+    coordinator without telemetry pays nothing); None: nothing to record.
 
     Raises:
         ConfigurationError: ``telemetry`` is not a CoordinatorTelemetry, or it enables
@@ -115,6 +116,5 @@ def instrument(
     from failover._tracing.plan import traced_run
     from failover._tracing.runtime import Instrumented
 
-    instrumented = Instrumented(telemetry, coordinator)
-    coordinator.__dict__["_run"] = partial(traced_run, coordinator)
-    return instrumented
+    pool.telemetry = Instrumented(telemetry, pool.layout)
+    return partial(traced_run, pool)

@@ -28,6 +28,7 @@ from failover._coordinator.health_runner import HealthRunner
 from failover._coordinator.hedge import run_hedged
 from failover._coordinator.membership import FleetChanges
 from failover._coordinator.plan import Plan, run_attempt
+from failover._coordinator.pool import Layout, Pool
 from failover._coordinator.slot import CALL, GENERATE, SEARCH, STREAM, Slot, share_quotas
 from failover._coordinator.trace import skip_of
 from failover._distributed.replica import Replica, local_events
@@ -43,7 +44,6 @@ from failover.strategies import CustomStrategy, StrategyName, bind
 from failover.tracing import CoordinatorTelemetry, instrument
 from statemachines import (
     BreakerPolicy,
-    BreakerState,
     ConfigurationError,
     FailoverEvent,
 )
@@ -156,19 +156,27 @@ class Coordinator(FleetChanges):
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._rng = random.Random(seed)
         self._fleet = Fleet(self.clock, fleet_hooks)
-        self._ranked = len(providers)  # _slots[:_ranked]: the providers; the rest: fallbacks
+        ranked = len(providers)  # slots[:ranked]: the providers; the rest: fallbacks
         hooks = self._hooks = None if hooks is None else tuple(hooks)
         self._health_checks = health_checks
-        self._slots = tuple(
-            self._slot(i, p, policies.get(p.name, policy), rate_limits, priorities, weights, hooks)
+        slots = tuple(
+            self._slot(
+                i,
+                p,
+                policies.get(p.name, policy),
+                rate_limits,
+                priorities,
+                weights,
+                hooks,
+                ranked=i < ranked,
+            )
             for i, p in enumerate([*providers, *fallback])
         )
-        self._by_name = {s.name: s for s in self._slots}
-        primaries = self._slots[: self._ranked]
-        self._fallbacks = tuple(
-            sorted(self._slots[self._ranked :], key=lambda s: (-s.priority, s.index))
-        )
-        self._ordering = bind(strategy, primaries, self._rng)
+        self._by_name = {s.name: s for s in slots}
+        primaries = slots[:ranked]
+        by_priority = tuple(sorted(slots[ranked:], key=lambda s: (-s.priority, s.index)))
+        layout = Layout(slots, ranked, by_priority, bind(strategy, primaries, self._rng))
+        self._pool = Pool(self, layout, self._rng, self._fleet)
         self._fleet.follow([s.breaker for s in primaries])
         self.strategy = strategy
         self._started = self._closed = False
@@ -179,7 +187,20 @@ class Coordinator(FleetChanges):
         )
         if self._replica is not None:
             share_quotas(self._replica, self._slots, self.clock)
-        self._telemetry = instrument(self, telemetry)
+        traced = instrument(self._pool, telemetry)
+        self._telemetry = self._pool.telemetry
+        if traced is not None:  # every request goes through it (set on the instance)
+            self.__dict__["_run"] = traced
+
+    # --- the current layout (failover._coordinator.pool.Layout: add / remove swap it) ------------
+
+    @property
+    def _slots(self) -> tuple[Slot, ...]:
+        return self._pool.layout.slots
+
+    @property
+    def _ranked(self) -> int:
+        return self._pool.layout.ranked
 
     def _slot(
         self,
@@ -190,10 +211,10 @@ class Coordinator(FleetChanges):
         priorities: Mapping[str, float],
         weights: Mapping[str, float],
         hooks: Iterable[Hook] | None,
-        ranked: bool | None = None,
+        *,
+        ranked: bool,
     ) -> Slot:
         policy = policy or BreakerPolicy()
-        ranked = index < self._ranked if ranked is None else ranked
         if self.all_down == "probe" and ranked:
             check_can_probe(provider.name, policy)
         resolved = resolve_hooks(hooks)
@@ -253,7 +274,7 @@ class Coordinator(FleetChanges):
         if (error := unserved(self._slots, STREAM)) is not None:
             raise error
 
-        return stream(self, prompt, options)
+        return stream(self._pool, prompt, options)
 
     async def _run(self, fn: Callable[[Any], Awaitable[T]], kind: int) -> Result[T]:
         now = self.clock.monotonic()
@@ -262,10 +283,10 @@ class Coordinator(FleetChanges):
         if self.hedge_after is not None:  # a capability no provider serves is misuse: say so
             if (error := unserved(self._slots, kind)) is not None:
                 raise error
-            return await run_hedged(Plan(self, kind, deadline), fn, self.hedge_after)
+            return await run_hedged(Plan(self._pool, kind, deadline), fn, self.hedge_after)
         # The common case first, without a Plan: the first provider in the strategy's order
         # that admits the call answers at once.
-        ordering = self._ordering
+        ordering = self._pool.layout.ordering
         leader = ordering.leader(now)
         passed: list[Skip] | None = None  # passed over before the answer (the decision trace)
         if leader is not None and leader.serves[kind]:
@@ -283,30 +304,15 @@ class Coordinator(FleetChanges):
             else:  # nobody admitted at once: a capability no provider serves is misuse, say so
                 if (error := unserved(self._slots, kind)) is not None:
                     raise error
-                return await Plan(self, kind, deadline, first=False).run(fn)
-        value, record = await run_attempt(self, slot, generation, fn, deadline)
+                return await Plan(self._pool, kind, deadline, first=False).run(fn)
+        value, record = await run_attempt(self._pool, slot, generation, fn, deadline)
         if record.error is None:
             if passed:
                 return traced_result(value, slot.name, (record,), tuple(passed))
             return _new_result(Result, (value, slot.name, (record,)))
-        plan = Plan(self, kind, deadline, first=False)
+        plan = Plan(self._pool, kind, deadline, first=False)
         plan.ended(slot, record)  # raises a request-level error (BadRequest)
         return await plan.run(fn)
-
-    def _probe(self, kind: int, now: float) -> tuple[Slot, int] | None:
-        """all_down="probe": move the OPEN provider that failed least recently to HALF_OPEN
-        (a MANUAL transition, one event) and admit one call to it."""
-        candidates = [
-            s
-            for s in self._slots[: self._ranked]
-            if s.serves[kind] and s.machine.state is BreakerState.OPEN and s.quota_at(now) is None
-        ]
-        if not candidates:
-            return None
-        slot = min(candidates, key=lambda s: (s.last_failure_at or float("-inf"), s.index))
-        slot.breaker.fire(PROBE_TRIGGER)
-        generation = slot.admit(now)
-        return None if generation is None else (slot, generation)
 
     # --- inspection -----------------------------------------------------------------------------
 

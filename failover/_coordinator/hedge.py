@@ -44,8 +44,9 @@ async def _race(
     hedge_after: float,
     running: dict[asyncio.Task[_Outcome], Slot],
 ) -> Result[T]:
-    clock = plan.coordinator.clock
-    max_attempts = plan.coordinator.retry.max_attempts
+    settings = plan.pool.settings
+    clock = settings.clock
+    max_attempts = settings.retry.max_attempts
     can_hedge = True
     while True:
         if not running:

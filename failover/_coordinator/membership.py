@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, cast
 from failover._base.log import get_logger
 from failover._coordinator.checks import check_values, instance
 from failover._coordinator.health_runner import HealthRunner
+from failover._coordinator.pool import Layout
 from failover._coordinator.slot import Slot, share_quotas
 from failover._coordinator.timeouts import clock_timeout
 from failover.provider import Provider
@@ -162,11 +163,12 @@ def _swap(
     health runner it replaced is returned (``_restart_health`` stops it)."""
     slots = tuple(s.moved(i) for i, s in enumerate([*primaries, *fallbacks]))
     ranked = len(primaries)
-    old_ordering, old_runner = coordinator._ordering, coordinator._health_runner
-    coordinator._ordering = bind(coordinator.strategy, slots[:ranked], coordinator._rng)
-    coordinator._slots, coordinator._ranked = slots, ranked
+    pool = coordinator._pool
+    old_ordering, old_runner = pool.layout.ordering, coordinator._health_runner
+    by_priority = tuple(sorted(slots[ranked:], key=lambda s: (-s.priority, s.index)))
+    ordering = bind(coordinator.strategy, slots[:ranked], pool.rng)
+    pool.layout = Layout(slots, ranked, by_priority, ordering)  # one assignment: old or new
     coordinator._by_name = {s.name: s for s in slots}
-    coordinator._fallbacks = tuple(sorted(slots[ranked:], key=lambda s: (-s.priority, s.index)))
     coordinator._health_runner = HealthRunner(
         slots, coordinator.clock, coordinator.health, coordinator._health_checks
     )

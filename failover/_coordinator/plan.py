@@ -42,7 +42,7 @@ from failover.provider import LLMResponse
 from statemachines import FailoverReason, retry_after_of
 
 if TYPE_CHECKING:
-    from failover._coordinator.coordinator import Coordinator
+    from failover._coordinator.pool import Pool
 
 __all__ = ["Plan", "request_deadline", "run_attempt"]
 
@@ -51,9 +51,9 @@ _RATE_LIMITED = FailoverReason.RATE_LIMITED
 _new_attempt = tuple.__new__  # Attempt(...) without its Python-level __new__: the hot path
 
 
-def request_deadline(coordinator: Coordinator, now: float) -> float | None:
+def request_deadline(pool: Pool, now: float) -> float | None:
     """When a request starting at ``now`` must end (None: no deadline)."""
-    timeout = coordinator.retry.request_timeout
+    timeout = pool.settings.retry.request_timeout
     return None if timeout is None else now + timeout
 
 
@@ -62,7 +62,6 @@ class Plan:
 
     __slots__ = (
         "attempts",
-        "coordinator",
         "deadline",
         "fallbacks",
         "first",
@@ -70,6 +69,7 @@ class Plan:
         "not_before",
         "ordering",
         "passed",
+        "pool",
         "probed",
         "ranked",
         "slots",
@@ -78,14 +78,13 @@ class Plan:
     )
 
     def __init__(
-        self, coordinator: Coordinator, kind: int, deadline: float | None, *, first: bool = True
+        self, pool: Pool, kind: int, deadline: float | None, *, first: bool = True
     ) -> None:
         """``first``: whether the request's first pick is still to be made (the strategy's
         order is told, e.g. round robin moves on once per request)."""
-        self.coordinator = coordinator
+        self.pool = pool
         # the layout the request started with (Coordinator.add / remove swap in a new one)
-        self.slots, self.ranked = coordinator._slots, coordinator._ranked
-        self.ordering, self.fallbacks = coordinator._ordering, coordinator._fallbacks
+        self.slots, self.ranked, self.fallbacks, self.ordering = pool.layout
         self.kind = kind
         self.deadline = deadline
         self.first = first
@@ -103,7 +102,7 @@ class Plan:
             if picked is None:
                 raise self.unavailable()
             slot = picked[0]
-            value, record = await run_attempt(self.coordinator, slot, picked[1], fn, self.deadline)
+            value, record = await run_attempt(self.pool, slot, picked[1], fn, self.deadline)
             self.ended(slot, record)
             if record.error is None:
                 return traced_result(value, slot.name, tuple(self.attempts), self.skipped())
@@ -112,9 +111,9 @@ class Plan:
 
     async def next(self) -> tuple[Slot, int] | None:
         """The next provider and its admission's generation; None when the request must end."""
-        coordinator = self.coordinator
-        clock = coordinator.clock
-        limit = coordinator.retry.max_attempts
+        settings = self.pool.settings
+        clock = settings.clock
+        limit = settings.retry.max_attempts
         while True:
             now = clock.monotonic()
             if self.deadline is not None and now >= self.deadline:
@@ -133,7 +132,7 @@ class Plan:
 
     def pick_now(self) -> tuple[Slot, int] | None:
         """A provider that admits a call at once (for a hedge): never waits, never probes."""
-        now = self.coordinator.clock.monotonic()
+        now = self.pool.settings.clock.monotonic()
         if self.deadline is not None and now >= self.deadline:
             return None
         return self._fresh(now) or self._again(now)
@@ -161,7 +160,7 @@ class Plan:
         fallbacks = self.fallbacks
         if not fallbacks:
             return None
-        self.coordinator._fleet.refresh()  # the fleet state as this request finds it
+        self.pool.fleet.refresh()  # the fleet state as this request finds it
         kind, tries = self.kind, self.tries
         for slot in fallbacks:
             if slot.index in tries or slot.live.removed:
@@ -187,8 +186,7 @@ class Plan:
     def _wake_at(self, now: float) -> float | None:
         """The earliest time worth waiting for: a tried provider's backoff (or quota), and in
         ``all_down="wait"`` mode any provider's (or untried fallback's) cooldown too."""
-        coordinator = self.coordinator
-        wait = coordinator.all_down == "wait"
+        wait = self.pool.settings.all_down == "wait"
         ranked = self.ranked
         times = []
         for slot in self.slots:
@@ -203,17 +201,16 @@ class Plan:
         return min(times) if times else None
 
     def _probe(self, now: float) -> tuple[Slot, int] | None:
-        coordinator = self.coordinator
-        if coordinator.all_down != "probe" or self.attempts or self.probed:
+        pool = self.pool
+        if pool.settings.all_down != "probe" or self.attempts or self.probed:
             return None
         self.probed = True
-        return coordinator._probe(self.kind, now)
+        return pool.probe(self.kind, now)
 
     def unavailable(self) -> FailoverError:
         """The error that ends this request now: AllProvidersFailed after an attempt,
         AllProvidersUnavailable (with the earliest retry time) before any."""
-        coordinator = self.coordinator
-        now = coordinator.clock.monotonic()
+        now = self.pool.settings.clock.monotonic()
         untried = [s for s in self.slots if s.index not in self.tries and not s.live.removed]
         skipped = skips_of(untried, self.kind, now)
         if self.attempts:
@@ -238,7 +235,7 @@ class Plan:
         """``run_attempt`` within this request: ``(value, None)`` or ``(None, error)``; a
         request-level error is raised."""
         value, record = await run_attempt(
-            self.coordinator, slot, generation, fn, self.deadline, finish_success
+            self.pool, slot, generation, fn, self.deadline, finish_success
         )
         self.ended(slot, record)
         return value, record.error
@@ -252,7 +249,7 @@ class Plan:
         error = record.error
         if error is None:
             return
-        retry = self.coordinator.retry
+        retry = self.pool.settings.retry
         if isinstance(error, BadRequest) or (
             isinstance(error, ContentBlocked) and retry.stop_on_content_blocked
         ):
@@ -263,12 +260,12 @@ class Plan:
             slot.block(end + retry_after)  # RateLimited, QuotaExhausted
         tries = self.tries[slot.index] = self.tries.get(slot.index, 0) + 1
         if ranked:  # a fallback is not tried again in this request: no backoff to wait for
-            wait = retry.backoff(tries, self.coordinator._rng, retry_after)
+            wait = retry.backoff(tries, self.pool.rng, retry_after)
             self.not_before[slot.index] = end + wait
 
 
 async def run_attempt(
-    coordinator: Coordinator,
+    pool: Pool,
     slot: Slot,
     generation: int,
     fn: Callable[[Any], Awaitable[T]],
@@ -283,12 +280,13 @@ async def run_attempt(
     cancellation is recorded as IGNORED and propagates. With ``finish_success`` false a success
     is not told to the breaker (a stream tells it when the stream ends).
     """
-    clock = coordinator.clock
+    settings = pool.settings
+    clock = settings.clock
     started = clock.monotonic()
     quota = slot.quota
     if quota is not None:
         quota.consume(started)
-    limit = coordinator.retry.attempt_timeout
+    limit = settings.retry.attempt_timeout
     if deadline is not None and (limit is None or deadline - started < limit):
         limit = deadline - started
     live = slot.live  # counted in flight until the provider's answer or error is in

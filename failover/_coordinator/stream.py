@@ -16,11 +16,11 @@ from failover._coordinator.slot import STREAM
 from failover.errors import StreamInterrupted
 
 if TYPE_CHECKING:
-    from failover._coordinator.coordinator import Coordinator
+    from failover._coordinator.pool import Pool
 
 __all__ = ["PlanOf", "chunks", "stream"]
 
-PlanOf: TypeAlias = "Callable[[Coordinator, int, float | None], Plan]"
+PlanOf: TypeAlias = "Callable[[Pool, int, float | None], Plan]"
 """Makes a stream's Plan: ``Plan`` itself, or a traced one (``failover._tracing.plan``)."""
 
 
@@ -32,26 +32,26 @@ _ENDED = _Ended()
 
 
 def stream(
-    coordinator: Coordinator, prompt: str | Mapping[str, object], options: Mapping[str, object]
+    pool: Pool, prompt: str | Mapping[str, object], options: Mapping[str, object]
 ) -> AsyncIterator[str]:
     """The chunks of one coordinated stream (see the module docstring), traced when the
     coordinator has telemetry."""
-    if coordinator._telemetry is not None:
+    if pool.telemetry is not None:
         from failover._tracing.plan import traced_stream
 
-        return traced_stream(coordinator, prompt, options)
-    return chunks(coordinator, prompt, options, Plan)
+        return traced_stream(pool, prompt, options)
+    return chunks(pool, prompt, options, Plan)
 
 
 async def chunks(
-    coordinator: Coordinator,
+    pool: Pool,
     prompt: str | Mapping[str, object],
     options: Mapping[str, object],
     plan_of: PlanOf,
 ) -> AsyncGenerator[str, None]:
     """The chunks of one coordinated stream, its requests chosen by ``plan_of``'s Plan."""
-    clock = coordinator.clock
-    plan = plan_of(coordinator, STREAM, request_deadline(coordinator, clock.monotonic()))
+    clock = pool.settings.clock
+    plan = plan_of(pool, STREAM, request_deadline(pool, clock.monotonic()))
     while True:
         picked = await plan.next()
         if picked is None:

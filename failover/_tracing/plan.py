@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Span
 
     from failover._base.records import Attempt
-    from failover._coordinator.coordinator import Coordinator
+    from failover._coordinator.pool import Pool
 
 __all__ = ["TracedPlan", "traced_run", "traced_stream"]
 
@@ -57,10 +57,10 @@ class TracedPlan(Plan):
     __slots__ = ("number", "span", "streaming", "telemetry")
 
     def __init__(
-        self, coordinator: Coordinator, kind: int, deadline: float | None, *, first: bool = True
+        self, pool: Pool, kind: int, deadline: float | None, *, first: bool = True
     ) -> None:
-        super().__init__(coordinator, kind, deadline, first=first)
-        telemetry = coordinator._telemetry
+        super().__init__(pool, kind, deadline, first=first)
+        telemetry = pool.telemetry
         assert telemetry is not None
         self.telemetry: Instrumented = telemetry
         self.span: Span = telemetry.start_request(kind)
@@ -88,7 +88,7 @@ class TracedPlan(Plan):
     def _fallback(self, now: float) -> tuple[Slot, int] | None:
         if not self.fallbacks:
             return None
-        self.coordinator._fleet.refresh()
+        self.pool.fleet.refresh()
         return self._note(FALLBACK, self._first_of(self.fallbacks, now))
 
     def _again(self, now: float) -> tuple[Slot, int] | None:
@@ -161,11 +161,11 @@ class TracedPlan(Plan):
             if span.get_span_context().is_valid:  # no tracer (spans off): no context to set
                 with trace.use_span(span, record_exception=False, set_status_on_exception=False):
                     value, record = await run_attempt(
-                        self.coordinator, slot, generation, fn, self.deadline, finish_success
+                        self.pool, slot, generation, fn, self.deadline, finish_success
                     )
             else:
                 value, record = await run_attempt(
-                    self.coordinator, slot, generation, fn, self.deadline, finish_success
+                    self.pool, slot, generation, fn, self.deadline, finish_success
                 )
         except BaseException:  # cancelled: recorded IGNORED by run_attempt
             telemetry.cancelled(span)
@@ -190,22 +190,21 @@ class TracedPlan(Plan):
             provider = slot.name
             if isinstance(error, StreamInterrupted) or error is None:
                 cause = None if error is None else error.cause
-                took = self.coordinator.clock.monotonic() - record.started_at
+                took = self.pool.settings.clock.monotonic() - record.started_at
                 self.telemetry.end_attempt(span, slot, self.kind, None, cause, took)
             else:  # the caller stopped reading, or was cancelled
                 self.telemetry.cancelled(span)
         self.telemetry.end_request(self.span, self.number, provider, error)
 
 
-async def traced_run(
-    coordinator: Coordinator, fn: Callable[[Any], Awaitable[T]], kind: int
-) -> Result[T]:
+async def traced_run(pool: Pool, fn: Callable[[Any], Awaitable[T]], kind: int) -> Result[T]:
     """``Coordinator._run`` of an instrumented coordinator: one traced request."""
-    deadline = request_deadline(coordinator, coordinator.clock.monotonic())
-    plan = TracedPlan(coordinator, kind, deadline)
+    settings = pool.settings
+    deadline = request_deadline(pool, settings.clock.monotonic())
+    plan = TracedPlan(pool, kind, deadline)
     try:
-        if coordinator.hedge_after is not None:
-            result = await run_hedged(plan, fn, coordinator.hedge_after)
+        if (hedge_after := settings.hedge_after) is not None:
+            result = await run_hedged(plan, fn, hedge_after)
         else:
             result = await plan.run(fn)
     except BaseException as exc:
@@ -216,17 +215,17 @@ async def traced_run(
 
 
 async def traced_stream(
-    coordinator: Coordinator, prompt: str | Mapping[str, object], options: Mapping[str, object]
+    pool: Pool, prompt: str | Mapping[str, object], options: Mapping[str, object]
 ) -> AsyncIterator[str]:
     """``Coordinator.stream`` of an instrumented coordinator: one traced stream, its request
     span ended when the stream ends."""
     plans: list[TracedPlan] = []
 
-    def plan_of(coordinator: Coordinator, kind: int, deadline: float | None) -> Plan:
-        plans.append(TracedPlan(coordinator, kind, deadline))
+    def plan_of(pool: Pool, kind: int, deadline: float | None) -> Plan:
+        plans.append(TracedPlan(pool, kind, deadline))
         return plans[0]
 
-    text = chunks(coordinator, prompt, options, plan_of)
+    text = chunks(pool, prompt, options, plan_of)
     try:
         async with aclosing(text):
             async for chunk in text:

@@ -44,7 +44,7 @@ from failover.provider import LLMResponse
 from failover.secrets import redact
 
 if TYPE_CHECKING:
-    from failover._coordinator.coordinator import Coordinator
+    from failover._coordinator.pool import Layout
     from failover.tracing import CoordinatorTelemetry
 
 __all__ = ["Instrumented"]
@@ -61,7 +61,7 @@ class Instrumented:
 
     __slots__ = ("config", "histograms", "tracer")
 
-    def __init__(self, config: CoordinatorTelemetry, coordinator: Coordinator) -> None:
+    def __init__(self, config: CoordinatorTelemetry, layout: Layout) -> None:
         self.config = config
         self.tracer: trace.Tracer = trace.NoOpTracer()
         if config.spans:
@@ -75,8 +75,8 @@ class Instrumented:
                 _histogram(meter, DURATION, "s", "GenAI operation duration.", DURATION_BUCKETS),
                 _histogram(meter, TOKEN_USAGE, "{token}", _TOKENS_DESCRIPTION, TOKEN_BUCKETS),
             )
-        ranked = coordinator._ranked
-        for slot in coordinator._slots:
+        ranked = layout.ranked
+        for slot in layout.slots:
             self.describe(slot, fallback=slot.index >= ranked)
 
     @staticmethod

@@ -30,7 +30,7 @@ from tests.failover.test_coordinator_support import QUIET, answers, coordinator,
 def order(c: object) -> list[str]:
     """The coordinator's current order of providers (its strategy's view)."""
     now = c.clock.monotonic()  # type: ignore[attr-defined]
-    return [s.name for s in c._ordering.order(now)]  # type: ignore[attr-defined]
+    return [s.name for s in c._pool.layout.ordering.order(now)]  # type: ignore[attr-defined]
 
 
 async def answered(c: object, n: int) -> list[str]:
@@ -76,8 +76,8 @@ async def test_success_rate_ties_break_on_priority_then_latency() -> None:
     assert order(c) == ["p", "a", "b"]
     slot_a, slot_b = c._slots[0], c._slots[1]
     slot_a.latency, slot_b.latency = 2.0, 1.0
-    c._ordering.update(slot_a)
-    c._ordering.update(slot_b)
+    c._pool.layout.ordering.update(slot_a)
+    c._pool.layout.ordering.update(slot_b)
     assert order(c) == ["p", "b", "a"]
 
 
