@@ -1,8 +1,7 @@
 """PolicyInterleavings: correct policies pass it, and it catches the bugs it promises to.
 
-The correct ones are the default table (with random small thresholds, as the internal
-tests/strategies.runtime_policies draws them), the THROTTLED policy file
-(failover/policies/throttled.toml) and the pybreaker preset.
+The correct ones here are the THROTTLED policy file (failover/policies/throttled.toml) and the
+pybreaker preset; the default table's policies run in tests/failover/test_interleavings.py.
 The buggy ones break one invariant each; their tests run without shrinking (a stateful shrink
 takes minutes, and only the detection is asserted) and derandomized, so that they are
 deterministic.
@@ -33,10 +32,6 @@ THROTTLED_TOML = Path(__file__).resolve().parents[2] / "failover" / "policies" /
 FIND_ONLY = settings(derandomize=True, database=None, phases=[Phase.generate])
 
 
-class DefaultTableInterleavings(PolicyInterleavings):
-    policy = policies()
-
-
 class ThrottledInterleavings(PolicyInterleavings):
     """The policy file with a THROTTLED state, failover/policies/throttled.toml."""
 
@@ -48,8 +43,8 @@ class PybreakerInterleavings(PolicyInterleavings):
     max_concurrency = 4
 
 
-TestDefaultTable = DefaultTableInterleavings.TestCase
-TestDefaultTable.settings = settings(stateful_step_count=30)
+# The default table's policies run once, in tests/failover/test_interleavings.py (one stateful
+# run per machine): there with the widest draw of them (tests.strategies.runtime_policies).
 TestThrottled = ThrottledInterleavings.TestCase
 TestPybreaker = PybreakerInterleavings.TestCase
 
