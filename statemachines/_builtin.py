@@ -3,7 +3,7 @@ thresholds."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from statemachines._atoms import (
     deadline_passed,
@@ -14,12 +14,11 @@ from statemachines._atoms import (
     signalled,
     timed_out,
 )
+from statemachines._conditions import Condition
 from statemachines._states import BreakerState, FailoverReason, Stimulus
+from statemachines._transition import ANY, Transition
 
-if TYPE_CHECKING:
-    from statemachines._policy import BreakerPolicy, Transition
-
-__all__ = ["BUILTIN_NAMES", "builtin_transitions"]
+__all__ = ["BUILTIN_NAMES", "Thresholds", "builtin_transitions"]
 
 BUILTIN_NAMES = frozenset(
     {
@@ -44,10 +43,24 @@ _S = BreakerState
 _R = FailoverReason
 
 
-def builtin_transitions(policy: BreakerPolicy) -> tuple[Transition, ...]:
-    """The rows of docs/semantics.md's transition table for ``policy``, in evaluation order."""
-    from statemachines._policy import ANY, Transition
+class Thresholds(Protocol):
+    """What the built-in table reads of a policy (a BreakerPolicy)."""
 
+    def effective_trip_condition(self) -> Condition: ...
+    @property
+    def failure_rate_threshold(self) -> float: ...
+    @property
+    def half_open_max_calls(self) -> int: ...
+    @property
+    def health_check_can_probe(self) -> bool: ...
+    @property
+    def health_failures_to_trip(self) -> int: ...
+    @property
+    def max_half_open_duration(self) -> float: ...
+
+
+def builtin_transitions(policy: Thresholds) -> tuple[Transition, ...]:
+    """The rows of docs/semantics.md's transition table for ``policy``, in evaluation order."""
     threshold, probes = policy.failure_rate_threshold, policy.half_open_max_calls
     rate_limited = signalled(_R.RATE_LIMITED)
     table = [

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from statemachines._atoms import consecutive_failures, probes_failed, probes_succeeded
 from statemachines._checks import check_int, check_seconds
-from statemachines._policy import ANY, BreakerPolicy, Transition
+from statemachines._policy import BreakerPolicy
 from statemachines._states import BreakerState, FailoverReason, Stimulus
+from statemachines._transition import ANY, Transition
 
 __all__ = ["PYBREAKER_REMOVED_TRANSITIONS", "pybreaker_compatible"]
 

@@ -9,7 +9,7 @@ import attrs
 from statemachines._states import ProviderHealth, State
 
 if TYPE_CHECKING:
-    from statemachines._machine import BreakerMachine
+    from statemachines._view import MachineView
 
 __all__ = ["MachineSnapshot"]
 
@@ -48,6 +48,6 @@ class MachineSnapshot:
     last_condition_error: str | None
 
     @classmethod
-    def of(cls, machine: BreakerMachine) -> MachineSnapshot:
+    def of(cls, machine: MachineView) -> MachineSnapshot:
         """Copy ``machine``'s figures."""
         return cls(**{f.name: getattr(machine, f.name) for f in attrs.fields(cls)})
