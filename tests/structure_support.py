@@ -144,18 +144,69 @@ def upward_imports() -> set[tuple[str, str]]:
     return found
 
 
+def _defined(name: str) -> set[str]:
+    """The private attribute names module ``name`` defines: set on ``self``, annotated or
+    listed in ``__slots__`` in a class body, or methods of its classes."""
+    found = set()
+    for node in ast.walk(_tree(name)):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            if isinstance(node.value, ast.Name) and node.value.id in {"self", "cls"}:
+                found.add(node.attr)
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                    found.add(item.name)
+                elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                    found.add(item.target.id)
+                elif isinstance(item, ast.Assign) and any(
+                    isinstance(t, ast.Name) and t.id == "__slots__" for t in item.targets
+                ):
+                    found.update(
+                        c.value
+                        for c in ast.walk(item.value)
+                        if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                    )
+    return {n for n in found if n.startswith("_") and not n.startswith("__")}
+
+
+@cache
+def subsystem_attributes(layer_of: int | None) -> frozenset[str]:
+    """The private attribute names the modules of one layer (subsystem) define; ``None``: the
+    statemachines package."""
+    names: set[str] = set()
+    for module in modules():
+        own = layer(module) if module.startswith("failover") else None
+        if own == layer_of and (module.startswith("failover") or layer_of is None):
+            names |= _defined(module)
+    return frozenset(names)
+
+
+def foreign_private_reads(name: str) -> set[str]:
+    """The private attributes ``name`` reads on another object that its own subsystem does not
+    define: another subsystem's private state (the rule of docs/explanation/architecture.md)."""
+    own = layer(name) if name.startswith("failover") else None
+    return private_reads(name) - subsystem_attributes(own)
+
+
 def private_reads(name: str) -> set[str]:
     """The private attributes (``x._name``, not dunders) that ``name`` reads or sets on an object
     other than ``self`` or ``cls``."""
+    tree = _tree(name)
+    imported = {  # modules bound by ``import x``: their private names are theirs (argparse's)
+        (alias.asname or alias.name).partition(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
     found = set()
-    for node in ast.walk(_tree(name)):
+    for node in ast.walk(tree):
         if not isinstance(node, ast.Attribute):
             continue
         attribute = node.attr
         if not attribute.startswith("_") or attribute.startswith("__"):
             continue
         owner = node.value
-        if isinstance(owner, ast.Name) and owner.id in {"self", "cls"}:
+        if isinstance(owner, ast.Name) and owner.id in {"self", "cls", *imported}:
             continue
         if _is_module(owner):
             continue  # a module's private name, written with the module's full name
