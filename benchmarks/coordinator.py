@@ -68,7 +68,7 @@ async def overhead() -> list[tuple[str, float]]:
 def pick_cost(n: int, strategy: str) -> float:
     c = Coordinator(providers(n), hooks=(), strategy=strategy)  # type: ignore[arg-type]
     now = c.clock.monotonic()
-    plan = Plan(c, GENERATE, None)
+    plan = Plan(c._pool, GENERATE, None)
 
     def pick() -> None:
         slot, generation = plan._fresh(now)  # type: ignore[misc]

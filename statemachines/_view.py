@@ -111,6 +111,12 @@ class MachineView:
         return self._node.health
 
     @property
+    def window(self) -> Window:
+        """The count or time window of the outcomes (live: read its ``calls`` and ``failures``;
+        the machine alone records into it)."""
+        return self._window
+
+    @property
     def calls(self) -> int:
         """Outcomes in the current window."""
         return self._window.calls

@@ -122,7 +122,6 @@ KNOWN_LONG = {
     "statemachines._machine",
 }
 KNOWN_PRIVATE_READS = {
-    "failover._coordinator.slot": {"_machine", "_window"},  # the breaker's machine and window
     "failover.lifecycle": {"_fleet"},  # the coordinator's fleet state (not_built)
     "failover.testing._interleavings": {"_fold_all", "_lock", "_machine"},  # the breaker's
 }

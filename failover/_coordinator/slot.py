@@ -121,8 +121,8 @@ class Slot:
         self.provider = provider
         self.name: str = provider.name
         self.breaker = breaker
-        self.machine = breaker._machine
-        self.window = self.machine._window  # its counts, read without the view's properties
+        self.machine = breaker.link().machine  # read only: admission is the breaker's
+        self.window = self.machine.window  # its counts, read without the view's properties
         self.quota = quota
         self.priority = priority
         self.weight = weight
