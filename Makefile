@@ -37,7 +37,7 @@ test: $(STAMP) redis-server
 
 # The quick loop: every test but the docs, Redis and stateful ones, at the dev profile.
 test-fast: $(STAMP)
-	HYPOTHESIS_PROFILE=dev $(BIN)/pytest -m "not docs and not redis and not stateful"
+	HYPOTHESIS_PROFILE=dev $(BIN)/pytest -m "not docs and not redis and not stateful and not bench"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,7 +7,8 @@ environment variable.
 Every test is marked by where it lives, so that ``make test-fast`` can leave the slow kinds
 out (``make test`` runs them all): ``docs`` (tests/docs: the pages' code, as installed),
 ``redis`` (tests/distributed and the modules in REDIS: a real redis-server) and ``stateful``
-(the Hypothesis state machines and the thread and liveness runs, listed in STATEFUL).
+(the Hypothesis state machines and the thread and liveness runs, listed in STATEFUL), and
+``bench`` (tests/test_benchmarks.py: the benchmark scripts still run).
 """
 
 from __future__ import annotations
@@ -52,3 +53,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.redis)
         elif where in STATEFUL:
             item.add_marker(pytest.mark.stateful)
+        elif where == "test_benchmarks.py":
+            item.add_marker(pytest.mark.bench)
