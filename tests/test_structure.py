@@ -116,7 +116,6 @@ KNOWN_CYCLES = [
 ]  # fmt: skip
 KNOWN_UPWARD: set[tuple[str, str]] = set()
 KNOWN_LONG = {
-    "failover._coordinator.coordinator",
     "failover.settings",
     "failover.testing._interleavings",
     "statemachines._machine",

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Admission"]
 
-logger = get_logger("failover._breaker.breaker")  # the breaker's logger, as documented
+logger = get_logger(__name__)
 
 _SUCCESS = Outcome.SUCCESS
 _IGNORED = Outcome.IGNORED

@@ -8,7 +8,6 @@ from operator import methodcaller
 from types import TracebackType
 from typing import Any, Literal, TypeAlias, TypeVar
 
-from failover._base.log import get_logger
 from failover._base.records import Result, Skip, traced_result
 from failover._breaker.breaker import CircuitBreaker
 from failover._coordinator.checks import (
@@ -29,13 +28,14 @@ from failover._coordinator.hedge import run_hedged
 from failover._coordinator.membership import FleetChanges
 from failover._coordinator.plan import Plan, run_attempt
 from failover._coordinator.pool import Layout, Pool
+from failover._coordinator.running import Running
 from failover._coordinator.slot import CALL, GENERATE, SEARCH, STREAM, Slot, share_quotas
 from failover._coordinator.trace import skip_of
 from failover._distributed.replica import Replica, local_events
 from failover.clock import Clock, SystemClock
 from failover.health import HealthCheckConfig
 from failover.hooks import Hook, resolve_hooks
-from failover.provider import HealthCheckResult, LLMResponse, Provider, SearchResults
+from failover.provider import LLMResponse, Provider, SearchResults
 from failover.ratelimit import Quota, RateLimit
 from failover.retry import RetryPolicy
 from failover.status import CoordinatorStatus, coordinator_status
@@ -52,14 +52,13 @@ __all__ = ["ALL_DOWN_MODES", "PROBE_TRIGGER", "AllDown", "Coordinator"]
 
 _new_result = tuple.__new__  # Result(...) without its Python-level __new__: the hot path
 
-logger = get_logger(__name__)
 
 T = TypeVar("T")
 AllDown: TypeAlias = Literal["fail_fast", "wait", "probe"]
 ALL_DOWN_MODES: tuple[AllDown, ...] = ("fail_fast", "wait", "probe")
 
 
-class Coordinator(FleetChanges):
+class Coordinator(FleetChanges, Running):
     """Sends each request to the best provider that admits it, and fails over to the next.
 
     Args:
@@ -351,61 +350,6 @@ class Coordinator(FleetChanges):
         if self._replica is not None:
             return await self._replica.events(names, since, limit)
         return local_events([self._by_name[n].breaker for n in names], since, limit)
-
-    # --- lifecycle ------------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        """Start the background tasks (health checks). Idempotent."""
-        if self._closed:
-            raise RuntimeError("this Coordinator is closed; build a new one")
-        if not self._started:
-            self._started = True
-            await self._start_background()
-
-    async def aclose(self) -> None:
-        """Stop the background tasks and close every provider (errors are logged). Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        await self._stop_background()
-        for slot in self._slots:
-            try:
-                await slot.provider.aclose()
-            except Exception:
-                logger.exception("closing provider %r failed; ignored", slot.name)
-
-    async def _start_background(self) -> None:
-        """Start one health-check task per provider (unless health checks are disabled)."""
-        self._health_runner.start(self._rng)
-        if self._replica is not None:
-            await self._replica.start()
-
-    async def _stop_background(self) -> None:
-        """Cancel the health-check tasks and wait until each has ended."""
-        await self._health_runner.stop()
-        if self._replica is not None:
-            await self._replica.stop()
-
-    async def check_health(self, force: bool = False) -> Mapping[str, HealthCheckResult]:
-        """Check the providers now (concurrently) and return each one's latest result.
-
-        Each result is also kept for ``status()`` and fed to the provider's breaker (failures
-        trip it per its policy; a pass while OPEN probes early).
-
-        Args:
-            force: Check every provider now, even one with a result younger than
-                ``health.interval`` and even when background checks are disabled. Without it,
-                recent results are kept and nothing is checked when checks are disabled.
-
-        Returns:
-            The latest result per provider name (providers never checked are absent).
-
-        Raises:
-            RuntimeError: The coordinator is closed.
-        """
-        if self._closed:
-            raise RuntimeError("this Coordinator is closed; its providers cannot be checked")
-        return await self._health_runner.check_all(force)
 
     async def __aenter__(self) -> Coordinator:
         await self.start()

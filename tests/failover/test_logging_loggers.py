@@ -20,8 +20,9 @@ from failover.secrets import MASK, register_secret
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 MODULES = [
+    "failover._breaker.admission",
     "failover._breaker.breaker",
-    "failover._coordinator.coordinator",
+    "failover._coordinator.running",
     "failover._coordinator.fleet",
     "failover._coordinator.health_runner",
     "failover._distributed.member",
