@@ -32,10 +32,10 @@ _TESTS = Path(__file__).resolve().parent
 REDIS = frozenset({"cli/test_redis_commands.py", "test_secrets_cli.py"})  # outside distributed/
 STATEFUL = frozenset(
     {
-        "failover/test_interleavings.py",
-        "failover/test_threads.py",
-        "failover/test_system_liveness.py",
-        "failover/test_coordinator_load.py",
+        "failover/breaker/test_interleavings.py",
+        "failover/breaker/test_threads.py",
+        "failover/coordinator/test_system_liveness.py",
+        "failover/coordinator/test_coordinator_load.py",
         "statemachines/test_machine_stateful.py",
         "testing_kit/test_policy_interleavings.py",
         "testing_kit/test_site.py",

@@ -28,7 +28,7 @@ from failover.cli import main
 from failover.cli._render import Output
 from failover.telemetry import JsonLinesHook
 from statemachines import FailoverEvent, FailoverReason, converter, event_to_json
-from tests.failover.test_coordinator_support import answers, coordinator, down
+from tests.failover.coordinator.test_coordinator_support import answers, coordinator, down
 
 HUGE = [10**12, "1" * 400, 10**400, 1e308, math.inf, math.nan, "soon"]
 S = BreakerState

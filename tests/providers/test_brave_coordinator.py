@@ -28,7 +28,7 @@ from providers.brave import BraveSearchProvider
 from providers.testing._server import Reply
 from providers.testing.brave import FakeBrave, brave_error, html_page, web_results
 from statemachines import FailoverReason
-from tests.failover.test_coordinator_support import down
+from tests.failover.coordinator.test_coordinator_support import down
 
 _S, _R = BreakerState, FailoverReason
 

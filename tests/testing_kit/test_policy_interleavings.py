@@ -1,7 +1,7 @@
 """PolicyInterleavings: correct policies pass it, and it catches the bugs it promises to.
 
 The correct ones here are the THROTTLED policy file (failover/policies/throttled.toml) and the
-pybreaker preset; the default table's policies run in tests/failover/test_interleavings.py.
+pybreaker preset; the default table's policies run in tests/failover/breaker/test_interleavings.py.
 The buggy ones break one invariant each; their tests run without shrinking (a stateful shrink
 takes minutes, and only the detection is asserted) and derandomized, so that they are
 deterministic.
@@ -43,8 +43,9 @@ class PybreakerInterleavings(PolicyInterleavings):
     max_concurrency = 4
 
 
-# The default table's policies run once, in tests/failover/test_interleavings.py (one stateful
-# run per machine): there with the widest draw of them (tests.strategies.runtime_policies).
+# The default table's policies run once (one stateful run per machine), in
+# tests/failover/breaker/test_interleavings.py, with the widest draw of them
+# (tests.strategies.runtime_policies).
 TestThrottled = ThrottledInterleavings.TestCase
 TestPybreaker = PybreakerInterleavings.TestCase
 
