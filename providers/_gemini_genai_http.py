@@ -25,7 +25,6 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
@@ -33,27 +32,14 @@ import httpx
 from failover.errors import BadRequest, FailoverError, ProviderError, Unavailable
 from failover.secrets import redact
 from providers import _gemini_wire as wire
+from providers._gemini_sdk_errors import unchained
+from providers._gemini_sdk_http import Exchange  # the same record: which call, what it saw
 from providers._http import parse_count, parse_retry_after, translate_httpx_error
 from providers._reading import read_error_body
 
 __all__ = ["Exchange", "as_wire", "exchange", "install", "translate", "unchained"]
 
 _SHOWN: Final = 300  # characters of an exception's text in a message
-
-
-@dataclass
-class Exchange:
-    """One call of the provider: what the hook needs, and what it saw.
-
-    Attributes:
-        provider: The provider's name, for errors.
-        limit: The most bytes of an answer read (``max_response_bytes``).
-        answered: Whether an answer (status line and headers) arrived.
-    """
-
-    provider: str
-    limit: int
-    answered: bool = False
 
 
 _CURRENT: ContextVar[Exchange | None] = ContextVar("failover_gemini_genai_exchange", default=None)
@@ -124,12 +110,6 @@ def _bound(response: httpx.Response, current: Exchange) -> None:
             yield chunk
 
     response.aiter_bytes = bounded  # type: ignore[method-assign]
-
-
-def unchained(error: FailoverError) -> FailoverError:
-    """``error`` without the exceptions it was raised from (their texts may hold a key)."""
-    error.__cause__ = error.__context__ = None
-    return error
 
 
 def _redacted(error: ProviderError) -> ProviderError:

@@ -1,5 +1,6 @@
-"""Shared by the GeminiSDKProvider hardening tests: a loopback server answering exactly the
-bytes a test gives, the provider built on it, and leak checks."""
+"""Shared by the Gemini SDK adapters' hardening tests (GeminiSDKProvider, GeminiGenAIProvider): a
+loopback server answering exactly the bytes a test gives, the provider built on it, leak
+checks, and the JSON the totality properties feed them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from hypothesis import strategies as st
 
 from providers.gemini_sdk import GeminiSDKProvider
 from providers.testing import gemini as fake
@@ -18,6 +20,29 @@ from providers.testing._server import FakeRequest, FakeServer, Reply
 KEY = "AIzaSy-SDK-HARDENING-9d8c7b6a5f4e3d2c1b"
 LIMIT = 16 * 1024
 JSON_TYPE = {"content-type": "application/json; charset=UTF-8"}
+
+# Any JSON, and records shaped like a GenerateContentResponse with any values in their fields:
+# what the totality properties of the SDK adapters feed them.
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "candidates": JSON | st.lists(st.fixed_dictionaries({}, optional={
+            "content": JSON | st.fixed_dictionaries({}, optional={"parts": JSON, "role": JSON}),
+            "finishReason": JSON,
+        }), max_size=2),
+        "usageMetadata": JSON | st.dictionaries(
+            st.sampled_from(["promptTokenCount", "candidatesTokenCount", "totalTokenCount"]), JSON
+        ),
+        "promptFeedback": JSON,
+    },
+)  # fmt: skip
 
 
 class Raw:

@@ -23,7 +23,17 @@ from providers.gemini import GeminiProvider
 from providers.gemini_genai import GeminiGenAIProvider
 from providers.testing import gemini as fake
 from providers.testing._server import FakeRequest, FakeServer, Reply
-from tests.providers.gemini_sdk_support import JSON_TYPE, KEY, LIMIT, Raw, answer, leaks, shown
+from tests.providers.gemini_sdk_support import (
+    FIELDS,
+    JSON,
+    JSON_TYPE,
+    KEY,
+    LIMIT,
+    Raw,
+    answer,
+    leaks,
+    shown,
+)
 
 SSE_TYPE = {"content-type": "text/event-stream"}
 
@@ -234,26 +244,6 @@ async def test_an_answer_that_never_starts_is_a_timeout() -> None:
 
 # --- totality: any answer is a record or a library error -----------------------------------------
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
-FIELDS = st.fixed_dictionaries(
-    {},
-    optional={
-        "candidates": JSON | st.lists(st.fixed_dictionaries({}, optional={
-            "content": JSON | st.fixed_dictionaries({}, optional={"parts": JSON, "role": JSON}),
-            "finishReason": JSON,
-        }), max_size=2),
-        "usageMetadata": JSON | st.dictionaries(
-            st.sampled_from(["promptTokenCount", "candidatesTokenCount", "totalTokenCount"]), JSON
-        ),
-        "promptFeedback": JSON,
-    },
-)  # fmt: skip
 TOTALITY = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 

@@ -29,7 +29,16 @@ from failover.errors import ProviderTimeout
 from failover.provider import Usage
 from providers.gemini_sdk import GeminiSDKProvider
 from providers.testing import gemini as fake
-from tests.providers.gemini_sdk_support import KEY, Raw, answer, array, raw_provider, read
+from tests.providers.gemini_sdk_support import (
+    FIELDS,
+    JSON,
+    KEY,
+    Raw,
+    answer,
+    array,
+    raw_provider,
+    read,
+)
 
 
 async def collect(stream: AsyncIterator[str], into: list[str]) -> None:
@@ -139,28 +148,6 @@ async def test_a_stream_s_bytes_that_are_not_utf8_read_as_replacement_characters
     body = array(answer("a"))
     script.body(body.replace(b'"a"', b'"a\xff"'), chunked=True)
     assert await read(provider) == ["a\ufffd"]
-
-
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
-FIELDS = st.fixed_dictionaries(
-    {},
-    optional={
-        "candidates": JSON | st.lists(st.fixed_dictionaries({}, optional={
-            "content": JSON | st.fixed_dictionaries({}, optional={"parts": JSON, "role": JSON}),
-            "finishReason": JSON,
-        }), max_size=2),
-        "usageMetadata": JSON | st.dictionaries(
-            st.sampled_from(["promptTokenCount", "candidatesTokenCount", "totalTokenCount"]), JSON
-        ),
-        "promptFeedback": JSON,
-    },
-)  # fmt: skip
 
 
 def outcome_is_total(result: object) -> bool:
