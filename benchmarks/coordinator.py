@@ -18,8 +18,8 @@ import asyncio
 import timeit
 
 from failover._coordinator.coordinator import Coordinator
+from failover._coordinator.kinds import GENERATE
 from failover._coordinator.plan import Plan
-from failover._coordinator.slot import GENERATE
 from failover.retry import RetryPolicy
 from failover.strategies import STRATEGIES
 from failover.testing import ScriptedProvider

@@ -21,9 +21,10 @@ import weakref
 from collections import deque
 from collections.abc import Iterable, Mapping
 
+from failover._base.hooks import Dispatcher
 from failover._base.log import get_logger
 from failover.clock import Clock, SystemClock, wall_of
-from failover.hooks import Dispatcher, Hook, resolve_hooks
+from failover.hooks import Hook, resolve_hooks
 from statemachines import (
     BreakerPolicy,
     BreakerState,

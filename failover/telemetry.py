@@ -19,9 +19,9 @@ from numbers import Real
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 from failover._base import otel_names as names
+from failover._base.hooks import BreakerHook, LoggingHook
 from failover._base.json import dumps as strict_json
 from failover.errors import CallNotPermitted
-from failover.hooks import BreakerHook, LoggingHook
 from failover.secrets import redact
 from statemachines import (
     BreakerState,

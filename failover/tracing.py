@@ -24,9 +24,8 @@ failover decisions; docs/how-to/trace-requests.md lists every name and what each
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -36,12 +35,10 @@ if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import TracerProvider
 
-    from failover._base.records import Result
     from failover._coordinator.pool import Pool
+    from failover._tracing.plan import Traced
 
 __all__ = ["CoordinatorTelemetry"]
-
-T = TypeVar("T")
 
 _INSTALL = "install it with `pip install 'failover[otel]'` (or `pip install opentelemetry-api`)"
 
@@ -86,13 +83,11 @@ class CoordinatorTelemetry:
         return telemetry if telemetry.enabled else None
 
 
-def instrument(
-    pool: Pool, telemetry: CoordinatorTelemetry | None
-) -> Callable[[Callable[[Any], Awaitable[T]], int], Awaitable[Result[T]]] | None:
-    """Give a coordinator's ``pool`` the telemetry asked for (called once, by its
-    ``__init__``, after its slots are made), and return the traced request it then runs
-    (``failover._tracing.plan.traced_run``, which the coordinator sets as its own ``_run``: a
-    coordinator without telemetry pays nothing); None: nothing to record.
+def instrument(pool: Pool, telemetry: CoordinatorTelemetry | None) -> Traced | None:
+    """The telemetry asked for, for the coordinator of ``pool`` (called once, by its
+    ``__init__``, after its slots are made), with the traced requests it then runs
+    (``failover._tracing.plan.Traced``: the coordinator sets them as its own ``_run`` and
+    stream, so a coordinator without telemetry pays nothing); None: nothing to record.
 
     Raises:
         ConfigurationError: ``telemetry`` is not a CoordinatorTelemetry, or it enables
@@ -113,8 +108,6 @@ def instrument(
         raise ConfigurationError(
             f"telemetry needs opentelemetry-api, which is not installed: {_INSTALL}"
         ) from None
-    from failover._tracing.plan import traced_run
-    from failover._tracing.runtime import Instrumented
+    from failover._tracing.plan import Traced
 
-    pool.telemetry = Instrumented(telemetry, pool.layout)
-    return partial(traced_run, pool)
+    return Traced.of(pool, telemetry)

@@ -103,16 +103,6 @@ KNOWN_CYCLES = [
     # ConditionContext.policy names BreakerPolicy, whose conditions name ConditionContext
     {"statemachines._atoms", "statemachines._builtin", "statemachines._conditions",
      "statemachines._policy", "statemachines._presets", "statemachines._transition"},
-    {"failover.hooks", "failover.telemetry"},
-    {"failover._breaker.breaker", "failover._breaker.guard"},
-    {"failover._distributed.member", "failover._distributed.replica",
-     "failover._distributed.shared_quota"},
-    {"failover._coordinator.ordering", "failover._coordinator.slot", "failover._tracing.attrs"},
-    {"failover._coordinator.hedge", "failover._coordinator.plan", "failover._coordinator.pool",
-     "failover._coordinator.stream", "failover._tracing.plan", "failover._tracing.runtime",
-     "failover.tracing"},
-    {"failover._coordinator.coordinator", "failover._coordinator.membership"},
-    {"failover.testing", "failover.testing._interleavings", "failover.testing._strategies"},
 ]  # fmt: skip
 KNOWN_UPWARD: set[tuple[str, str]] = set()
 KNOWN_LONG = {

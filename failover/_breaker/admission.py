@@ -21,7 +21,7 @@ from failover.errors import CallNotPermitted
 from statemachines import BreakerState, Outcome
 
 if TYPE_CHECKING:
-    from failover.hooks import BreakerHook
+    from failover._base.hooks import BreakerHook
 
 __all__ = ["Admission"]
 

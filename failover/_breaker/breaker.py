@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ParamSpec, TypeVar, overload
 
+from failover._base.hooks import Dispatcher, overrides
 from failover._base.log import get_logger
 from failover._breaker.admission import Admission
 from failover._breaker.checks import unexpected_keywords
@@ -24,7 +25,7 @@ from failover._breaker.guard import Guard, decorate
 from failover._breaker.link import BreakerLink, SharedBreaker
 from failover.classify import Classifier, default_classifier
 from failover.clock import Clock, SystemClock, wall_of
-from failover.hooks import Dispatcher, Hook, overrides, resolve_hooks
+from failover.hooks import Hook, resolve_hooks
 from statemachines import (
     BreakerMachine,
     BreakerPolicy,

@@ -17,8 +17,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
+from failover._base.hooks import Dispatcher
 from failover._breaker.fast import Counting
-from failover.hooks import Dispatcher
 from statemachines import FailoverEvent, Outcome
 
 if TYPE_CHECKING:

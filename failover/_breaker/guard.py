@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from failover.classify import NO_RESULT
 
 if TYPE_CHECKING:
-    from failover._breaker.breaker import CircuitBreaker
+    from failover._breaker.admission import Admission
 
 __all__ = ["Guard", "decorate"]
 
@@ -28,7 +28,7 @@ class Guard:
 
     __slots__ = ("_breaker", "_generation", "_started")
 
-    def __init__(self, breaker: CircuitBreaker) -> None:
+    def __init__(self, breaker: Admission) -> None:
         self._breaker = breaker
         self._generation = -1
         self._started = 0.0
@@ -37,7 +37,7 @@ class Guard:
         if self._generation != -1:
             raise RuntimeError("a breaker guard is single-use: call breaker.guard() per block")
         self._generation = self._breaker.admit()
-        self._started = self._breaker.clock.monotonic()
+        self._started = self._breaker._now()
         return self
 
     def __exit__(
@@ -60,7 +60,7 @@ class Guard:
         self.__exit__(exc_type, exc, tb)
 
 
-def decorate(breaker: CircuitBreaker, fn: Callable[..., Any]) -> Callable[..., Any]:
+def decorate(breaker: Admission, fn: Callable[..., Any]) -> Callable[..., Any]:
     """``fn`` (a ``def`` or an ``async def``) wrapped so that every call goes through
     ``breaker``: the same fast path as ``call`` and ``acall``, inlined (no extra frame).
 
@@ -77,7 +77,7 @@ def decorate(breaker: CircuitBreaker, fn: Callable[..., Any]) -> Callable[..., A
     return functools.wraps(fn)(_wrapper(breaker, fn))
 
 
-def _wrapper(breaker: CircuitBreaker, fn: Callable[..., Any]) -> Callable[..., Any]:
+def _wrapper(breaker: Admission, fn: Callable[..., Any]) -> Callable[..., Any]:
     # call's body, inlined (one frame, not two): the decorator as fast as call
     admit, raised, ended = breaker.admit, breaker.raised, breaker.ended
 
@@ -105,7 +105,7 @@ def _wrapper(breaker: CircuitBreaker, fn: Callable[..., Any]) -> Callable[..., A
     return wrapper
 
 
-def _async_wrapper(breaker: CircuitBreaker, fn: Callable[..., Any]) -> Callable[..., Any]:
+def _async_wrapper(breaker: Admission, fn: Callable[..., Any]) -> Callable[..., Any]:
     # acall's body, inlined (one coroutine, not two): the decorator as fast as acall
     admit, bind_loop, araised, aended = (
         breaker.admit,
@@ -145,7 +145,7 @@ def _async_wrapper(breaker: CircuitBreaker, fn: Callable[..., Any]) -> Callable[
 # closed or collected before its first item, it still records, so an admission is never lost.
 
 
-def _generator_wrapper(breaker: CircuitBreaker, fn: Callable[..., Any]) -> Callable[..., Any]:
+def _generator_wrapper(breaker: Admission, fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
         generation = breaker.admit()
         try:
@@ -153,7 +153,7 @@ def _generator_wrapper(breaker: CircuitBreaker, fn: Callable[..., Any]) -> Calla
         except BaseException:
             breaker.release(generation)  # a generator function's call never runs its body
             raise
-        outer = _iterate(breaker, inner, generation, breaker.clock.monotonic())
+        outer = _iterate(breaker, inner, generation, breaker._now())
         next(outer)  # primed: see above
         return outer
 
@@ -161,7 +161,7 @@ def _generator_wrapper(breaker: CircuitBreaker, fn: Callable[..., Any]) -> Calla
 
 
 def _iterate(
-    breaker: CircuitBreaker, inner: Generator[Any, Any, Any], generation: int, started: float
+    breaker: Admission, inner: Generator[Any, Any, Any], generation: int, started: float
 ) -> Generator[Any, Any, Any]:
     try:
         yield None  # the priming stop (``wrapper``): the consumer's first next() resumes here
@@ -174,7 +174,7 @@ def _iterate(
     return result
 
 
-def _async_generator_wrapper(breaker: CircuitBreaker, fn: Callable[..., Any]) -> Callable[..., Any]:
+def _async_generator_wrapper(breaker: Admission, fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
         generation = breaker.admit()
         try:
@@ -182,7 +182,7 @@ def _async_generator_wrapper(breaker: CircuitBreaker, fn: Callable[..., Any]) ->
         except BaseException:
             breaker.release(generation)
             raise
-        outer = _aiterate(breaker, inner, generation, breaker.clock.monotonic())
+        outer = _aiterate(breaker, inner, generation, breaker._now())
         step = outer.asend(None)  # primed: runs to the first ``yield``, which awaits nothing
         with contextlib.suppress(StopIteration):
             step.send(None)
@@ -192,7 +192,7 @@ def _async_generator_wrapper(breaker: CircuitBreaker, fn: Callable[..., Any]) ->
 
 
 async def _aiterate(
-    breaker: CircuitBreaker, inner: AsyncGenerator[Any, Any], generation: int, started: float
+    breaker: Admission, inner: AsyncGenerator[Any, Any], generation: int, started: float
 ) -> AsyncGenerator[Any, Any]:
     try:
         yield None  # the priming stop (``wrapper``)

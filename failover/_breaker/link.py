@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-from failover.hooks import Dispatcher
+from failover._base.hooks import Dispatcher
 from statemachines import BreakerMachine, FailoverEvent, FailoverReason, Outcome
 
 __all__ = ["BreakerLink", "SharedBreaker"]

@@ -153,7 +153,7 @@ def instance(value: Any, kind: type[T], arg: str, example: str) -> T:
     return value
 
 
-# by kind: failover._coordinator.slot.CALL...
+# by kind: failover._coordinator.kinds.CALL...
 _CAPABILITIES = ("call", "generate", "stream", "search")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
+from functools import partial
 from operator import methodcaller
 from types import TracebackType
 from typing import Any, Literal, TypeAlias, TypeVar
@@ -25,11 +26,13 @@ from failover._coordinator.checks import (
 from failover._coordinator.fleet import Fleet, FleetEvent
 from failover._coordinator.health_runner import HealthRunner
 from failover._coordinator.hedge import run_hedged
+from failover._coordinator.kinds import CALL, GENERATE, SEARCH, STREAM
 from failover._coordinator.membership import FleetChanges
 from failover._coordinator.plan import Plan, run_attempt
 from failover._coordinator.pool import Layout, Pool
 from failover._coordinator.running import Running
-from failover._coordinator.slot import CALL, GENERATE, SEARCH, STREAM, Slot, share_quotas
+from failover._coordinator.slot import Slot, share_quotas
+from failover._coordinator.stream import stream
 from failover._coordinator.trace import skip_of
 from failover._distributed.replica import Replica, local_events
 from failover.clock import Clock, SystemClock
@@ -55,6 +58,9 @@ _new_result = tuple.__new__  # Result(...) without its Python-level __new__: the
 
 T = TypeVar("T")
 AllDown: TypeAlias = Literal["fail_fast", "wait", "probe"]
+StreamOf: TypeAlias = Callable[
+    [str | Mapping[str, object], Mapping[str, object]], AsyncIterator[str]
+]
 ALL_DOWN_MODES: tuple[AllDown, ...] = ("fail_fast", "wait", "probe")
 
 
@@ -186,10 +192,12 @@ class Coordinator(FleetChanges, Running):
         )
         if self._replica is not None:
             share_quotas(self._replica, self._slots, self.clock)
+        self._stream: StreamOf = partial(stream, self._pool)
         traced = instrument(self._pool, telemetry)
-        self._telemetry = self._pool.telemetry
+        self._telemetry = None if traced is None else traced.telemetry
         if traced is not None:  # every request goes through it (set on the instance)
-            self.__dict__["_run"] = traced
+            self.__dict__["_run"] = traced.run
+            self._stream = traced.stream
 
     # --- the current layout (failover._coordinator.pool.Layout: add / remove swap it) ------------
 
@@ -268,12 +276,9 @@ class Coordinator(FleetChanges, Running):
         (carrying the text so far) and counts as the provider's failure. A coordinator none of
         whose providers can stream raises ConfigurationError here.
         """
-        from failover._coordinator.stream import stream
-
         if (error := unserved(self._slots, STREAM)) is not None:
             raise error
-
-        return stream(self._pool, prompt, options)
+        return self._stream(prompt, options)
 
     async def _run(self, fn: Callable[[Any], Awaitable[T]], kind: int) -> Result[T]:
         now = self.clock.monotonic()

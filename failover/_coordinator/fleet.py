@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from failover._base.hooks import BreakerHook
 from failover._base.log import get_logger
-from failover.hooks import BreakerHook
 from statemachines import BreakerState, ConfigurationError, FailoverEvent
 
 if TYPE_CHECKING:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, cast
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from failover._base.log import get_logger
 from failover._coordinator.checks import check_values, instance
@@ -31,20 +31,29 @@ from failover.strategies import bind
 from statemachines import BreakerPolicy, ConfigurationError
 
 if TYPE_CHECKING:
-    from failover._coordinator.coordinator import Coordinator
+    import random
+
+    from failover._coordinator.fleet import Fleet
+    from failover._coordinator.pool import Pool
+    from failover._distributed.replica import Replica
+    from failover._tracing.runtime import Instrumented
+    from failover.clock import Clock
+    from failover.health import HealthCheckConfig
+    from failover.hooks import Hook
+    from failover.strategies import CustomStrategy, StrategyName
 
 __all__ = ["FleetChanges", "add", "remove"]
 
 logger = get_logger(__name__)
 
 
-def _open(coordinator: Coordinator, what: str) -> None:
+def _open(coordinator: FleetChanges, what: str) -> None:
     if coordinator._closed:
         raise ConfigurationError(f"Coordinator.{what}() on a closed coordinator")
 
 
 async def add(
-    coordinator: Coordinator,
+    coordinator: FleetChanges,
     provider: Provider,
     policy: BreakerPolicy | None,
     rate_limit: RateLimit | None,
@@ -92,7 +101,7 @@ async def add(
     coordinator._fleet.announce("added", name, "fallback" if fallback else "")
 
 
-async def remove(coordinator: Coordinator, name: str, drain_timeout: float | None) -> None:
+async def remove(coordinator: FleetChanges, name: str, drain_timeout: float | None) -> None:
     """``Coordinator.remove``."""
     _open(coordinator, "remove")
     if drain_timeout is not None and (
@@ -134,7 +143,7 @@ async def remove(coordinator: Coordinator, name: str, drain_timeout: float | Non
     coordinator._fleet.announce("removed", name, "")
 
 
-async def _drain(coordinator: Coordinator, slot: Slot, timeout: float | None) -> None:
+async def _drain(coordinator: FleetChanges, slot: Slot, timeout: float | None) -> None:
     """Wait until ``slot``'s attempts in flight have ended (or ``timeout`` has passed)."""
     live = slot.live
     if not live.in_flight:
@@ -156,7 +165,7 @@ async def _drain(coordinator: Coordinator, slot: Slot, timeout: float | None) ->
 
 
 def _swap(
-    coordinator: Coordinator, primaries: Sequence[Slot], fallbacks: Sequence[Slot]
+    coordinator: FleetChanges, primaries: Sequence[Slot], fallbacks: Sequence[Slot]
 ) -> HealthRunner:
     """Swap in a layout of ``primaries`` then ``fallbacks`` (fresh indexes, a new order, new
     health checks, not started yet); synchronous, so that no request sees half of it. The
@@ -177,7 +186,7 @@ def _swap(
     return old_runner
 
 
-async def _restart_health(coordinator: Coordinator, old: HealthRunner) -> None:
+async def _restart_health(coordinator: FleetChanges, old: HealthRunner) -> None:
     """Stop the health checks of a layout that was swapped out and start the current one's."""
     if coordinator._started and not coordinator._closed:
         await old.stop()
@@ -186,7 +195,42 @@ async def _restart_health(coordinator: Coordinator, old: HealthRunner) -> None:
 
 
 class FleetChanges:
-    """``Coordinator.add`` and ``Coordinator.remove`` (the Coordinator's base class)."""
+    """``Coordinator.add`` and ``Coordinator.remove`` (the Coordinator's base class, which
+    declares here what of the Coordinator they change)."""
+
+    clock: Clock
+    health: HealthCheckConfig
+    strategy: StrategyName | CustomStrategy
+    _closed: bool
+    _started: bool
+    _by_name: dict[str, Slot]
+    _hooks: tuple[Hook, ...] | None
+    _health_checks: Mapping[str, HealthCheckConfig]
+    _health_runner: HealthRunner
+    _replica: Replica | None
+    _rng: random.Random
+    _fleet: Fleet
+    _pool: Pool
+    _telemetry: Instrumented | None
+
+    if TYPE_CHECKING:
+
+        @property
+        def _slots(self) -> tuple[Slot, ...]: ...
+        @property
+        def _ranked(self) -> int: ...
+        def _slot(
+            self,
+            index: int,
+            provider: Provider,
+            policy: BreakerPolicy | None,
+            rate_limits: Mapping[str, RateLimit],
+            priorities: Mapping[str, float],
+            weights: Mapping[str, float],
+            hooks: Iterable[Hook] | None,
+            *,
+            ranked: bool,
+        ) -> Slot: ...
 
     async def add(
         self,
@@ -206,9 +250,7 @@ class FleetChanges:
             ConfigurationError: A provider of that name is already here, a bad value, or the
                 coordinator is closed.
         """
-        await add(
-            cast("Coordinator", self), provider, policy, rate_limit, priority, weight, fallback
-        )
+        await add(self, provider, policy, rate_limit, priority, weight, fallback)
 
     async def remove(self, name: str, *, drain_timeout: float | None = 30.0) -> None:
         """Take provider ``name`` out while requests run: no request picks it once this is
@@ -220,4 +262,4 @@ class FleetChanges:
             ConfigurationError: No provider has that name, it is the last one that is not a
                 fallback, or the coordinator is closed.
         """
-        await remove(cast("Coordinator", self), name, drain_timeout)
+        await remove(self, name, drain_timeout)

@@ -4,7 +4,7 @@ the coordinator lends a request.
 ``Plan``, the hedge, the stream and ``run_attempt`` take a ``Pool``, never the Coordinator: its
 ``layout`` (the slots, how many of them are ranked, the fallbacks in priority order, the
 strategy's order), the coordinator's public request settings (``settings``: clock, retry,
-all_down, hedge_after), its random source, its fleet state and its telemetry; and how a
+all_down, hedge_after), its random source and its fleet state; and how a
 request probes when every provider is down (``probe``). ``Coordinator.add`` and ``remove``
 swap in a new layout in one assignment; a request keeps the layout it started with.
 """
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from failover._coordinator.fleet import Fleet
     from failover._coordinator.ordering import Ordering
     from failover._coordinator.slot import Slot
-    from failover._tracing.runtime import Instrumented
     from failover.clock import Clock
     from failover.retry import RetryPolicy
 
@@ -57,7 +56,7 @@ class Settings(Protocol):
 class Pool:
     """What a request draws on (see the module docstring)."""
 
-    __slots__ = ("fleet", "layout", "rng", "settings", "telemetry")
+    __slots__ = ("fleet", "layout", "rng", "settings")
 
     def __init__(
         self, settings: Settings, layout: Layout, rng: random.Random, fleet: Fleet
@@ -66,7 +65,6 @@ class Pool:
         self.layout = layout
         self.rng = rng
         self.fleet = fleet
-        self.telemetry: Instrumented | None = None
 
     def probe(self, kind: int, now: float) -> tuple[Slot, int] | None:
         """all_down="probe": move the OPEN provider that failed least recently to HALF_OPEN

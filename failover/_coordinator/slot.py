@@ -13,7 +13,7 @@ import asyncio
 import heapq
 from collections import deque
 from copy import copy as _copy
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from failover._distributed.shared_quota import SharedQuota
 from failover.ratelimit import Quota, RateLimit
@@ -23,23 +23,18 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from failover._breaker.breaker import CircuitBreaker
-    from failover._coordinator.ordering import Ordering
     from failover._distributed.replica import Replica
     from failover._tracing.attrs import SlotInfo
     from failover.clock import Clock
     from failover.provider import HealthCheckResult, Provider, QuotaReport
 
 __all__ = [
-    "CALL",
     "EWMA_ALPHA",
-    "GENERATE",
-    "KINDS",
     "SCORE_HALF_LIFE",
     "SCORE_MAX_CALLS",
-    "SEARCH",
-    "STREAM",
     "Schedule",
     "Slot",
+    "StrategyOrder",
     "share_quotas",
 ]
 
@@ -52,8 +47,6 @@ SCORE_MAX_CALLS = 100.0
 score is never so sure that an idle one could not catch up with it (docs: strategies)."""
 _DECAY_STEP = SCORE_HALF_LIFE / 256  # decay applied once this much time has gathered
 
-CALL, GENERATE, STREAM, SEARCH = 0, 1, 2, 3
-KINDS = ("call", "generate", "stream", "search")
 _UNLIMITED = RateLimit(per_minute=None, per_day=None)
 _FORCED_OPEN = BreakerState.FORCED_OPEN
 _HALF_OPEN = BreakerState.HALF_OPEN
@@ -77,6 +70,13 @@ class Live:
         self.in_flight -= 1
         if self.removed and not self.in_flight and self.drained is not None:
             self.drained.set()
+
+
+class StrategyOrder(Protocol):
+    """The strategy order a slot is in (``failover._coordinator.ordering``): told of each
+    attempt's end so that it can move the slot."""
+
+    def update(self, slot: Slot) -> None: ...
 
 
 class Slot:
@@ -117,7 +117,7 @@ class Slot:
     ) -> None:
         self.index = index
         self.live = Live()  # shared by every copy of this slot (Coordinator.add / remove)
-        self.ordering: Ordering | None = None  # the strategy order it is in (None: a fallback)
+        self.ordering: StrategyOrder | None = None  # the strategy order it is in (None: a fallback)
         self.provider = provider
         self.name: str = provider.name
         self.breaker = breaker

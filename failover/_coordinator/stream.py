@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, TypeAlias
 
+from failover._coordinator.kinds import STREAM
 from failover._coordinator.plan import Plan, request_deadline
-from failover._coordinator.slot import STREAM
 from failover.errors import StreamInterrupted
 
 if TYPE_CHECKING:
@@ -34,12 +34,8 @@ _ENDED = _Ended()
 def stream(
     pool: Pool, prompt: str | Mapping[str, object], options: Mapping[str, object]
 ) -> AsyncIterator[str]:
-    """The chunks of one coordinated stream (see the module docstring), traced when the
-    coordinator has telemetry."""
-    if pool.telemetry is not None:
-        from failover._tracing.plan import traced_stream
-
-        return traced_stream(pool, prompt, options)
+    """The chunks of one coordinated stream (see the module docstring); an instrumented
+    coordinator streams with ``failover._tracing.plan.traced_stream`` instead."""
     return chunks(pool, prompt, options, Plan)
 
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["skip_of", "skips_of"]
 
-# by kind: failover._coordinator.slot.CALL...
+# by kind: failover._coordinator.kinds.CALL...
 _CAPABILITIES = ("call", "generate", "stream", "search")
 
 

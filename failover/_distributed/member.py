@@ -18,7 +18,7 @@ delivered an earlier one late.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
@@ -36,9 +36,8 @@ from statemachines import (
 
 if TYPE_CHECKING:
     from failover._breaker.breaker import CircuitBreaker
-    from failover._distributed.replica import Replica
 
-__all__ = ["MAX_PENDING", "PERMIT_RETRY", "Member", "Pending"]
+__all__ = ["MAX_PENDING", "PERMIT_RETRY", "Member", "Pending", "ReplicaLink"]
 
 logger = get_logger(__name__)
 
@@ -52,6 +51,17 @@ _HALF_OPEN = BreakerState.HALF_OPEN
 _IGNORED = Outcome.IGNORED
 _STALE = -1
 """A generation no machine is in: recording an outcome with it counts it as stale (I5)."""
+
+
+class ReplicaLink(Protocol):
+    """What a member (and a shared quota) reads of its replica: whether it is connected and
+    its storage answering, its id, and how to wake its background task (thread-safe)."""
+
+    origin: str
+    online: bool
+    degraded: bool
+
+    def wake(self) -> None: ...
 
 
 @attrs.define
@@ -80,7 +90,7 @@ class Member:
     """One breaker as the replica sees it. ``on_event``, ``permit`` and ``finished`` run under
     the breaker's lock (any thread); the rest runs on the replica's event loop."""
 
-    def __init__(self, replica: Replica, breaker: CircuitBreaker) -> None:
+    def __init__(self, replica: ReplicaLink, breaker: CircuitBreaker) -> None:
         self.replica = replica
         self.breaker = breaker
         self.name = breaker.name

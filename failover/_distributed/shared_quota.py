@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from failover.ratelimit import DAY, MINUTE, Quota, RateLimit
 
 if TYPE_CHECKING:
-    from failover._distributed.replica import Replica
+    from failover._distributed.member import ReplicaLink
     from failover.clock import Clock
     from failover.storage import Lease, Storage
 
@@ -85,7 +85,7 @@ class SharedQuota(Quota):
     while the replica is connected, a request needs budget leased in every window.
     """
 
-    def __init__(self, limit: RateLimit, provider: str, clock: Clock, replica: Replica) -> None:
+    def __init__(self, limit: RateLimit, provider: str, clock: Clock, replica: ReplicaLink) -> None:
         super().__init__(limit)
         self.provider = provider
         self.clock = clock

@@ -13,7 +13,7 @@ from typing import Final
 
 import attrs
 
-from failover._coordinator.slot import GENERATE, KINDS, STREAM, Slot
+from failover._coordinator.kinds import GENERATE, KINDS, STREAM
 
 SCHEMA_URL: Final = "https://opentelemetry.io/schemas/1.37.0"
 """The semantic conventions the names below follow."""
@@ -100,19 +100,19 @@ class SlotInfo:
         return f"{KINDS[kind]} {self.name}"
 
 
-def slot_info(slot: Slot, fallback: bool) -> SlotInfo:
-    """The telemetry's view of ``slot`` (its provider's class, model and methods)."""
-    provider = slot.provider
+def slot_info(name: str, provider: object, llm: bool, fallback: bool) -> SlotInfo:
+    """The telemetry's view of provider ``name`` (its class and model; ``llm``: whether it
+    generates text)."""
     cls = type(provider)
     named = getattr(provider, "gen_ai_provider_name", None)
     if not isinstance(named, str) or not named:
-        named = GEN_AI_PROVIDERS.get(f"{cls.__module__}.{cls.__qualname__}", slot.name)
+        named = GEN_AI_PROVIDERS.get(f"{cls.__module__}.{cls.__qualname__}", name)
     operation = _OPERATIONS.get(named, "chat")
     gen_ai = {OPERATION: operation, GEN_AI_PROVIDER: named}
     model = _model_of(provider)
     if model is not None:
         gen_ai[REQUEST_MODEL] = model
-    return SlotInfo(slot.name, fallback, slot.serves[GENERATE], operation, gen_ai)
+    return SlotInfo(name, fallback, llm, operation, gen_ai)
 
 
 def _model_of(provider: object) -> str | None:

@@ -14,8 +14,10 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import aclosing
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+import attrs
 from opentelemetry import trace
 
 from failover._base.records import Result, traced_result
@@ -36,7 +38,7 @@ from failover._tracing.attrs import (
     WAIT_DURATION,
     error_type,
 )
-from failover._tracing.runtime import Instrumented
+from failover._tracing.runtime import Instrumented, Wanted
 from failover.errors import StreamInterrupted
 
 if TYPE_CHECKING:
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
     from failover._base.records import Attempt
     from failover._coordinator.pool import Pool
 
-__all__ = ["TracedPlan", "traced_run", "traced_stream"]
+__all__ = ["Traced", "TracedPlan", "traced_run", "traced_stream"]
 
 T = TypeVar("T")
 _INF = math.inf
@@ -57,12 +59,10 @@ class TracedPlan(Plan):
     __slots__ = ("number", "span", "streaming", "telemetry")
 
     def __init__(
-        self, pool: Pool, kind: int, deadline: float | None, *, first: bool = True
+        self, pool: Pool, telemetry: Instrumented, kind: int, deadline: float | None
     ) -> None:
-        super().__init__(pool, kind, deadline, first=first)
-        telemetry = pool.telemetry
-        assert telemetry is not None
-        self.telemetry: Instrumented = telemetry
+        super().__init__(pool, kind, deadline)
+        self.telemetry = telemetry
         self.span: Span = telemetry.start_request(kind)
         self.number = 0  # attempts started
         self.streaming: tuple[Span, Slot, Attempt] | None = None  # a stream's answering attempt
@@ -197,11 +197,31 @@ class TracedPlan(Plan):
         self.telemetry.end_request(self.span, self.number, provider, error)
 
 
-async def traced_run(pool: Pool, fn: Callable[[Any], Awaitable[T]], kind: int) -> Result[T]:
+@attrs.frozen
+class Traced:
+    """An instrumented coordinator's telemetry and the requests it runs instead of its own
+    (``failover.tracing.instrument``): ``run`` is its ``_run``, ``stream`` its stream."""
+
+    telemetry: Instrumented
+    run: Callable[[Callable[[Any], Awaitable[Any]], int], Awaitable[Result[Any]]]
+    stream: Callable[[str | Mapping[str, object], Mapping[str, object]], AsyncIterator[str]]
+
+    @classmethod
+    def of(cls, pool: Pool, wanted: Wanted) -> Traced:
+        """The telemetry ``wanted`` for the coordinator of ``pool``, its slots described."""
+        telemetry = Instrumented(wanted, pool.layout)
+        return cls(
+            telemetry, partial(traced_run, pool, telemetry), partial(traced_stream, pool, telemetry)
+        )
+
+
+async def traced_run(
+    pool: Pool, telemetry: Instrumented, fn: Callable[[Any], Awaitable[T]], kind: int
+) -> Result[T]:
     """``Coordinator._run`` of an instrumented coordinator: one traced request."""
     settings = pool.settings
     deadline = request_deadline(pool, settings.clock.monotonic())
-    plan = TracedPlan(pool, kind, deadline)
+    plan = TracedPlan(pool, telemetry, kind, deadline)
     try:
         if (hedge_after := settings.hedge_after) is not None:
             result = await run_hedged(plan, fn, hedge_after)
@@ -215,14 +235,17 @@ async def traced_run(pool: Pool, fn: Callable[[Any], Awaitable[T]], kind: int) -
 
 
 async def traced_stream(
-    pool: Pool, prompt: str | Mapping[str, object], options: Mapping[str, object]
+    pool: Pool,
+    telemetry: Instrumented,
+    prompt: str | Mapping[str, object],
+    options: Mapping[str, object],
 ) -> AsyncIterator[str]:
     """``Coordinator.stream`` of an instrumented coordinator: one traced stream, its request
     span ended when the stream ends."""
     plans: list[TracedPlan] = []
 
     def plan_of(pool: Pool, kind: int, deadline: float | None) -> Plan:
-        plans.append(TracedPlan(pool, kind, deadline))
+        plans.append(TracedPlan(pool, telemetry, kind, deadline))
         return plans[0]
 
     text = chunks(pool, prompt, options, plan_of)

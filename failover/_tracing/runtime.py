@@ -7,12 +7,13 @@ Imported only when telemetry is enabled: it imports OpenTelemetry's API.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry import metrics, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from failover._coordinator.slot import GENERATE, KINDS, STREAM, Slot
+from failover._coordinator.kinds import GENERATE, KINDS, STREAM
+from failover._coordinator.slot import Slot
 from failover._tracing.attrs import (
     ATTEMPT_COUNT,
     ATTEMPT_NUMBER,
@@ -44,14 +45,29 @@ from failover.provider import LLMResponse
 from failover.secrets import redact
 
 if TYPE_CHECKING:
-    from failover._coordinator.pool import Layout
-    from failover.tracing import CoordinatorTelemetry
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
 
-__all__ = ["Instrumented"]
+    from failover._coordinator.pool import Layout
+
+__all__ = ["Instrumented", "Wanted"]
 
 _SCOPE = "failover"
 _TOKENS_DESCRIPTION = "Number of input and output tokens used."
 _Attributes = dict[str, Any]
+
+
+class Wanted(Protocol):
+    """What a coordinator records and where (failover.tracing.CoordinatorTelemetry)."""
+
+    @property
+    def tracer_provider(self) -> TracerProvider | None: ...
+    @property
+    def meter_provider(self) -> MeterProvider | None: ...
+    @property
+    def spans(self) -> bool: ...
+    @property
+    def gen_ai_metrics(self) -> bool: ...
 
 
 class Instrumented:
@@ -61,7 +77,7 @@ class Instrumented:
 
     __slots__ = ("config", "histograms", "tracer")
 
-    def __init__(self, config: CoordinatorTelemetry, layout: Layout) -> None:
+    def __init__(self, config: Wanted, layout: Layout) -> None:
         self.config = config
         self.tracer: trace.Tracer = trace.NoOpTracer()
         if config.spans:
@@ -82,7 +98,7 @@ class Instrumented:
     @staticmethod
     def describe(slot: Slot, *, fallback: bool) -> None:
         """Give ``slot`` (a new one: the coordinator's, or ``Coordinator.add``'s) its SlotInfo."""
-        slot.live.info = slot_info(slot, fallback)
+        slot.live.info = slot_info(slot.name, slot.provider, slot.serves[GENERATE], fallback)
 
     # --- the request span --------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from failover.clock import Clock
 from failover.errors import BadRequest, ProviderError, RateLimited, Unauthorized, Unavailable
-from failover.testing import Handler, ScriptedRequest
+from failover.testing._scripted import Handler, ScriptedRequest
 from statemachines import (
     BreakerPolicy,
     CountWindow,

@@ -29,11 +29,12 @@ MODULES = [
     "failover._distributed.redis_feed",
     "failover._distributed.replica",
     "failover.errors",
-    "failover.hooks",
     "failover.interop",
     "failover.lifecycle",
 ]
 """The modules that log, each on the logger named after it."""
+HOOKS = ("failover._base.hooks", "failover.hooks")
+"""Hook dispatch logs on the public name its users configure (docs: observability)."""
 
 TRIP_AND_BREAK = """
 import failover
@@ -94,9 +95,9 @@ def test_a_configured_application_gets_the_records_on_its_handlers() -> None:
 # --- one logger per module, each redacting ------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", MODULES)
-def test_a_module_logs_on_its_own_logger_which_redacts(name: str) -> None:
-    logger = importlib.import_module(name).logger
+@pytest.mark.parametrize(("module", "name"), [*((m, m) for m in MODULES), HOOKS])
+def test_a_module_logs_on_its_own_logger_which_redacts(module: str, name: str) -> None:
+    logger = importlib.import_module(module).logger
     assert logger.name == name
     assert redacting(logger)
 
@@ -114,7 +115,7 @@ def test_every_failover_logger_made_at_import_redacts() -> None:
     done = run(code)
     assert done.returncode == 0, done.stderr
     seen = dict(line.split() for line in done.stdout.splitlines())
-    assert {"failover", *MODULES} <= seen.keys()
+    assert {"failover", *MODULES, HOOKS[1]} <= seen.keys()
     assert set(seen.values()) == {"True"}
 
 

@@ -13,7 +13,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from failover import ConfigurationError
-from failover.hooks import overrides
+from failover._base.hooks import overrides
 from failover.telemetry import OpenTelemetryHook
 from tests.failover.tracing._metrics_support import (
     NO_CALLS,

@@ -25,7 +25,7 @@ from failover import (
     ManualClock,
     Unavailable,
 )
-from failover.hooks import overrides
+from failover._base.hooks import overrides
 from failover.telemetry import OpenTelemetryHook, default_hooks
 from statemachines import FailoverReason
 from tests.failover.tracing._metrics_support import (
