@@ -32,8 +32,8 @@ from statemachines._errors import ConfigurationError, FailoverError, IllegalTran
 from statemachines._events import FailoverEvent, replay
 from statemachines._machine import BreakerMachine, ConditionErrorListener, EventListener
 from statemachines._mermaid import to_mermaid
-from statemachines._policy import ANY, BreakerPolicy, Transition
-from statemachines._presets import PYBREAKER_REMOVED_TRANSITIONS, pybreaker_compatible
+from statemachines._policy import ANY, BreakerPolicy, Transition, pybreaker_compatible
+from statemachines._presets import PYBREAKER_REMOVED_TRANSITIONS
 from statemachines._snapshot import MachineSnapshot
 from statemachines._states import (
     MAX_RETRY_AFTER,

@@ -3,8 +3,6 @@ thresholds."""
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from statemachines._atoms import (
     deadline_passed,
     health_check_passed,
@@ -14,11 +12,11 @@ from statemachines._atoms import (
     signalled,
     timed_out,
 )
-from statemachines._conditions import Condition
+from statemachines._conditions import PolicyView
 from statemachines._states import BreakerState, FailoverReason, Stimulus
 from statemachines._transition import ANY, Transition
 
-__all__ = ["BUILTIN_NAMES", "Thresholds", "builtin_transitions"]
+__all__ = ["BUILTIN_NAMES", "builtin_transitions"]
 
 BUILTIN_NAMES = frozenset(
     {
@@ -43,23 +41,7 @@ _S = BreakerState
 _R = FailoverReason
 
 
-class Thresholds(Protocol):
-    """What the built-in table reads of a policy (a BreakerPolicy)."""
-
-    def effective_trip_condition(self) -> Condition: ...
-    @property
-    def failure_rate_threshold(self) -> float: ...
-    @property
-    def half_open_max_calls(self) -> int: ...
-    @property
-    def health_check_can_probe(self) -> bool: ...
-    @property
-    def health_failures_to_trip(self) -> int: ...
-    @property
-    def max_half_open_duration(self) -> float: ...
-
-
-def builtin_transitions(policy: Thresholds) -> tuple[Transition, ...]:
+def builtin_transitions(policy: PolicyView) -> tuple[Transition, ...]:
     """The rows of docs/semantics.md's transition table for ``policy``, in evaluation order."""
     threshold, probes = policy.failure_rate_threshold, policy.half_open_max_calls
     rate_limited = signalled(_R.RATE_LIMITED)

@@ -22,18 +22,63 @@ from statemachines._errors import ConfigurationError
 from statemachines._states import FailoverReason, Outcome, State, Stimulus
 
 if TYPE_CHECKING:
-    from statemachines._policy import BreakerPolicy
+    from statemachines._window import CountWindow, TimeWindow
 
-__all__ = ["Condition", "ConditionContext", "ConditionFn", "Verdict", "as_condition"]
+__all__ = [
+    "Condition",
+    "ConditionContext",
+    "ConditionFn",
+    "PolicyView",
+    "Verdict",
+    "as_condition",
+]
 
 Verdict: TypeAlias = FailoverReason | bool | None
+
+
+class PolicyView(Protocol):
+    """What a condition (and the built-in table) may read of the machine's policy: its
+    thresholds and durations. At run time it is the BreakerPolicy itself; typed this way, the
+    conditions stay below the policy that holds them (docs/explanation/architecture.md)."""
+
+    @property
+    def failure_rate_threshold(self) -> float: ...
+    @property
+    def minimum_calls(self) -> int: ...
+    @property
+    def max_consecutive_failures(self) -> int: ...
+    @property
+    def window(self) -> CountWindow | TimeWindow: ...
+    @property
+    def slow_call_duration(self) -> float: ...
+    @property
+    def slow_call_rate_threshold(self) -> float: ...
+    @property
+    def open_duration(self) -> float: ...
+    @property
+    def open_backoff(self) -> float: ...
+    @property
+    def max_open_duration(self) -> float: ...
+    @property
+    def open_jitter(self) -> float: ...
+    @property
+    def half_open_max_calls(self) -> int: ...
+    @property
+    def max_half_open_duration(self) -> float: ...
+    @property
+    def health_failures_to_trip(self) -> int: ...
+    @property
+    def health_check_can_probe(self) -> bool: ...
+    @property
+    def trip_condition(self) -> Condition | None: ...
+    def effective_trip_condition(self) -> Condition: ...
 
 
 class ConditionContext(Protocol):
     """What a condition may read: the machine at the moment of the stimulus."""
 
     @property
-    def policy(self) -> BreakerPolicy: ...
+    def policy(self) -> PolicyView: ...
     @property
     def state(self) -> State: ...
     @property

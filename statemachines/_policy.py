@@ -19,11 +19,12 @@ from statemachines._checks import (
 )
 from statemachines._conditions import Condition, as_condition
 from statemachines._errors import ConfigurationError
+from statemachines._presets import pybreaker_fields
 from statemachines._states import BreakerState, CustomState, State
 from statemachines._transition import ANY, Sources, Transition
 from statemachines._window import CountWindow, TimeWindow
 
-__all__ = ["ANY", "BreakerPolicy", "Sources", "Transition"]
+__all__ = ["ANY", "BreakerPolicy", "Sources", "Transition", "pybreaker_compatible"]
 
 
 def _window(value: Any) -> CountWindow | TimeWindow:
@@ -149,13 +150,75 @@ class BreakerPolicy:
         fail_max: int, reset_timeout: float, success_threshold: int = 1
     ) -> BreakerPolicy:
         """A policy with pybreaker's semantics; see ``statemachines.pybreaker_compatible``."""
-        from statemachines._presets import pybreaker_compatible
-
         return pybreaker_compatible(fail_max, reset_timeout, success_threshold)
 
     def with_changes(self, **changes: Any) -> BreakerPolicy:
         """A copy with some fields changed (validated like a new policy)."""
         return attrs.evolve(self, **changes)
+
+
+def pybreaker_compatible(
+    fail_max: int, reset_timeout: float, success_threshold: int = 1
+) -> BreakerPolicy:
+    """A policy with the semantics of ``pybreaker.CircuitBreaker(fail_max, reset_timeout,
+    success_threshold)``.
+
+    pybreaker (read from its source, 1.x):
+
+    * CLOSED counts consecutive failures; a success (or an excluded exception) resets the count;
+      the ``fail_max``-th failure in a row opens the breaker.
+    * OPEN rejects every call until ``reset_timeout`` seconds have passed since it opened
+      (``now >= opened_at + reset_timeout``), checked at the next call, which moves the breaker
+      to HALF_OPEN and goes through as the first trial call. No backoff, no jitter.
+    * HALF_OPEN lets trial calls through; the first failure re-opens the breaker (for another
+      ``reset_timeout``); ``success_threshold`` successes (necessarily in a row) close it.
+      There is no time limit on HALF_OPEN.
+    * ``open()``, ``half_open()`` and ``close()`` move the breaker by hand from any state.
+
+    Here: ``trip_condition = consecutive_failures(fail_max)``; ``open_duration =
+    max_open_duration = reset_timeout``, ``open_backoff = 1``, ``open_jitter = 0``;
+    ``half_open_max_calls = success_threshold``; ``max_half_open_duration = reset_timeout``
+    (with no HALF_OPEN timeout it only sets the ``retry_at`` of a call rejected while the probes
+    are in flight); HALF_OPEN's "reopen" fires at the first failed probe and "recover" once
+    ``success_threshold`` probes succeeded; manual "open" and "half_open" transitions from any
+    state mirror pybreaker's methods (``reset`` is its ``close()``). The built-in transitions
+    of ``PYBREAKER_REMOVED_TRANSITIONS`` are removed: signals (RATE_LIMITED, AUTH_FAILED) trip
+    nothing by themselves, health checks change no state and HALF_OPEN never times out.
+
+    Differences that remain (none shows in a sequence of calls, which the differential test
+    checks step by step):
+
+    * Concurrency: pybreaker holds its lock across the guarded call, so it runs one call at a
+      time in every state. Here calls run concurrently; in HALF_OPEN up to
+      ``success_threshold`` probes are admitted at once (pybreaker admits them one after the
+      other), and the others are rejected rather than made to wait. A call that finishes
+      after a transition it did not cause counts in the lifetime figures only (I5); pybreaker,
+      one call at a time, has no such call.
+    * A Retry-After carried by the failure that opens the breaker lengthens that opening here;
+      pybreaker has no Retry-After.
+    * ``force_open``, ``disable`` and ``reset`` (FORCED_OPEN, DISABLED) are kept: operator
+      tools pybreaker lacks, fired only by hand. So is ``probe_now`` (OPEN -> HALF_OPEN), the
+      part of pybreaker's ``half_open()`` that starts from OPEN, which the coordinator's
+      ``all_down="probe"`` fires (the preset's own ``half_open`` works from any state).
+    * Classification belongs to the runtime: pybreaker counts every ``BaseException``
+      (cancellation included) as a failure and an ``exclude``-d exception as a success. Give
+      ``failover.CircuitBreaker`` a classifier to match, e.g. ``success(*exclude) |
+      failure(BaseException)``.
+
+    Args:
+        fail_max: pybreaker's ``fail_max``: consecutive failures that open the breaker (>= 1).
+        reset_timeout: pybreaker's ``reset_timeout``: seconds the breaker stays OPEN (> 0).
+        success_threshold: pybreaker's ``success_threshold``: successful trial calls that close
+            it (>= 1).
+
+    Returns:
+        The policy.
+
+    Raises:
+        ConfigurationError: An argument is out of range (pybreaker's 0 values included: give 1
+            for ``fail_max`` or ``success_threshold``, a small positive ``reset_timeout``).
+    """
+    return BreakerPolicy(**pybreaker_fields(fail_max, reset_timeout, success_threshold))
 
 
 def _table(policy: BreakerPolicy) -> tuple[Transition, ...]:

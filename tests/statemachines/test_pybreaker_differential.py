@@ -22,6 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from statemachines import (
+    PYBREAKER_REMOVED_TRANSITIONS,
     BreakerMachine,
     BreakerPolicy,
     BreakerState,
@@ -30,9 +31,9 @@ from statemachines import (
     FailoverReason,
     Outcome,
     consecutive_failures,
+    pybreaker_compatible,
     replay,
 )
-from statemachines._presets import PYBREAKER_REMOVED_TRANSITIONS, pybreaker_compatible
 from statemachines._verify import verify_policy
 
 STATES = {
