@@ -167,9 +167,8 @@ async def _build_providers(
 def _report_not_built(coordinator: Coordinator, not_built: Mapping[str, str]) -> None:
     """Say which providers could not be built: in status, a FleetEvent and a log line each."""
     for name, why in not_built.items():
-        coordinator.not_built[name] = why
         logger.warning("provider %r could not be built; starting without it: %s", name, why)
-        coordinator._fleet.announce("not_built", name, why)
+        coordinator.report_not_built(name, why)
 
 
 @attrs.frozen

@@ -178,7 +178,9 @@ class CircuitBreaker(Admission):
     def link(self) -> BreakerLink:
         """Distributed mode (internal: failover/_breaker/link.py): what the shared state
         attached to this breaker reaches it through (its lock, machine, clock, events)."""
-        return BreakerLink(self._lock, self._machine, self._now, self._history, self._dispatcher)
+        return BreakerLink(
+            self._lock, self._machine, self._now, self._history, self._dispatcher, self._fold_all
+        )
 
     def attach_replica(self, shared: SharedBreaker) -> None:
         """Distributed mode (internal: failover/_breaker/link.py): transitions, probe permits

@@ -5,8 +5,9 @@ A breaker alone decides on its own; in distributed mode its replica member
 (``failover._distributed.member``) takes part. The breaker calls the member only through
 ``SharedBreaker`` (under the breaker's lock: a transition to publish, a global probe permit, a
 finished call the shared round counts), and the member reaches the breaker only through the
-``BreakerLink`` that ``CircuitBreaker.attach_replica`` returns: its lock, machine and clock, and
-the delivery of events to its history and hooks. Neither reads the other's private attributes.
+``BreakerLink`` that ``CircuitBreaker.link`` returns: its lock, machine and clock, and the
+delivery of events to its history and hooks. Neither reads the other's private attributes. The
+testing kit reads a breaker's figures as recorded through the link too (``recorded``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from failover._base.hooks import Dispatcher
-from statemachines import BreakerMachine, FailoverEvent, FailoverReason, Outcome
+from statemachines import BreakerMachine, FailoverEvent, FailoverReason, MachineSnapshot, Outcome
 
 __all__ = ["BreakerLink", "SharedBreaker"]
 
@@ -53,7 +54,7 @@ class BreakerLink:
         now: The breaker's clock (monotonic seconds).
     """
 
-    __slots__ = ("_dispatcher", "_history", "lock", "machine", "now")
+    __slots__ = ("_dispatcher", "_fold", "_history", "lock", "machine", "now")
 
     def __init__(
         self,
@@ -62,12 +63,21 @@ class BreakerLink:
         now: Callable[[], float],
         history: deque[FailoverEvent],
         dispatcher: Dispatcher,
+        fold: Callable[[], None],
     ) -> None:
         self.lock = lock
         self.machine = machine
         self.now = now
         self._history = history
         self._dispatcher = dispatcher
+        self._fold = fold
+
+    def recorded(self) -> MachineSnapshot:
+        """The figures as recorded: the successes the fast path counted folded in, a time
+        window not aged to the clock's now, no transition fired."""
+        with self.lock:
+            self._fold()
+            return self.machine.snapshot()
 
     def deliver(self, event: FailoverEvent, *, history: bool = True) -> None:
         """Queue ``event`` for the breaker's hooks (and its history), delivered at the next

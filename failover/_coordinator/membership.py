@@ -201,6 +201,7 @@ class FleetChanges:
     clock: Clock
     health: HealthCheckConfig
     strategy: StrategyName | CustomStrategy
+    not_built: dict[str, str]
     _closed: bool
     _started: bool
     _by_name: dict[str, Slot]
@@ -251,6 +252,14 @@ class FleetChanges:
                 coordinator is closed.
         """
         await add(self, provider, policy, rate_limit, priority, weight, fallback)
+
+    def report_not_built(self, name: str, reason: str) -> None:
+        """Say that provider ``name`` of the settings could not be built, for ``reason`` (give
+        it redacted): it shows in ``status().not_built`` and a FleetEvent
+        (``change="not_built"``) is sent. ``managed_failover(on_build_error="degrade")`` calls
+        this for each provider it could not build."""
+        self.not_built[name] = reason
+        self._fleet.announce("not_built", name, reason)
 
     async def remove(self, name: str, *, drain_timeout: float | None = 30.0) -> None:
         """Take provider ``name`` out while requests run: no request picks it once this is

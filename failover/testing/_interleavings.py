@@ -181,10 +181,7 @@ class PolicyInterleavings(RuleBasedStateMachine):
     def _figures(self) -> MachineSnapshot:
         """The figures as recorded, without aging a time window to the clock's now (the
         successes the fast path counted folded in first)."""
-        breaker = self.breaker
-        with breaker._lock:
-            breaker._fold_all()
-            return breaker._machine.snapshot()
+        return self.breaker.link().recorded()
 
     def _pick(self, pick: int) -> _Call:
         return self._in_flight.pop(pick % len(self._in_flight))
