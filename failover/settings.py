@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, cast
 
 import attrs
 import cattrs
@@ -46,12 +46,13 @@ from failover._config.checks import (
     _records,
     _telemetry,
 )
-from failover._config.convert import (
-    _leaves,
-    _read_env,
-    _read_table,
-    _settings_converter,
-    _unknown_variables,
+from failover._config.convert import _leaves, _read_table, _settings_converter
+from failover._config.env import (
+    CONFIG_VARIABLE,
+    DEFAULT_PREFIX,
+    ENV_NAMES,
+    PREFIXED_ENV_NAMES,
+    read_env,
 )
 from failover._config.policy import (
     _policy_from,
@@ -63,7 +64,7 @@ from failover._config.policy import (
     resolve_policy_files,
 )
 from failover._config.policy_format import policy_from_toml
-from failover._config.problem import SettingsProblem
+from failover._config.problem import SettingsError, SettingsProblem
 from failover._config.provider import ProviderSettings
 from failover._config.ranges import (
     MAX_CONSECUTIVE_FAILURES,
@@ -105,50 +106,6 @@ __all__ = [
     "SettingsError",
     "SettingsProblem",
 ]
-
-DEFAULT_PREFIX: Final = "FAILOVER_"
-"""The prefix of every variable ``from_env`` reads, unless told otherwise."""
-CONFIG_VARIABLE: Final = "FAILOVER_CONFIG"
-"""The variable that names a TOML file for ``from_env``: ``{prefix}CONFIG`` (FAILOVER_CONFIG
-with the default prefix, and with none)."""
-ENV_NAMES: Final[Mapping[str, str]] = {
-    "health_check_interval": "HEALTH_CHECK_INTERVAL",
-    "health_check_timeout": "HEALTH_CHECK_TIMEOUT",
-    "max_consecutive_failures": "MAX_CONSECUTIVE_FAILURES",
-    "max_retries_per_request": "MAX_RETRIES_PER_REQUEST",
-    "backoff_factor": "BACKOFF_FACTOR",
-    "request_timeout": "REQUEST_TIMEOUT",
-    "requests_per_minute": "REQUESTS_PER_MINUTE",
-    "daily_request_limit": "DAILY_REQUEST_LIMIT",
-}
-"""FailoverSettings field -> the variable ``from_env`` reads it from, after the prefix
-(FAILOVER_REQUEST_TIMEOUT by default; the seed's bare names with ``prefix=""``)."""
-PREFIXED_ENV_NAMES: Final[Mapping[str, str]] = {
-    "strategy": "STRATEGY",
-    "all_down": "ALL_DOWN",
-    "hedge_after": "HEDGE_AFTER",
-    "storage.url": "STORAGE_URL",
-    "storage.prefix": "STORAGE_PREFIX",
-}
-"""More fields ``from_env`` reads, only with a prefix (a bare STRATEGY is too likely to be
-another program's): ``storage.url`` is the key ``url`` of the ``storage`` table."""
-
-
-class SettingsError(ConfigurationError):
-    """Invalid settings: every problem found, at once.
-
-    Attributes:
-        source: Where the settings came from (a file, the environment, a mapping).
-        problems: Every bad key, in the order found.
-    """
-
-    def __init__(self, source: str, problems: Iterable[SettingsProblem]) -> None:
-        self.source = source
-        self.problems = tuple(problems)
-        count = len(self.problems)
-        lines = "".join(f"\n  - {problem}" for problem in self.problems)
-        plural = "" if count == 1 else "s"
-        super().__init__(f"invalid failover settings ({source}): {count} problem{plural}{lines}")
 
 
 # --- the records --------------------------------------------------------------------------------
@@ -286,14 +243,8 @@ class FailoverSettings:
             SettingsError: Listing every bad value and unknown variable, by variable name
                 (and every bad key of the file, by path).
         """
-        env = os.environ if environ is None else environ
-        names = {**ENV_NAMES, **PREFIXED_ENV_NAMES} if prefix else ENV_NAMES
-        variables = {field: prefix + name for field, name in names.items()}
-        config = prefix + "CONFIG" if prefix else CONFIG_VARIABLE
-        data, source, names = _read_env(env, config, variables)
-        unknown = _unknown_variables(env, prefix, [*variables.values(), config])
-        extra = [SettingsProblem(name, None, expected) for name, expected in unknown]
-        return _structure(data, source, names, extra)
+        data, source, names, unknown = read_env(prefix, os.environ if environ is None else environ)
+        return _structure(data, source, names, unknown)
 
     def to_mapping(self) -> dict[str, Any]:
         """The settings as plain data (JSON-ready; ``from_mapping`` reads it back)."""

@@ -1,11 +1,15 @@
-"""``SettingsProblem``: one bad key of the settings (public in ``failover.settings``), and how
-a problem reads."""
+"""``SettingsProblem``: one bad key of the settings, and ``SettingsError``: every problem found
+(both public in ``failover.settings``); how a problem reads."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import attrs
 
-__all__ = ["SettingsProblem", "_describe"]
+from statemachines import ConfigurationError
+
+__all__ = ["SettingsError", "SettingsProblem", "_describe"]
 
 
 def _describe(path: str, given: str | None, expected: str) -> str:
@@ -34,4 +38,21 @@ class SettingsProblem:
         return _describe(self.path, self.given, self.expected)
 
 
-SettingsProblem.__module__ = "failover.settings"
+class SettingsError(ConfigurationError):
+    """Invalid settings: every problem found, at once.
+
+    Attributes:
+        source: Where the settings came from (a file, the environment, a mapping).
+        problems: Every bad key, in the order found.
+    """
+
+    def __init__(self, source: str, problems: Iterable[SettingsProblem]) -> None:
+        self.source = source
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        lines = "".join(f"\n  - {problem}" for problem in self.problems)
+        plural = "" if count == 1 else "s"
+        super().__init__(f"invalid failover settings ({source}): {count} problem{plural}{lines}")
+
+
+SettingsProblem.__module__ = SettingsError.__module__ = "failover.settings"

@@ -30,7 +30,6 @@ import asyncio
 import itertools
 from typing import ClassVar
 
-import attrs
 from hypothesis import event as _note
 from hypothesis import strategies as st
 from hypothesis import target
@@ -39,6 +38,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from failover._breaker.breaker import CircuitBreaker
 from failover.clock import ManualClock
 from failover.errors import CallNotPermitted
+from failover.testing._calls import Call, check_ignored, check_recorded, check_rejection
 from failover.testing._strategies import CallOutcome, outcomes
 from statemachines import (
     BreakerPolicy,
@@ -46,7 +46,6 @@ from statemachines import (
     FailoverEvent,
     FailoverReason,
     MachineSnapshot,
-    State,
     Stimulus,
     replay,
 )
@@ -55,39 +54,6 @@ __all__ = ["PolicyInterleavings"]
 
 _S = BreakerState
 _STEPS = ("tick", "health_check_passed", "health_check_failed", "operator")
-_WINDOW = (
-    "state",
-    "generation",
-    "seq",
-    "calls",
-    "failures",
-    "slow_calls",
-    "consecutive_failures",
-    "consecutive_successes",
-    "probes_admitted",
-    "probes_succeeded",
-    "probes_failed",
-)
-
-
-def _window_of(snapshot: MachineSnapshot) -> dict[str, object]:
-    """The figures that a stale or cancelled call must not change."""
-    return {name: getattr(snapshot, name) for name in _WINDOW}
-
-
-@attrs.define(eq=False)
-class _Call:
-    """One call through the breaker, seen from the provider's side."""
-
-    number: int
-    future: asyncio.Future[CallOutcome]
-    task: asyncio.Task[object] | None = None
-    entered_state: State | None = None
-    entered_seq: int = -1
-    generation: int = -1
-    started: float = 0.0
-    result: object = attrs.field(factory=object)
-    error: BaseException | None = None
 
 
 def _outcomes_of(machine: PolicyInterleavings) -> st.SearchStrategy[CallOutcome]:
@@ -121,8 +87,8 @@ class PolicyInterleavings(RuleBasedStateMachine):
         self.clock = ManualClock()
         self.delivered: list[FailoverEvent] = []
         self._numbers = itertools.count()
-        self._in_flight: list[_Call] = []
-        self._inside: set[_Call] = set()
+        self._in_flight: list[Call] = []
+        self._inside: set[Call] = set()
         self._reached_while_rejecting: list[str] = []
         self._checked = 0  # events already checked by I1
         self._most_probes = 0  # the most probes seen in the provider in one HALF_OPEN
@@ -155,7 +121,7 @@ class PolicyInterleavings(RuleBasedStateMachine):
 
     # --- the provider and the loop ----------------------------------------------------------
 
-    async def _provider(self, call: _Call) -> object:
+    async def _provider(self, call: Call) -> object:
         machine = self._figures()
         call.entered_state, call.generation = machine.state, machine.generation
         call.entered_seq, call.started = machine.seq, self.clock.monotonic()
@@ -183,7 +149,7 @@ class PolicyInterleavings(RuleBasedStateMachine):
         successes the fast path counted folded in first)."""
         return self.breaker.link().recorded()
 
-    def _pick(self, pick: int) -> _Call:
+    def _pick(self, pick: int) -> Call:
         return self._in_flight.pop(pick % len(self._in_flight))
 
     # --- calls ------------------------------------------------------------------------------
@@ -194,7 +160,7 @@ class PolicyInterleavings(RuleBasedStateMachine):
         """``count`` callers arrive at once; those rejected must be rejected properly (I4)."""
         before = self._figures()
         count = min(count, self.max_concurrency - len(self._in_flight))
-        calls = [_Call(next(self._numbers), self.loop.create_future()) for _ in range(count)]
+        calls = [Call(next(self._numbers), self.loop.create_future()) for _ in range(count)]
         for call in calls:
             call.task = self.loop.create_task(self.breaker.acall(self._provider, call))
         self._settle()
@@ -211,26 +177,7 @@ class PolicyInterleavings(RuleBasedStateMachine):
                 f"I6: call #{call.number} ended with {exc!r} before reaching the provider; "
                 "only CallNotPermitted may"
             )
-            self._check_rejection(exc, before)
-
-    def _check_rejection(self, exc: CallNotPermitted, before: MachineSnapshot) -> None:
-        state, now = self.breaker.state, self.clock.monotonic()
-        assert (exc.provider, exc.state) == (self.provider, state), (
-            f"I4: CallNotPermitted names {exc.provider!r} in {exc.state!r}, "
-            f"not {self.provider!r} in {state!r}"
-        )
-        if state is _S.HALF_OPEN:
-            taken = self._figures().probes_admitted
-            limit = self.breaker.policy.half_open_max_calls
-            assert taken == limit, f"I3: rejected in HALF_OPEN with {taken} of {limit} probes"
-        elif state.admits_calls:
-            raise AssertionError(f"I4: a call was rejected in {state.value}, which admits calls")
-        elif state is _S.OPEN:
-            assert exc.retry_at is not None, "I4: a rejection in OPEN without retry_at"
-            assert exc.retry_at > now, f"I4: OPEN rejects with retry_at {exc.retry_at} <= {now}"
-        elif state is _S.FORCED_OPEN:
-            assert exc.retry_at is None, f"I4: FORCED_OPEN rejects with retry_at {exc.retry_at}"
-        _note(f"rejected in {state.value} (was {before.state.value})")
+            check_rejection(exc, self.breaker, before, self.clock.monotonic())
 
     @precondition(lambda self: self._in_flight)
     @rule(pick=st.integers(0, 31), outcome=st.runner().flatmap(_outcomes_of))
@@ -251,45 +198,8 @@ class PolicyInterleavings(RuleBasedStateMachine):
             assert got is call.error, (
                 f"I6: call #{call.number} ended with {got!r}, not the provider's {call.error!r}"
             )
-        self._check_recorded(call, outcome, before, self._figures())
-
-    def _check_recorded(
-        self, call: _Call, outcome: CallOutcome, before: MachineSnapshot, after: MachineSnapshot
-    ) -> None:
-        stale = call.generation != before.generation
-        _note(f"finished a call of {'an earlier' if stale else 'the current'} generation")
-        if stale:
-            assert _window_of(after) == _window_of(before), (
-                f"I5: call #{call.number}, admitted in generation {call.generation}, changed "
-                f"generation {before.generation}: {_window_of(before)} -> {_window_of(after)}"
-            )
-        if outcome.kind == "bad_request":
-            self._check_ignored(call, before, after)
-            return
         slow = self.clock.monotonic() - call.started >= self.breaker.policy.slow_call_duration
-        expected = (
-            before.lifetime_calls + 1,
-            before.lifetime_failures + (call.error is not None),
-            before.lifetime_slow + slow,
-            before.lifetime_stale + stale,
-        )
-        recorded = (after.lifetime_calls, after.lifetime_failures, after.lifetime_slow)
-        assert (*recorded, after.lifetime_stale) == expected, (
-            f"I6: call #{call.number} was recorded as {recorded}, expected {expected}"
-        )
-
-    def _check_ignored(self, call: _Call, before: MachineSnapshot, after: MachineSnapshot) -> None:
-        """An ignored call records nothing; a probe of this HALF_OPEN gives its permit back."""
-        assert (after.lifetime_calls, after.lifetime_ignored) == (
-            before.lifetime_calls,
-            before.lifetime_ignored + 1,
-        ), f"I6: ignored call #{call.number} was recorded"
-        probe = before.state is _S.HALF_OPEN and call.generation == before.generation
-        expected = attrs.evolve(before, probes_admitted=before.probes_admitted - probe)
-        assert _window_of(after) == _window_of(expected), (
-            f"I6: ignored call #{call.number} changed the window: "
-            f"{_window_of(before)} -> {_window_of(after)}"
-        )
+        check_recorded(call, outcome, before, self._figures(), slow)
 
     @precondition(lambda self: self._in_flight)
     @rule(pick=st.integers(0, 31))
@@ -301,7 +211,7 @@ class PolicyInterleavings(RuleBasedStateMachine):
         call.task.cancel()
         self._settle()
         assert call.task.cancelled(), f"I6: cancelled call #{call.number} was not cancelled"
-        self._check_ignored(call, before, self._figures())
+        check_ignored(call, before, self._figures())
 
     # --- time, health checks, operators ---------------------------------------------------------
 
