@@ -5,7 +5,7 @@ No I/O, no asyncio and no clock reads: time is always an argument. ``statemachin
 holds example policies (THROTTLED, a deliberately broken one).
 """
 
-from statemachines._atoms import (
+from statemachines._builtin_conditions import (
     consecutive_failures,
     deadline_passed,
     failure_rate,
@@ -17,7 +17,7 @@ from statemachines._atoms import (
     slow_call_rate,
     timed_out,
 )
-from statemachines._builtin import BUILTIN_NAMES
+from statemachines._builtin_transitions import BUILTIN_NAMES
 from statemachines._checks import MAX_POLICY_COUNT, MAX_WINDOW_SECONDS, MAX_WINDOW_SIZE
 from statemachines._conditions import Condition, ConditionContext, ConditionFn, Verdict
 from statemachines._converter import (

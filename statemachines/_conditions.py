@@ -4,7 +4,8 @@ A condition is any callable ``(ConditionContext) -> FailoverReason | bool | None
 FailoverReason means "holds, for this reason"; ``True`` means "holds, for the transition's own
 reason"; ``False``/``None`` means "does not hold". Conditions compose with ``|`` (the first that
 holds), ``&`` (both hold; the first reason wins) and ``~``; plain callables join in through
-``as_condition``. The built-in atomic conditions and their factories live in ``_atoms``.
+``as_condition``. The built-in atomic conditions and their factories live in
+``_builtin_conditions``.
 
 The context is the machine itself seen through the read-only ``ConditionContext`` protocol:
 building a frozen copy on every recorded outcome would allocate on the hot path. A condition

@@ -11,7 +11,7 @@ from statemachines._policy import BreakerPolicy
 from statemachines._states import BreakerState, CustomState, State, retry_after_of
 
 if TYPE_CHECKING:
-    from statemachines._view import MachineView
+    from statemachines._machine_view import MachineView
 
 __all__ = ["deadline_of", "open_duration"]
 

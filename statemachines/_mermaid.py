@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from statemachines._atoms import (
+from statemachines._builtin_conditions import (
     _ConsecutiveFailures,
     _DeadlinePassed,
     _FailureRate,

@@ -14,8 +14,8 @@ from statemachines._durations import deadline_of, open_duration
 from statemachines._errors import ConfigurationError, IllegalTransitionError
 from statemachines._events import DetailValue, FailoverEvent
 from statemachines._graph import Edge, Graph, Node
+from statemachines._machine_view import MachineView
 from statemachines._states import FailoverReason, State, Stimulus
-from statemachines._view import MachineView
 
 __all__ = ["MachineMoves", "Model"]
 

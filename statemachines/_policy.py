@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from statemachines._atoms import consecutive_failures, failure_rate, slow_call_rate
+from statemachines._builtin_conditions import consecutive_failures, failure_rate, slow_call_rate
 from statemachines._cache import IdentityCache
 from statemachines._checks import (
     MAX_POLICY_COUNT,
@@ -222,7 +222,7 @@ def pybreaker_compatible(
 
 
 def _table(policy: BreakerPolicy) -> tuple[Transition, ...]:
-    from statemachines._builtin import builtin_transitions
+    from statemachines._builtin_transitions import builtin_transitions
 
     kept = (t for t in builtin_transitions(policy) if t.name not in policy.removed_transitions)
     return (*policy.transitions, *kept)
@@ -245,7 +245,7 @@ def _unknown_state_message(t: Transition, state: State, known: set[State]) -> st
 
 
 def _check_graph(policy: BreakerPolicy) -> None:
-    from statemachines._builtin import BUILTIN_NAMES
+    from statemachines._builtin_transitions import BUILTIN_NAMES
 
     names = [s.value for s in policy.states]
     duplicates = sorted({n for n in names if names.count(n) > 1})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from statemachines._atoms import consecutive_failures, probes_failed, probes_succeeded
+from statemachines._builtin_conditions import consecutive_failures, probes_failed, probes_succeeded
 from statemachines._checks import check_int, check_seconds
 from statemachines._states import BreakerState, FailoverReason, Stimulus
 from statemachines._transition import ANY, Transition

@@ -9,7 +9,7 @@ import attrs
 from statemachines._states import ProviderHealth, State
 
 if TYPE_CHECKING:
-    from statemachines._view import MachineView
+    from statemachines._machine_view import MachineView
 
 __all__ = ["MachineSnapshot"]
 

@@ -1,7 +1,8 @@
 """Transition: one declared transition of a breaker's machine (and ``ANY``, every source).
 
-Its own module, below ``BreakerPolicy``: the built-in table (``statemachines._builtin``) and
-the presets make transitions without importing the policy that holds them.
+Its own module, below ``BreakerPolicy``: the built-in table
+(``statemachines._builtin_transitions``) and the presets make transitions without importing the
+policy that holds them.
 """
 
 from __future__ import annotations

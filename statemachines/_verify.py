@@ -3,7 +3,7 @@
 For every state and every stimulus that can reach it, each automatic transition leaving the state
 on that stimulus is evaluated on a finite grid of concrete sample contexts, built from the
 boundary values of the policy's thresholds and of the built-in conditions its transitions compose
-(see ``statemachines/_samples.py`` for the grid and the combinations it leaves out). From which
+(see ``statemachines/_verify_grid.py`` for the grid and the combinations it leaves out). From which
 transitions can hold where, the state graph is built and checked for the defects of
 ``DefectKind``. MANUAL transitions have no condition: an operator can always fire them.
 
@@ -22,8 +22,8 @@ import attrs
 
 from statemachines._graph import Edge, Graph, Node, graph_for
 from statemachines._policy import ANY, BreakerPolicy, Transition
-from statemachines._samples import _Grid, _Sample
 from statemachines._states import BreakerState, CustomState, State, Stimulus
+from statemachines._verify_grid import _Grid, _Sample
 
 __all__ = ["Defect", "DefectKind", "VerificationReport", "verify_policy"]
 

@@ -16,7 +16,7 @@ hand-written policy most often has, and the report names each one.
 
 from __future__ import annotations
 
-from statemachines._atoms import deadline_passed, signalled, timed_out
+from statemachines._builtin_conditions import deadline_passed, signalled, timed_out
 from statemachines._policy import ANY, BreakerPolicy, Transition
 from statemachines._states import (
     BreakerState,

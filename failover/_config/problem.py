@@ -55,4 +55,4 @@ class SettingsError(ConfigurationError):
         super().__init__(f"invalid failover settings ({source}): {count} problem{plural}{lines}")
 
 
-SettingsProblem.__module__ = SettingsError.__module__ = "failover.settings"
+SettingsProblem.__module__ = "failover.settings"

@@ -37,7 +37,7 @@ from typing import TypeVar
 
 import attrs
 
-from statemachines._atoms import (
+from statemachines._builtin_conditions import (
     _ConsecutiveFailures,
     _FailureRate,
     _HealthChecksFailed,

@@ -3,7 +3,7 @@ thresholds."""
 
 from __future__ import annotations
 
-from statemachines._atoms import (
+from statemachines._builtin_conditions import (
     deadline_passed,
     health_check_passed,
     health_checks_failed,
