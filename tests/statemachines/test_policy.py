@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import attrs
@@ -33,6 +35,7 @@ from statemachines import (
     deadline_passed,
     signalled,
 )
+from statemachines._checks import check_fraction, check_int, check_number, check_seconds
 
 S, R = BreakerState, FailoverReason
 THROTTLED = CustomState("throttled", health=ProviderHealth.DEGRADED, duration=30.0)
@@ -40,6 +43,7 @@ THROTTLED = CustomState("throttled", health=ProviderHealth.DEGRADED, duration=30
 FRACTION = r"must be a number in \(0, 1\]"
 COUNT = r"must be an int >= 1"
 SECONDS = r"must be a finite number of seconds > 0"
+BACKOFF = r"must be a finite number >= 1"
 NOT_NUMBERS: list[Any] = [math.nan, math.inf, -math.inf, True, "1", None]
 
 
@@ -50,33 +54,62 @@ def case(field: str, value: Any, accepted: str, shown: Any = attrs.NOTHING) -> A
     return pytest.param(field, value, pattern, id=f"{field}={value!r}")
 
 
+# The numeric fields share four checks: each check is tried on everything it must refuse (a
+# matrix of check x bad value), and each field once, to show which check it is wired to (the
+# message names the field and says what the check accepts).
+CHECKS: dict[str, tuple[Callable[[str, Any], None], str, list[Any]]] = {
+    "fraction": (check_fraction, FRACTION, [0, 0.0, -0.1, 1.5, *NOT_NUMBERS]),
+    "count": (partial(check_int, minimum=1), COUNT, [0, -1, 1.5, 2.0, *NOT_NUMBERS]),
+    "seconds": (check_seconds, SECONDS, [0, -1.0, *NOT_NUMBERS]),
+    "backoff": (partial(check_number, minimum=1), BACKOFF, [0.5, 0, *NOT_NUMBERS]),
+}
+FIELD_CHECKS = {
+    "failure_rate_threshold": "fraction",
+    "slow_call_rate_threshold": "fraction",
+    "minimum_calls": "count",
+    "max_consecutive_failures": "count",
+    "half_open_max_calls": "count",
+    "health_failures_to_trip": "count",
+    "slow_call_duration": "seconds",
+    "open_duration": "seconds",
+    "max_open_duration": "seconds",
+    "max_half_open_duration": "seconds",
+    "open_backoff": "backoff",
+}
+WIRING = {"fraction": 1.5, "count": 1.5, "seconds": 0, "backoff": 0.5}
+"""A value that one check refuses with its own message (1.5 is a bad fraction and a bad count,
+but each says so in its own words)."""
+
+
+@pytest.mark.parametrize(
+    ("check", "value"),
+    [pytest.param(k, v, id=f"{k}={v!r}") for k, (_, _, bad) in CHECKS.items() for v in bad],
+)
+def test_each_numeric_check_refuses_its_bad_values(check: str, value: Any) -> None:
+    fn, accepted, _ = CHECKS[check]
+    with pytest.raises(
+        ConfigurationError, match=rf"^the\.field {accepted}.*{re.escape(repr(value))}"
+    ):
+        fn("the.field", value)
+
+
+@pytest.mark.parametrize("field", sorted(FIELD_CHECKS))
+def test_each_numeric_field_uses_its_check(field: str) -> None:
+    check = FIELD_CHECKS[field]
+    value = WIRING[check]
+    pattern = rf"BreakerPolicy\.{field} {CHECKS[check][1]}.*{re.escape(repr(value))}"
+    with pytest.raises(ConfigurationError, match=pattern):
+        BreakerPolicy(**{field: value})
+
+
+def test_every_numeric_field_is_in_the_matrix() -> None:
+    numeric = {f.name for f in attrs.fields(BreakerPolicy) if f.type in ("float", "int")} - {
+        "open_jitter"
+    }  # open_jitter has its own check (below)
+    assert numeric == set(FIELD_CHECKS)
+
+
 BAD_FIELDS = [
-    *(
-        case(field, value, FRACTION)
-        for field in ("failure_rate_threshold", "slow_call_rate_threshold")
-        for value in [0, 0.0, -0.1, 1.5, *NOT_NUMBERS]
-    ),
-    *(
-        case(field, value, COUNT)
-        for field in (
-            "minimum_calls",
-            "max_consecutive_failures",
-            "half_open_max_calls",
-            "health_failures_to_trip",
-        )
-        for value in [0, -1, 1.5, 2.0, *NOT_NUMBERS]
-    ),
-    *(
-        case(field, value, SECONDS)
-        for field in (
-            "slow_call_duration",
-            "open_duration",
-            "max_open_duration",
-            "max_half_open_duration",
-        )
-        for value in [0, -1.0, *NOT_NUMBERS]
-    ),
-    *(case("open_backoff", v, r"must be a finite number >= 1") for v in [0.5, 0, *NOT_NUMBERS]),
     *(case("open_jitter", v, r"must be a finite number >= 0") for v in [-0.1, *NOT_NUMBERS]),
     *(case("open_jitter", v, r"must be a fraction in \[0, 1\)") for v in [1, 1.0, 1.5]),
     *(
