@@ -36,17 +36,17 @@ import cattrs
 from failover._config.checks import (
     MAX_RATE_LIMIT,
     UNLIMITED,
-    _bad,
-    _check,
-    _checked_fields,
-    _choice,
-    _Invalid,
-    _limit,
-    _path,
-    _records,
-    _telemetry,
+    Invalid,
+    bad,
+    check_metadata,
+    checked_fields,
+    checked_telemetry,
+    choice,
+    limit,
+    problem_path,
+    records,
 )
-from failover._config.convert import _leaves, _read_table, _settings_converter
+from failover._config.convert import leaves, read_table, settings_converter
 from failover._config.env import (
     CONFIG_VARIABLE,
     DEFAULT_PREFIX,
@@ -55,13 +55,13 @@ from failover._config.env import (
     read_env,
 )
 from failover._config.policy import (
-    _policy_from,
-    _policy_table,
-    _policy_table_in,
-    _storage,
-    _storage_repr,
     build_storage,
+    checked_storage,
+    policy_from,
+    policy_table,
+    policy_table_in,
     resolve_policy_files,
+    storage_repr,
 )
 from failover._config.policy_format import policy_from_toml
 from failover._config.problem import SettingsError, SettingsProblem
@@ -71,16 +71,16 @@ from failover._config.ranges import (
     MAX_PRIORITY,
     MAX_WEIGHT,
     RESPONSE_BYTES_RANGE,
-    _derived_problems,
-    _factor,
-    _failures,
-    _health_timeout,
-    _hedge_after,
-    _interval,
-    _limit_in,
-    _own_health,
-    _retries,
-    _timeout,
+    checked_hedge_after,
+    checked_interval,
+    checked_timeout,
+    derived_problems,
+    factor,
+    failures,
+    health_timeout,
+    limit_in,
+    own_health,
+    retries,
 )
 from failover._coordinator.coordinator import ALL_DOWN_MODES, AllDown
 from failover.health import HealthCheckConfig
@@ -117,7 +117,7 @@ def _as_tuple(value: Iterable[ProviderSettings]) -> tuple[ProviderSettings, ...]
     return cast("tuple[ProviderSettings, ...]", value)  # not a sequence: the validator says so
 
 
-@attrs.frozen(field_transformer=_checked_fields)
+@attrs.frozen(field_transformer=checked_fields)
 class FailoverSettings:
     """The coordinator's settings, and the providers it coordinates.
 
@@ -158,42 +158,48 @@ class FailoverSettings:
         providers: The providers (fallbacks too), in registration order, unique names.
     """
 
-    health_check_interval: float = attrs.field(default=300.0, metadata=_check(_interval))
-    health_check_timeout: float = attrs.field(default=10.0, metadata=_check(_health_timeout))
-    max_consecutive_failures: int = attrs.field(default=3, metadata=_check(_failures))
-    max_retries_per_request: int = attrs.field(default=2, metadata=_check(_retries))
-    backoff_factor: float = attrs.field(default=1.5, metadata=_check(_factor))
-    request_timeout: float = attrs.field(default=60.0, metadata=_check(_timeout))
+    health_check_interval: float = attrs.field(
+        default=300.0, metadata=check_metadata(checked_interval)
+    )
+    health_check_timeout: float = attrs.field(default=10.0, metadata=check_metadata(health_timeout))
+    max_consecutive_failures: int = attrs.field(default=3, metadata=check_metadata(failures))
+    max_retries_per_request: int = attrs.field(default=2, metadata=check_metadata(retries))
+    backoff_factor: float = attrs.field(default=1.5, metadata=check_metadata(factor))
+    request_timeout: float = attrs.field(default=60.0, metadata=check_metadata(checked_timeout))
     requests_per_minute: int | None = attrs.field(
-        default=None, converter=_limit_in, metadata=_check(_limit)
+        default=None, converter=limit_in, metadata=check_metadata(limit)
     )
     daily_request_limit: int | None = attrs.field(
-        default=None, converter=_limit_in, metadata=_check(_limit)
+        default=None, converter=limit_in, metadata=check_metadata(limit)
     )
     strategy: StrategyName = attrs.field(
-        default="success_rate", metadata=_check(_choice(STRATEGIES))
+        default="success_rate", metadata=check_metadata(choice(STRATEGIES))
     )
-    all_down: AllDown = attrs.field(default="fail_fast", metadata=_check(_choice(ALL_DOWN_MODES)))
-    hedge_after: float | None = attrs.field(default=None, metadata=_check(_hedge_after))
+    all_down: AllDown = attrs.field(
+        default="fail_fast", metadata=check_metadata(choice(ALL_DOWN_MODES))
+    )
+    hedge_after: float | None = attrs.field(
+        default=None, metadata=check_metadata(checked_hedge_after)
+    )
     policy: Mapping[str, object] = attrs.field(
-        factory=dict, converter=_policy_table_in, metadata=_check(_policy_table), hash=False
+        factory=dict, converter=policy_table_in, metadata=check_metadata(policy_table), hash=False
     )
     storage: Mapping[str, object] = attrs.field(
-        factory=dict, metadata=_check(_storage), hash=False, repr=_storage_repr
+        factory=dict, metadata=check_metadata(checked_storage), hash=False, repr=storage_repr
     )
     telemetry: Mapping[str, bool] = attrs.field(
-        factory=dict, metadata=_check(_telemetry), hash=False
+        factory=dict, metadata=check_metadata(checked_telemetry), hash=False
     )
     providers: tuple[ProviderSettings, ...] = attrs.field(
-        default=(), converter=_as_tuple, metadata=_check(_records(ProviderSettings))
+        default=(), converter=_as_tuple, metadata=check_metadata(records(ProviderSettings))
     )
 
     def __attrs_post_init__(self) -> None:
         # The fields together: the health timeout below the interval, and every derived
         # object built once, so that none can fail later (each failure is a problem).
-        found = _derived_problems(self)
+        found = derived_problems(self)
         if found:
-            raise _Invalid(found, type(self).__name__)
+            raise Invalid(found, type(self).__name__)
 
     @classmethod
     def from_mapping(
@@ -217,7 +223,7 @@ class FailoverSettings:
                 table.
             SettingsError: Listing every bad, missing or unknown key.
         """
-        table = resolve_policy_files(_read_table(Path(path)), Path(path).parent)
+        table = resolve_policy_files(read_table(Path(path)), Path(path).parent)
         return _structure(table, f"{os.fspath(path)} [failover]")
 
     @classmethod
@@ -285,19 +291,19 @@ class FailoverSettings:
             provider_name: A provider of these settings; None for the global policy.
         """
         base = BreakerPolicy(max_consecutive_failures=self.max_consecutive_failures)
-        policy = _policy_from(self.policy, base)
+        policy = policy_from(self.policy, base)
         if provider_name is None:
             return policy
         provider = self.provider(provider_name)
         if provider.policy_file is not None:
             policy = policy_from_toml(provider.policy_file)
-        return _policy_from(provider.policy, policy)
+        return policy_from(provider.policy, policy)
 
     def health_checks(self) -> dict[str, HealthCheckConfig]:
         """Each provider's own health-check config (``Coordinator(health_checks=...)``): those
         with their own interval or timeout, or with checks "off"."""
         return {
-            p.name: _own_health(
+            p.name: own_health(
                 self.health_config(), p.health_check_interval, p.health_check_timeout
             )
             for p in self.providers
@@ -336,12 +342,12 @@ def _structure(
     problems = list(extra)
     try:
         if not isinstance(data, Mapping):
-            raise _bad("a table (mapping) of settings", data)
+            raise bad("a table (mapping) of settings", data)
         settings: FailoverSettings = _converter().structure(data, FailoverSettings)
-    except (cattrs.BaseValidationError, _Invalid) as exc:
+    except (cattrs.BaseValidationError, Invalid) as exc:
         problems += [
-            SettingsProblem(_path(sub, rename), given, expected)
-            for sub, given, expected in _leaves(exc, ())
+            SettingsProblem(problem_path(sub, rename), given, expected)
+            for sub, given, expected in leaves(exc, ())
         ]
     if problems:
         raise SettingsError(source, problems) from None
@@ -349,4 +355,4 @@ def _structure(
 
 
 def _converter() -> cattrs.Converter:
-    return _settings_converter(FailoverSettings, tuple[ProviderSettings, ...])
+    return settings_converter(FailoverSettings, tuple[ProviderSettings, ...])

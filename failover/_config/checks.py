@@ -1,11 +1,10 @@
 """The checks of ``failover.settings``: each field's check, and the problems they collect.
 
-A check takes a value as given and returns it normalized, or raises ``_Invalid`` with every
+A check takes a value as given and returns it normalized, or raises ``Invalid`` with every
 problem found, each as (subpath, value as shown, what would be accepted), relative to the value
-checked; the callers prefix the paths (``_under``). A field names its check in its metadata
-(``_check``); the same checks validate the records when built directly (``_validate``, put on
-every field by the ``_checked_fields`` field transformer) and when read through the converter.
-"""
+checked (the callers prefix the paths: ``under``). A field names its check in its metadata
+(``check_metadata``); the same checks validate a record built directly (``checked_fields``)
+and one read through the converter. Shared with the simulator under these names."""
 
 from __future__ import annotations
 
@@ -19,7 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 
-from failover._config.problem import _describe
+from failover._config.problem import describe
 from failover.ratelimit import RateLimit
 from statemachines import BUILTIN_NAMES, BreakerPolicy, ConfigurationError, CountWindow, TimeWindow
 
@@ -28,10 +27,12 @@ UNLIMITED: Final = "unlimited"
 MAX_RATE_LIMIT: Final = 1_000_000_000
 """The largest rate limit (requests per minute or day, tokens per minute); more is "unlimited"."""
 
-_HIDDEN = "(hidden)"
-_CHECK = "failover.settings.check"
+HIDDEN = "(hidden)"
+CHECK = "failover.settings.check"
 _CODE_ONLY = frozenset({"trip_condition", "states", "transitions"})
-_POLICY_KEYS: Final = tuple(f.name for f in attrs.fields(BreakerPolicy) if f.name not in _CODE_ONLY)
+POLICY_FIELD_KEYS: Final = tuple(
+    f.name for f in attrs.fields(BreakerPolicy) if f.name not in _CODE_ONLY
+)
 _RATE_LIMIT_KEYS: Final = tuple(f.name for f in attrs.fields(RateLimit))
 _SECRET_WORDS = frozenset(
     {"key", "apikey", "secret", "token", "password", "passwd", "auth", "authorization", "bearer"}
@@ -39,17 +40,17 @@ _SECRET_WORDS = frozenset(
 )
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 
-_PathPart: TypeAlias = str | int
-_Found: TypeAlias = tuple[tuple[_PathPart, ...], str | None, str]  # (subpath, given, expected)
+PathPart: TypeAlias = str | int
+Found: TypeAlias = tuple[tuple[PathPart, ...], str | None, str]  # (subpath, given, expected)
 
 
-class _Invalid(ConfigurationError):
+class Invalid(ConfigurationError):
     """A check's verdict: problems relative to the value checked (``where`` names that value
     in the message, such as "FailoverSettings")."""
 
-    def __init__(self, found: list[_Found], where: str = "") -> None:
+    def __init__(self, found: list[Found], where: str = "") -> None:
         self.found = found
-        super().__init__("; ".join(_describe(_render(p, where), g, e) for p, g, e in found))
+        super().__init__("; ".join(describe(render(p, where), g, e) for p, g, e in found))
 
 
 class _Repr(reprlib.Repr):
@@ -64,18 +65,18 @@ _REPR = _Repr()
 _REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 80, 80
 
 
-def _show(value: object) -> str:
+def show(value: object) -> str:
     """A value as shown in a problem: its repr, shortened; never fails (deep nesting, an int
     of thousands of digits, a repr that raises)."""
     text = _REPR.repr(value)
     return text if len(text) <= 80 else f"{text[:77]}..."
 
 
-def _bad(expected: str, value: object, *, hide: bool = False) -> _Invalid:
-    return _Invalid([((), _HIDDEN if hide else _show(value), expected)])
+def bad(expected: str, value: object, *, hide: bool = False) -> Invalid:
+    return Invalid([((), HIDDEN if hide else show(value), expected)])
 
 
-def _render(parts: Iterable[_PathPart], text: str = "") -> str:
+def render(parts: Iterable[PathPart], text: str = "") -> str:
     for part in parts:
         if isinstance(part, int):
             text += f"[{part}]"
@@ -86,21 +87,21 @@ def _render(parts: Iterable[_PathPart], text: str = "") -> str:
     return text or "(settings)"
 
 
-def _path(parts: tuple[_PathPart, ...], rename: Mapping[str, str] | None = None) -> str:
+def problem_path(parts: tuple[PathPart, ...], rename: Mapping[str, str] | None = None) -> str:
     """The path of a problem; a top-level key found in ``rename`` is shown by its new name."""
     key = ".".join(parts) if all(isinstance(p, str) for p in parts) else None  # type: ignore[arg-type]
-    return rename[key] if rename and key is not None and key in rename else _render(parts)
+    return rename[key] if rename and key is not None and key in rename else render(parts)
 
 
-def _under(part: _PathPart, exc: _Invalid) -> list[_Found]:
+def under(part: PathPart, exc: Invalid) -> list[Found]:
     return [((part, *sub), given, expected) for sub, given, expected in exc.found]
 
 
-def _secret_name(name: str) -> bool:
+def secret_name(name: str) -> bool:
     return any(word in _SECRET_WORDS for word in re.split(r"[^a-z0-9]+", name.lower()))
 
 
-def _suggest(given: str, accepted: Iterable[str]) -> str:
+def suggest(given: str, accepted: Iterable[str]) -> str:
     """ "did you mean X?" for the accepted name closest to ``given``, else all of them."""
     accepted = list(accepted)
     close = difflib.get_close_matches(given, accepted, n=1, cutoff=0.6)
@@ -109,11 +110,11 @@ def _suggest(given: str, accepted: Iterable[str]) -> str:
     return f"the accepted are {', '.join(accepted)}"
 
 
-def _unknown(key: object, accepted: Iterable[str]) -> _Found:
+def unknown(key: object, accepted: Iterable[str]) -> Found:
     hint = ""
-    if isinstance(key, str) and _secret_name(key):
+    if isinstance(key, str) and secret_name(key):
         hint = "; API keys come from the environment only: name the variable in api_key_env"
-    suggestion = _suggest(key, accepted) if isinstance(key, str) else ""
+    suggestion = suggest(key, accepted) if isinstance(key, str) else ""
     if suggestion.startswith("did"):
         expected = f"unknown key; {suggestion} (the accepted keys are {', '.join(accepted)})"
     else:
@@ -124,54 +125,54 @@ def _unknown(key: object, accepted: Iterable[str]) -> _Found:
 # --- checks: value -> normalized value, or _Invalid --------------------------------------------
 
 
-def _flag(value: object) -> bool:
+def flag(value: object) -> bool:
     if isinstance(value, bool):
         return value
-    raise _bad("true or false", value)
+    raise bad("true or false", value)
 
 
-def _count(value: object) -> int:
+def count(value: object) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return value
-    raise _bad("an int >= 1", value)
+    raise bad("an int >= 1", value)
 
 
-def _limit(value: object) -> int | None:
+def limit(value: object) -> int | None:
     if value is None or value == UNLIMITED:
         return None
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_RATE_LIMIT:
         return value
-    raise _bad(f"an int >= 1 and <= {MAX_RATE_LIMIT}, or {UNLIMITED!r}", value)
+    raise bad(f"an int >= 1 and <= {MAX_RATE_LIMIT}, or {UNLIMITED!r}", value)
 
 
-def _choice(options: tuple[str, ...]) -> Callable[[object], str]:
+def choice(options: tuple[str, ...]) -> Callable[[object], str]:
     def check(value: object) -> str:
         if isinstance(value, str) and value in options:
             return value
-        raise _bad(f"one of {', '.join(map(repr, options))}", value)
+        raise bad(f"one of {', '.join(map(repr, options))}", value)
 
     return check
 
 
-def _name(value: object) -> str:
+def checked_name(value: object) -> str:
     if isinstance(value, str) and value and value == value.strip():
         return value
-    raise _bad("a non-empty string without surrounding spaces", value)
+    raise bad("a non-empty string without surrounding spaces", value)
 
 
-def _kind(value: object) -> str:
+def checked_kind(value: object) -> str:
     if isinstance(value, str) and value and value == value.strip():
         return value
-    raise _bad("a provider kind such as 'gemini', 'brave', 'openai' or 'callable'", value)
+    raise bad("a provider kind such as 'gemini', 'brave', 'openai' or 'callable'", value)
 
 
-def _optional_text(value: object) -> str | None:
+def optional_text(value: object) -> str | None:
     if value is None or (isinstance(value, str) and value.strip()):
         return value
-    raise _bad("a non-empty string", value)
+    raise bad("a non-empty string", value)
 
 
-def _base_url(value: object) -> str | None:
+def checked_base_url(value: object) -> str | None:
     if value is None:
         return None
     try:
@@ -179,46 +180,46 @@ def _base_url(value: object) -> str | None:
     except ValueError:
         parts = None
     if parts is not None and (
-        parts.username or parts.password or any(_secret_name(k) for k, _ in parse_qsl(parts.query))
+        parts.username or parts.password or any(secret_name(k) for k, _ in parse_qsl(parts.query))
     ):
         expected = "a URL without credentials (API keys come from api_key_env)"
-        raise _bad(expected, value, hide=True)
+        raise bad(expected, value, hide=True)
     if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-        raise _bad("an http:// or https:// URL such as 'https://api.example.com/v1'", value)
+        raise bad("an http:// or https:// URL such as 'https://api.example.com/v1'", value)
     return cast(str, value)
 
 
-def _env_name(value: object) -> str | None:
+def env_name(value: object) -> str | None:
     if value is None or (isinstance(value, str) and _ENV_NAME.fullmatch(value)):
         return value
     expected = (
         "the NAME of an environment variable (A-Z, 0-9 and _, such as 'GEMINI_API_KEY'), "
         "never the key itself"
     )
-    raise _bad(expected, value, hide=True)
+    raise bad(expected, value, hide=True)
 
 
 def _table(value: object, expected: str) -> Mapping[str, object]:
     if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
         return value
-    raise _bad(expected, value)
+    raise bad(expected, value)
 
 
-def _entries(
+def checked_entries(
     value: object, expected: str, accepted: tuple[str, ...], check: Callable[[str, object], object]
 ) -> dict[str, Any]:
     """Check each entry of a table: every unknown key and every bad value is a problem."""
-    table, found, out = _table(value, expected), list[_Found](), dict[str, Any]()
+    table, found, out = _table(value, expected), list[Found](), dict[str, Any]()
     for key, item in table.items():
         if key not in accepted:
-            found.append(_unknown(key, accepted))
+            found.append(unknown(key, accepted))
             continue
         try:
             out[key] = check(key, item)
-        except _Invalid as exc:
-            found += _under(key, exc)
+        except Invalid as exc:
+            found += under(key, exc)
     if found:
-        raise _Invalid(found)
+        raise Invalid(found)
     return out
 
 
@@ -226,14 +227,14 @@ TELEMETRY_KEYS: Final = ("tracing", "gen_ai_metrics")
 """The keys of ``[failover.telemetry]`` (``failover.tracing.CoordinatorTelemetry``)."""
 
 
-def _telemetry(value: object) -> dict[str, bool]:
+def checked_telemetry(value: object) -> dict[str, bool]:
     expected = f"a table with some of {', '.join(TELEMETRY_KEYS)} (each true or false)"
-    return _entries(value, expected, TELEMETRY_KEYS, lambda _, item: _flag(item))
+    return checked_entries(value, expected, TELEMETRY_KEYS, lambda _, item: flag(item))
 
 
-def _rate_limits(value: object) -> dict[str, int | None]:
+def checked_rate_limits(value: object) -> dict[str, int | None]:
     expected = f"a table with some of {', '.join(_RATE_LIMIT_KEYS)}"
-    return _entries(value, expected, _RATE_LIMIT_KEYS, lambda _, item: _limit(item))
+    return checked_entries(value, expected, _RATE_LIMIT_KEYS, lambda _, item: limit(item))
 
 
 def _expected_from(exc: ConfigurationError) -> str:
@@ -246,20 +247,20 @@ def _window_data(value: object) -> dict[str, Any]:
         return attrs.asdict(value)
     if isinstance(value, Mapping) and set(value) in ({"size"}, {"seconds"}, {"seconds", "buckets"}):
         kind = CountWindow if "size" in value else TimeWindow
-        found: list[_Found] = []
+        found: list[Found] = []
         for key, item in value.items():
             try:
                 _field_value(kind, key, item)
-            except _Invalid as exc:
-                found += _under(key, exc)
+            except Invalid as exc:
+                found += under(key, exc)
         if found:
-            raise _Invalid(found)
+            raise Invalid(found)
         try:
             return attrs.asdict(kind(**value))
         except ConfigurationError as exc:  # the fields together (seconds / buckets)
-            raise _bad(_expected_from(exc), value) from None
+            raise bad(_expected_from(exc), value) from None
     expected = "{size = N} (the last N calls) or {seconds = T, buckets = B} (the last T seconds)"
-    raise _bad(expected, value)
+    raise bad(expected, value)
 
 
 def _policy_value(key: str, value: object) -> object:
@@ -271,7 +272,7 @@ def _policy_value(key: str, value: object) -> object:
             isinstance(name, str) and name in BUILTIN_NAMES for name in value
         ):
             return tuple(sorted(value))
-        raise _bad(f"a list of built-in transition names, from {', '.join(names)}", value)
+        raise bad(f"a list of built-in transition names, from {', '.join(names)}", value)
     return _field_value(BreakerPolicy, key, value)
 
 
@@ -281,9 +282,9 @@ def _field_value(cls: type[Any], key: str, value: object) -> object:
     try:
         attribute.validator(None, attribute, value)
     except ConfigurationError as exc:
-        raise _bad(_expected_from(exc), value) from None
+        raise bad(_expected_from(exc), value) from None
     except (ArithmeticError, ValueError, TypeError):  # an int too large for a float, ...
-        raise _bad(_expected_of(attribute), value) from None
+        raise bad(_expected_of(attribute), value) from None
     return value
 
 
@@ -297,17 +298,17 @@ def _expected_of(attribute: attrs.Attribute[Any]) -> str:
     return f"a value {attribute.name} accepts"  # pragma: no cover - validators refuse object()
 
 
-def _policy(value: object) -> dict[str, object]:
+def checked_policy(value: object) -> dict[str, object]:
     expected = "a table of BreakerPolicy fields"
-    checked = _entries(value, expected, _POLICY_KEYS, _policy_value)
+    checked = checked_entries(value, expected, POLICY_FIELD_KEYS, _policy_value)
     try:
-        BreakerPolicy().with_changes(**_policy_kwargs(checked))
+        BreakerPolicy().with_changes(**policy_kwargs(checked))
     except (ConfigurationError, ArithmeticError, ValueError) as exc:
-        raise _bad(f"a consistent policy ({exc})", value) from None
+        raise bad(f"a consistent policy ({exc})", value) from None
     return checked
 
 
-def _policy_kwargs(overrides: Mapping[str, object]) -> dict[str, object]:
+def policy_kwargs(overrides: Mapping[str, object]) -> dict[str, object]:
     kwargs = dict(overrides)
     window = kwargs.get("window")
     if isinstance(window, Mapping):
@@ -315,15 +316,15 @@ def _policy_kwargs(overrides: Mapping[str, object]) -> dict[str, object]:
     return kwargs
 
 
-def _duplicates(names: Iterable[object]) -> list[_Found]:
-    found: list[_Found] = []
+def _duplicates(names: Iterable[object]) -> list[Found]:
+    found: list[Found] = []
     first: dict[str, int] = {}
     for index, name in enumerate(names):
         if not isinstance(name, str):
             continue
         if name in first:
             expected = f"a name not already used by providers[{first[name]}]"
-            found.append(((index, "name"), _show(name), expected))
+            found.append(((index, "name"), show(name), expected))
         first.setdefault(name, index)
     return found
 
@@ -334,7 +335,7 @@ def _raw_name(entry: object, cls: type[Any], key: str = "name") -> object:
     return entry.get(key) if isinstance(entry, Mapping) else None
 
 
-def _list_problems(entries: list[Any] | tuple[Any, ...], cls: type[Any]) -> list[_Found]:
+def list_problems(entries: list[Any] | tuple[Any, ...], cls: type[Any]) -> list[Found]:
     """Duplicate names, and a list of nothing but fallbacks (they only stand in for providers)."""
     found = _duplicates(_raw_name(p, cls) for p in entries)
     if entries and all(_raw_name(p, cls, "fallback") is True for p in entries):
@@ -346,54 +347,52 @@ def _list_problems(entries: list[Any] | tuple[Any, ...], cls: type[Any]) -> list
 # --- wiring: attrs converters and validators over the checks ----------------------------------
 
 
-def _lenient(check: Callable[[object], Any], value: Any) -> Any:
+def lenient(check: Callable[[object], Any], value: Any) -> Any:
     """For attrs converters: the normalized value, or the value as given for the validator."""
     try:
         return check(value)
-    except _Invalid:
+    except Invalid:
         return value
 
 
 def _policy_in(value: Mapping[str, object]) -> Mapping[str, object]:
-    return cast("Mapping[str, object]", _lenient(_policy, value))
+    return cast("Mapping[str, object]", lenient(checked_policy, value))
 
 
-def _records(cls: type[Any]) -> Callable[[object], tuple[Any, ...]]:
+def records(cls: type[Any]) -> Callable[[object], tuple[Any, ...]]:
     """The check of a list of ``cls`` records (the providers) with unique names."""
 
     def check(value: object) -> tuple[Any, ...]:
         if not isinstance(value, list | tuple):
-            raise _bad("a list of provider tables ([[failover.providers]] in TOML)", value)
-        found: list[_Found] = [
+            raise bad("a list of provider tables ([[failover.providers]] in TOML)", value)
+        found: list[Found] = [
             ((i,), f"<{type(p).__name__}>", f"a {cls.__name__}")
             for i, p in enumerate(value)
             if not isinstance(p, cls)
         ]
-        found += _list_problems(value, cls)
+        found += list_problems(value, cls)
         if found:
-            raise _Invalid(found)
+            raise Invalid(found)
         return tuple(value)
 
     return check
 
 
-def _check(check: Callable[[object], object]) -> dict[str, object]:
+def check_metadata(check: Callable[[object], object]) -> dict[str, object]:
     """A field's metadata naming its check (read by ``_validate`` and the converter)."""
-    return {_CHECK: check}
+    return {CHECK: check}
 
 
 def _validate(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     try:
-        attribute.metadata[_CHECK](value)
-    except _Invalid as exc:
+        attribute.metadata[CHECK](value)
+    except Invalid as exc:
         where = f"{type(instance).__name__}.{attribute.name}"
-        problems = [
-            _describe(_render(sub, where), given, expected) for sub, given, expected in exc.found
-        ]
-        raise ConfigurationError("; ".join(problems)) from None
+        found = [describe(render(sub, where), g, e) for sub, g, e in exc.found]
+        raise ConfigurationError("; ".join(found)) from None
 
 
-def _checked_fields(
+def checked_fields(
     cls: type[Any], fields: list[attrs.Attribute[Any]]
 ) -> list[attrs.Attribute[Any]]:
     """An attrs field transformer: every field is validated by the check in its metadata."""

@@ -3,7 +3,7 @@ cattrs converter that structures plain data through each field's check, every pr
 
 The converter is a copy of the project's one converter (``statemachines.converter``), which is
 left as it is; ``failover.settings`` registers its records on it (``_record_hook``) and turns
-the errors it raises into problems with their paths (``_leaves``).
+the errors it raises into problems with their paths (``leaves``).
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, Iterabl
 from cattrs.gen import make_dict_structure_fn, override
 
 from failover._config.checks import (
-    _CHECK,
-    _bad,
-    _Found,
-    _Invalid,
-    _list_problems,
-    _PathPart,
-    _suggest,
-    _unknown,
+    CHECK,
+    Found,
+    Invalid,
+    PathPart,
+    bad,
+    list_problems,
+    suggest,
+    unknown,
 )
 from failover._config.policy import resolve_policy_files
 from failover._config.toml_limits import TomlLimitError, load_toml
@@ -54,7 +54,7 @@ def _from_text(text: str) -> object:
     return stripped
 
 
-def _read_env(
+def read_env_data(
     env: Mapping[str, str], config: str, variables: Mapping[str, str]
 ) -> tuple[dict[str, object], str, dict[str, str]]:
     """The data of ``from_env``: the file named by the variable ``config``, then each field's
@@ -63,7 +63,7 @@ def _read_env(
     source = "the environment"
     path = env.get(config, "").strip()
     if path:  # its policy_file paths are relative to it, as from_toml reads them
-        data.update(resolve_policy_files(_read_table(Path(path), via=config), Path(path).parent))
+        data.update(resolve_policy_files(read_table(Path(path), via=config), Path(path).parent))
         source += f" and {path} [failover]"
     names: dict[str, str] = {}
     for field, name in variables.items():
@@ -83,7 +83,7 @@ def _read_env(
     return data, source, names
 
 
-def _unknown_variables(
+def unknown_variables(
     env: Mapping[str, str], prefix: str, known: Iterable[str]
 ) -> list[tuple[str, str]]:
     """Each variable named ``{prefix}...`` that ``from_env`` does not read, with what it
@@ -94,7 +94,7 @@ def _unknown_variables(
     found = []
     for name in sorted(env):
         if name.startswith(prefix) and name not in known:
-            rest = _suggest(name[len(prefix) :], [k[len(prefix) :] for k in known])
+            rest = suggest(name[len(prefix) :], [k[len(prefix) :] for k in known])
             if rest.startswith("did"):  # compared without the prefix, which every name shares
                 rest = rest.replace("did you mean ", f"did you mean {prefix}", 1)
             else:
@@ -103,7 +103,7 @@ def _unknown_variables(
     return found
 
 
-def _read_table(path: Path, via: str = "") -> Mapping[str, object]:
+def read_table(path: Path, via: str = "") -> Mapping[str, object]:
     """The [failover] table of a TOML file, read within ``failover._config.toml_limits``' size and
     nesting limits (so a hostile file is an error that says why, never a RecursionError)."""
     named = f" (named by {via})" if via else ""
@@ -144,33 +144,33 @@ _SETTINGS_KEYS: Final = frozenset(
 error, not silently ignored (the rest of the file may hold other configuration)."""
 
 
-def _leaves(exc: BaseException, path: tuple[_PathPart, ...]) -> Iterator[_Found]:
+def leaves(exc: BaseException, path: tuple[PathPart, ...]) -> Iterator[Found]:
     """Every problem in a (nested) cattrs error group, with its path."""
     if isinstance(exc, ClassValidationError):
         named, other = exc.group_exceptions()
         for inner, note in named:
-            yield from _leaves(inner, (*path, note.name))
+            yield from leaves(inner, (*path, note.name))
         for inner in other:
-            yield from _leaves(inner, path)
+            yield from leaves(inner, path)
     elif isinstance(exc, IterableValidationError):
         indexed, rest = exc.group_exceptions()
         for inner, index_note in indexed:
-            yield from _leaves(inner, (*path, index_note.index))
+            yield from leaves(inner, (*path, index_note.index))
         for inner in rest:
-            yield from _leaves(inner, path)
+            yield from leaves(inner, path)
     elif isinstance(exc, ForbiddenExtraKeysError):
         accepted = [f.name for f in attrs.fields(exc.cl)]
         for key in sorted(map(str, exc.extra_fields)):
-            sub, given, expected = _unknown(key, accepted)
+            sub, given, expected = unknown(key, accepted)
             yield (*path, *sub), given, expected
-    elif isinstance(exc, _Invalid):
+    elif isinstance(exc, Invalid):
         for sub, given, expected in exc.found:
             yield (*path, *sub), given, expected
     elif isinstance(exc, KeyError):
         yield path, None, "missing; this key is required"
     elif isinstance(exc, ExceptionGroup):
         for inner in exc.exceptions:
-            yield from _leaves(inner, path)
+            yield from leaves(inner, path)
     else:  # pragma: no cover - the checks above leave nothing else
         yield path, None, str(exc)
 
@@ -184,7 +184,7 @@ def _record_hook(
 ) -> Callable[[object, type[Any]], Any]:
     """Structure ``cls`` from a mapping through each field's check (or the hook named for it)."""
     overrides = {
-        f.name: override(struct_hook=hooks.get(f.name) or _check_hook(f.metadata[_CHECK]))
+        f.name: override(struct_hook=hooks.get(f.name) or _check_hook(f.metadata[CHECK]))
         for f in attrs.fields(cls)
     }
     structure = make_dict_structure_fn(cls, conv, **cast(Any, overrides))
@@ -193,7 +193,7 @@ def _record_hook(
         if isinstance(value, cls):
             return value
         if not isinstance(value, Mapping):
-            raise _bad(f"a table (mapping) of {cls.__name__} keys", value)
+            raise bad(f"a table (mapping) of {cls.__name__} keys", value)
         return structure(value, kind)
 
     return hook
@@ -208,23 +208,23 @@ def _providers_hook(
 
     def providers(value: object, _: object) -> tuple[Any, ...]:
         if not isinstance(value, list | tuple):
-            raise _bad("a list of provider tables ([[failover.providers]] in TOML)", value)
-        duplicates = _list_problems(value, cls)
+            raise bad("a list of provider tables ([[failover.providers]] in TOML)", value)
+        duplicates = list_problems(value, cls)
         try:
             structured: tuple[Any, ...] = conv.structure(value, many)
         except cattrs.BaseValidationError as exc:
             if duplicates:
-                raise ExceptionGroup("providers", [exc, _Invalid(duplicates)]) from None
+                raise ExceptionGroup("providers", [exc, Invalid(duplicates)]) from None
             raise
         if duplicates:
-            raise _Invalid(duplicates)
+            raise Invalid(duplicates)
         return structured
 
     return providers
 
 
 @cache
-def _settings_converter(cls: type[Any], providers: Any) -> cattrs.Converter:
+def settings_converter(cls: type[Any], providers: Any) -> cattrs.Converter:
     """A copy of the project's converter that reads settings strictly (every error, no extra
     keys); the project's converter itself is left as it is.
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from failover._config.convert import _read_env, _unknown_variables
+from failover._config.convert import read_env_data, unknown_variables
 from failover._config.problem import SettingsProblem
 
 __all__ = ["CONFIG_VARIABLE", "DEFAULT_PREFIX", "ENV_NAMES", "PREFIXED_ENV_NAMES", "read_env"]
@@ -49,6 +49,6 @@ def read_env(
     names = {**ENV_NAMES, **PREFIXED_ENV_NAMES} if prefix else ENV_NAMES
     variables = {field: prefix + name for field, name in names.items()}
     config = prefix + "CONFIG" if prefix else CONFIG_VARIABLE
-    data, source, renamed = _read_env(env, config, variables)
-    unknown = _unknown_variables(env, prefix, [*variables.values(), config])
+    data, source, renamed = read_env_data(env, config, variables)
+    unknown = unknown_variables(env, prefix, [*variables.values(), config])
     return data, source, renamed, [SettingsProblem(n, None, e) for n, e in unknown]

@@ -18,18 +18,18 @@ from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import urlsplit
 
 from failover._config.checks import (
-    _bad,
-    _entries,
-    _env_name,
-    _Found,
-    _Invalid,
-    _lenient,
-    _name,
-    _policy,
+    Found,
+    Invalid,
+    bad,
+    checked_entries,
+    checked_name,
+    checked_policy,
+    env_name,
+    lenient,
 )
 from failover._config.policy_format import policy_from_toml, policy_in
 from failover._config.problems import InputFileError, Problems
-from failover._config.ranges import _timeout
+from failover._config.ranges import checked_timeout
 from failover.secrets import redact
 from statemachines import BreakerPolicy
 
@@ -38,13 +38,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "STORAGE_KEYS",
-    "_policy_file",
-    "_policy_from",
-    "_policy_table",
-    "_policy_table_in",
-    "_storage",
-    "_storage_repr",
     "build_storage",
+    "checked_policy_file",
+    "checked_storage",
+    "policy_from",
+    "policy_table",
+    "policy_table_in",
+    "storage_repr",
 ]
 
 STORAGE_KEYS: Final = ("url", "url_env", "prefix", "timeout")
@@ -63,47 +63,47 @@ def _parts(path: str) -> tuple[str | int, ...]:
     return tuple(parts)
 
 
-def _found(problems: Problems) -> list[_Found]:
+def _found(problems: Problems) -> list[Found]:
     return [
         (() if p.path in ("(top level)", "(settings)") else _parts(p.path), p.given, p.expected)
         for p in problems.found
     ]
 
 
-def _policy_from(data: Mapping[str, object], base: BreakerPolicy) -> BreakerPolicy:
-    """``base`` changed by a policy table (checked: a bad one raises ``_Invalid``)."""
+def policy_from(data: Mapping[str, object], base: BreakerPolicy) -> BreakerPolicy:
+    """``base`` changed by a policy table (checked: a bad one raises ``Invalid``)."""
     problems = Problems()
     policy = policy_in(problems, "", data, base)
     if problems or policy is None:
-        raise _Invalid(_found(problems))
+        raise Invalid(_found(problems))
     return policy
 
 
-def _policy_table(value: object) -> dict[str, object]:
+def policy_table(value: object) -> dict[str, object]:
     """A policy table in the policy format (checked against the default policy)."""
     if not isinstance(value, Mapping):
-        raise _bad("a table in the policy format (a policy file's [policy] table)", value)
-    _policy_from(value, BreakerPolicy())
-    plain = _policy({k: v for k, v in value.items() if k not in _CODE_KEYS})
+        raise bad("a table in the policy format (a policy file's [policy] table)", value)
+    policy_from(value, BreakerPolicy())
+    plain = checked_policy({k: v for k, v in value.items() if k not in _CODE_KEYS})
     return {**value, **plain}  # the fields normalized (a window as data), the rest as given
 
 
-def _policy_table_in(value: Mapping[str, object]) -> Mapping[str, object]:
+def policy_table_in(value: Mapping[str, object]) -> Mapping[str, object]:
     """For attrs converters: the table normalized, or as given for the validator."""
-    return cast("Mapping[str, object]", _lenient(_policy_table, value))
+    return cast("Mapping[str, object]", lenient(policy_table, value))
 
 
-def _policy_file(value: object) -> str | None:
+def checked_policy_file(value: object) -> str | None:
     """The path of a policy file (read, and its policy checked, now)."""
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise _bad("the path of a policy file (a TOML file with a [policy] table)", value)
+        raise bad("the path of a policy file (a TOML file with a [policy] table)", value)
     try:
         policy_from_toml(value)
     except InputFileError as exc:
-        found: list[_Found] = [((), repr(value), f"a valid policy file: {p}") for p in exc.problems]
-        raise _Invalid(found) from None
+        found: list[Found] = [((), repr(value), f"a valid policy file: {p}") for p in exc.problems]
+        raise Invalid(found) from None
     return value
 
 
@@ -111,13 +111,13 @@ def _storage_value(key: str, value: object) -> object:
     if key == "url":
         return _url(value)
     if key == "url_env":
-        return _env_name(value)
+        return env_name(value)
     if key == "prefix":
-        prefix = _name(value)
+        prefix = checked_name(value)
         if "{" in prefix or "}" in prefix:
-            raise _bad("a key prefix without { or }", value)
+            raise bad("a key prefix without { or }", value)
         return prefix
-    return _timeout(value)
+    return checked_timeout(value)
 
 
 def _url(value: object) -> str:
@@ -127,20 +127,20 @@ def _url(value: object) -> str:
         scheme = None
     if scheme not in _SCHEMES:
         expected = "a redis://, rediss:// or unix:// URL such as 'redis://localhost:6379/0'"
-        raise _bad(expected, value, hide=True)
+        raise bad(expected, value, hide=True)
     return str(value)
 
 
-def _storage(value: object) -> dict[str, object]:
+def checked_storage(value: object) -> dict[str, object]:
     """``{url = ..., prefix = ...}`` (or ``url_env``), or an empty table for no storage."""
     expected = f"a table with some of {', '.join(STORAGE_KEYS)}"
-    checked = _entries(value, expected, STORAGE_KEYS, _storage_value)
+    checked = checked_entries(value, expected, STORAGE_KEYS, _storage_value)
     if checked and ("url" in checked) == ("url_env" in checked):
-        raise _Invalid([((), None, "exactly one of url and url_env (the variable's name)")])
+        raise Invalid([((), None, "exactly one of url and url_env (the variable's name)")])
     return checked
 
 
-def _storage_repr(value: Mapping[str, object]) -> str:
+def storage_repr(value: Mapping[str, object]) -> str:
     """The storage table as shown by a repr: the URL's password masked."""
     shown = {k: redact(v) if k == "url" and isinstance(v, str) else v for k, v in value.items()}
     return repr(shown)
@@ -169,7 +169,7 @@ def build_storage(table: Mapping[str, object], environ: Mapping[str, str]) -> St
             )
         try:
             _url(url)
-        except _Invalid:
+        except Invalid:
             raise ConfigurationError(
                 f"storage.url_env names {name}, whose value is not a redis://, rediss:// or "
                 "unix:// URL"

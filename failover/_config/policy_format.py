@@ -33,7 +33,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from failover._config.checks import _POLICY_KEYS, _policy, _policy_kwargs
+from failover._config.checks import POLICY_FIELD_KEYS, checked_policy, policy_kwargs
 from failover._config.expression import CONDITION_ATOMS, EXPRESSION, condition_in
 from failover._config.problems import PolicyFileError, Problems, join, read_toml
 from statemachines import (
@@ -91,7 +91,7 @@ def policy_file(text: str) -> Path:
 
 
 _CODE_KEYS = ("trip_condition", "states", "transitions")
-POLICY_KEYS: tuple[str, ...] = (*_POLICY_KEYS, *_CODE_KEYS)
+POLICY_KEYS: tuple[str, ...] = (*POLICY_FIELD_KEYS, *_CODE_KEYS)
 """The keys of a ``[policy]`` table."""
 
 _STATE_KEYS = ("name", "health", "admits_calls", "duration")
@@ -147,14 +147,14 @@ def policy_in(
     table = problems.table(path, value, POLICY_KEYS)
     before = len(problems.found)
     plain = {k: v for k, v in table.items() if k not in _CODE_KEYS}
-    checked = problems.check(path, plain, _policy) if plain else {}
+    checked = problems.check(path, plain, checked_policy) if plain else {}
     states = _states(problems, join(path, "states"), table.get("states", []))
     known: dict[str, State] = {s.value: s for s in BreakerState}
     known.update({s.value: s for s in states})
     transitions = _transitions(
         problems, join(path, "transitions"), table.get("transitions", []), known
     )
-    changes: dict[str, Any] = dict(_policy_kwargs(checked or {}))
+    changes: dict[str, Any] = dict(policy_kwargs(checked or {}))
     if "trip_condition" in table:
         changes["trip_condition"] = condition_in(
             problems, join(path, "trip_condition"), table["trip_condition"]

@@ -9,10 +9,10 @@ import attrs
 
 from statemachines import ConfigurationError
 
-__all__ = ["SettingsError", "SettingsProblem", "_describe"]
+__all__ = ["SettingsError", "SettingsProblem", "describe"]
 
 
-def _describe(path: str, given: str | None, expected: str) -> str:
+def describe(path: str, given: str | None, expected: str) -> str:
     """One problem as text (also ``SettingsProblem.__str__``)."""
     if given is None:
         return f"{path}: {expected}"
@@ -35,7 +35,7 @@ class SettingsProblem:
     expected: str
 
     def __str__(self) -> str:
-        return _describe(self.path, self.given, self.expected)
+        return describe(self.path, self.given, self.expected)
 
 
 class SettingsError(ConfigurationError):

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from failover._config.checks import _Invalid, _render, _show
+from failover._config.checks import Invalid, render, show
 from failover._config.problem import SettingsProblem
 from failover._config.toml_limits import TomlLimitError, load_toml
 from statemachines import ConfigurationError
@@ -61,23 +61,23 @@ class Problems:
     def add(self, path: str, given: object, expected: str, *, shown: bool = False) -> None:
         """One problem at ``path``; ``given`` is shown with repr unless ``shown`` (then as is,
         None meaning "no value": a missing or unknown key)."""
-        text = given if shown else _show(given)
+        text = given if shown else show(given)
         self.found.append(SettingsProblem(path or "(top level)", text, expected))  # type: ignore[arg-type]
 
     def missing(self, path: str, expected: str) -> None:
         """A required key is absent."""
         self.add(path, None, f"missing; {expected}", shown=True)
 
-    def invalid(self, path: str, exc: _Invalid) -> None:
+    def invalid(self, path: str, exc: Invalid) -> None:
         """The problems a ``failover.settings`` check found, under ``path``."""
         for sub, given, expected in exc.found:
-            self.add(_render(sub, path), given, expected, shown=True)
+            self.add(render(sub, path), given, expected, shown=True)
 
     def check(self, path: str, value: object, check: Callable[[object], T]) -> T | None:
         """``check(value)``, or None with its problems recorded."""
         try:
             return check(value)
-        except _Invalid as exc:
+        except Invalid as exc:
             self.invalid(path, exc)
             return None
 
@@ -107,7 +107,7 @@ def join(path: str, key: str | int) -> str:
     """``path.key`` or ``path[index]``."""
     if isinstance(key, int):
         return f"{path}[{key}]"
-    return _render([key], path) if path else _render([key])
+    return render([key], path) if path else render([key])
 
 
 def read_toml(path: str | os.PathLike[str], error: type[InputFileError]) -> dict[str, Any]:

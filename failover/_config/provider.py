@@ -8,31 +8,31 @@ from collections.abc import Mapping
 import attrs
 
 from failover._config.checks import (
-    _base_url,
-    _check,
-    _checked_fields,
-    _env_name,
-    _flag,
-    _kind,
-    _name,
-    _optional_text,
-    _rate_limits,
+    check_metadata,
+    checked_base_url,
+    checked_fields,
+    checked_kind,
+    checked_name,
+    checked_rate_limits,
+    env_name,
+    flag,
+    optional_text,
 )
-from failover._config.policy import _policy_file, _policy_table, _policy_table_in
+from failover._config.policy import checked_policy_file, policy_table, policy_table_in
 from failover._config.ranges import (
-    _options,
-    _options_in,
-    _own_interval,
-    _own_timeout,
-    _priority,
-    _rate_limits_in,
-    _weight,
+    checked_options,
+    checked_priority,
+    checked_weight,
+    options_in,
+    own_interval,
+    own_timeout,
+    rate_limits_in,
 )
 
 __all__ = ["ProviderSettings"]
 
 
-@attrs.frozen(field_transformer=_checked_fields)
+@attrs.frozen(field_transformer=checked_fields)
 class ProviderSettings:
     """One provider: what to build and how to guard it.
 
@@ -69,28 +69,35 @@ class ProviderSettings:
             (``Coordinator(fallback=...)``); at least one provider must not be one.
     """
 
-    name: str = attrs.field(metadata=_check(_name))
-    kind: str = attrs.field(metadata=_check(_kind))
-    model: str | None = attrs.field(default=None, metadata=_check(_optional_text))
-    base_url: str | None = attrs.field(default=None, metadata=_check(_base_url))
-    api_key_env: str | None = attrs.field(default=None, metadata=_check(_env_name))
-    priority: float = attrs.field(default=0, metadata=_check(_priority))
-    weight: float = attrs.field(default=1.0, metadata=_check(_weight))
+    name: str = attrs.field(metadata=check_metadata(checked_name))
+    kind: str = attrs.field(metadata=check_metadata(checked_kind))
+    model: str | None = attrs.field(default=None, metadata=check_metadata(optional_text))
+    base_url: str | None = attrs.field(default=None, metadata=check_metadata(checked_base_url))
+    api_key_env: str | None = attrs.field(default=None, metadata=check_metadata(env_name))
+    priority: float = attrs.field(default=0, metadata=check_metadata(checked_priority))
+    weight: float = attrs.field(default=1.0, metadata=check_metadata(checked_weight))
     policy: Mapping[str, object] = attrs.field(
-        factory=dict, converter=_policy_table_in, metadata=_check(_policy_table), hash=False
+        factory=dict, converter=policy_table_in, metadata=check_metadata(policy_table), hash=False
     )
-    policy_file: str | None = attrs.field(default=None, metadata=_check(_policy_file))
+    policy_file: str | None = attrs.field(
+        default=None, metadata=check_metadata(checked_policy_file)
+    )
     health_check_interval: float | str | None = attrs.field(
-        default=None, metadata=_check(_own_interval)
+        default=None, metadata=check_metadata(own_interval)
     )
-    health_check_timeout: float | None = attrs.field(default=None, metadata=_check(_own_timeout))
+    health_check_timeout: float | None = attrs.field(
+        default=None, metadata=check_metadata(own_timeout)
+    )
     rate_limits: Mapping[str, int | None] = attrs.field(
-        factory=dict, converter=_rate_limits_in, metadata=_check(_rate_limits), hash=False
+        factory=dict,
+        converter=rate_limits_in,
+        metadata=check_metadata(checked_rate_limits),
+        hash=False,
     )
     options: Mapping[str, object] = attrs.field(
-        factory=dict, converter=_options_in, metadata=_check(_options), hash=False
+        factory=dict, converter=options_in, metadata=check_metadata(checked_options), hash=False
     )
-    fallback: bool = attrs.field(default=False, metadata=_check(_flag))
+    fallback: bool = attrs.field(default=False, metadata=check_metadata(flag))
 
     def api_key(self, environ: Mapping[str, str] | None = None) -> str | None:
         """The API key, read now from the variable named by ``api_key_env``.

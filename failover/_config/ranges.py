@@ -1,6 +1,6 @@
 """The numeric checks of ``failover.settings``: every number has a floor and a ceiling.
 
-Each check takes a value as given and returns it normalized, or raises ``_Invalid`` saying what
+Each check takes a value as given and returns it normalized, or raises ``Invalid`` saying what
 would be accepted, the range included. NaN, infinities, bools and ints too large for a float are
 refused everywhere. The ranges of the runtime records (HealthCheckConfig, RetryPolicy) are
 theirs; the others are the constants below, listed in docs/reference/settings.md.
@@ -16,16 +16,16 @@ from typing import Any, Final, cast
 import attrs
 
 from failover._config.checks import (
-    _HIDDEN,
-    _bad,
-    _Found,
-    _Invalid,
-    _lenient,
-    _limit,
-    _rate_limits,
-    _secret_name,
-    _show,
-    _under,
+    HIDDEN,
+    Found,
+    Invalid,
+    bad,
+    checked_rate_limits,
+    lenient,
+    limit,
+    secret_name,
+    show,
+    under,
 )
 from failover.health import (
     MAX_HEALTH_CHECK_INTERVAL,
@@ -64,37 +64,37 @@ def _between(value: object, low: float, high: float, *, above: bool, what: str) 
     if number is not None and (number > low if above else number >= low) and number <= high:
         return number
     floor = f"> {low:g}" if above else f">= {low:g}"
-    raise _bad(f"a finite number{what} {floor} and <= {high:g}", value)
+    raise bad(f"a finite number{what} {floor} and <= {high:g}", value)
 
 
 def _int_between(value: object, low: int, high: int) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
         return value
-    raise _bad(f"an int >= {low} and <= {high}", value)
+    raise bad(f"an int >= {low} and <= {high}", value)
 
 
-def _interval(value: object) -> float:
+def checked_interval(value: object) -> float:
     low, high = MIN_HEALTH_CHECK_INTERVAL, MAX_HEALTH_CHECK_INTERVAL
     return _between(value, low, high, above=False, what=" of seconds")
 
 
-def _health_timeout(value: object) -> float:
+def health_timeout(value: object) -> float:
     return _between(value, 0, MAX_HEALTH_CHECK_TIMEOUT, above=True, what=" of seconds")
 
 
-def _timeout(value: object) -> float:
+def checked_timeout(value: object) -> float:
     return _between(value, 0, MAX_TIMEOUT, above=True, what=" of seconds")
 
 
-def _factor(value: object) -> float:
+def factor(value: object) -> float:
     return _between(value, 1, MAX_BACKOFF_FACTOR, above=False, what="")
 
 
-def _weight(value: object) -> float:
+def checked_weight(value: object) -> float:
     return _between(value, 0, MAX_WEIGHT, above=True, what="")
 
 
-def _priority(value: object) -> float:
+def checked_priority(value: object) -> float:
     return _between(value, -MAX_PRIORITY, MAX_PRIORITY, above=False, what="")
 
 
@@ -102,7 +102,7 @@ def _attempts(value: object) -> int:
     return _int_between(value, 1, MAX_ATTEMPTS)
 
 
-def _retries(value: object) -> int:
+def retries(value: object) -> int:
     """Attempts after the first (``max_retries_per_request``): 0 .. MAX_ATTEMPTS - 1."""
     return _int_between(value, 0, MAX_ATTEMPTS - 1)
 
@@ -111,28 +111,28 @@ HEALTH_OFF: Final = "off"
 """A provider's ``health_check_interval`` that turns its background checks off."""
 
 
-def _own_interval(value: object) -> float | str | None:
+def own_interval(value: object) -> float | str | None:
     if value is None or value == HEALTH_OFF:
         return value
     low, high = MIN_HEALTH_CHECK_INTERVAL, MAX_HEALTH_CHECK_INTERVAL
     try:
-        return _interval(value)
-    except _Invalid:
+        return checked_interval(value)
+    except Invalid:
         expected = f"a finite number of seconds >= {low:g} and <= {high:g}, or {HEALTH_OFF!r}"
-        raise _bad(expected, value) from None
+        raise bad(expected, value) from None
 
 
-def _own_timeout(value: object) -> float | None:
-    return None if value is None else _health_timeout(value)
+def own_timeout(value: object) -> float | None:
+    return None if value is None else health_timeout(value)
 
 
-def _hedge_after(value: object) -> float | None:
+def checked_hedge_after(value: object) -> float | None:
     return (
         None if value is None else _between(value, 0, MAX_TIMEOUT, above=True, what=" of seconds")
     )
 
 
-def _own_health(
+def own_health(
     base: HealthCheckConfig, interval: float | str | None, timeout: float | None
 ) -> HealthCheckConfig:
     """``base`` with a provider's own interval ("off": no background checks) and timeout."""
@@ -146,7 +146,7 @@ def _own_health(
     return attrs.evolve(base, **changes)
 
 
-def _failures(value: object) -> int:
+def failures(value: object) -> int:
     return _int_between(value, 1, MAX_CONSECUTIVE_FAILURES)
 
 
@@ -154,55 +154,55 @@ def _response_bytes(value: object) -> int:
     low, high = RESPONSE_BYTES_RANGE
     if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
         return value
-    raise _bad(f"an int >= {low} and <= {high} (bytes)", value)
+    raise bad(f"an int >= {low} and <= {high} (bytes)", value)
 
 
-_OPTION_CHECKS: Final = {"timeout": _timeout, "max_response_bytes": _response_bytes}
+_OPTION_CHECKS: Final = {"timeout": checked_timeout, "max_response_bytes": _response_bytes}
 """The options whose values are checked when settings are read (the others by the factory)."""
 
 
-def _options(value: object) -> dict[str, object]:
+def checked_options(value: object) -> dict[str, object]:
     expected = "a table of options for the provider, with string keys"
     if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
         # Its repr could hold a credential: only its type is shown.
-        raise _Invalid([((), f"<{type(value).__name__}>", expected)])
-    secret = [key for key in value if _secret_name(key)]
+        raise Invalid([((), f"<{type(value).__name__}>", expected)])
+    secret = [key for key in value if secret_name(key)]
     if secret:
         expected = "no credential here: API keys come from the environment (name it in api_key_env)"
-        raise _Invalid([((key,), _HIDDEN, expected) for key in secret])
-    found: list[_Found] = []
+        raise Invalid([((key,), HIDDEN, expected) for key in secret])
+    found: list[Found] = []
     for key, check in _OPTION_CHECKS.items():
         try:
             if key in value:
                 check(value[key])  # kept as given (an int timeout stays an int)
-        except _Invalid as exc:
-            found += _under(key, exc)
+        except Invalid as exc:
+            found += under(key, exc)
     if found:
-        raise _Invalid(found)
+        raise Invalid(found)
     return dict(value)
 
 
-def _health_problems(interval: float, timeout: float) -> list[_Found]:
+def _health_problems(interval: float, timeout: float) -> list[Found]:
     """The health check's timeout must be below its interval (each already in its range)."""
     if timeout < interval:
         return []
     expected = f"a number of seconds below health_check_interval ({interval:g})"
-    return [(("health_check_timeout",), _show(timeout), expected)]
+    return [(("health_check_timeout",), show(timeout), expected)]
 
 
-def _limit_in(value: int | str | None) -> int | None:
-    return cast("int | None", _lenient(_limit, value))
+def limit_in(value: int | str | None) -> int | None:
+    return cast("int | None", lenient(limit, value))
 
 
-def _rate_limits_in(value: Mapping[str, int | str | None]) -> Mapping[str, int | None]:
-    return cast("Mapping[str, int | None]", _lenient(_rate_limits, value))
+def rate_limits_in(value: Mapping[str, int | str | None]) -> Mapping[str, int | None]:
+    return cast("Mapping[str, int | None]", lenient(checked_rate_limits, value))
 
 
-def _options_in(value: Mapping[str, object]) -> Mapping[str, object]:
-    return cast("Mapping[str, object]", _lenient(_options, value))
+def options_in(value: Mapping[str, object]) -> Mapping[str, object]:
+    return cast("Mapping[str, object]", lenient(checked_options, value))
 
 
-def _derived_problems(settings: Any) -> list[_Found]:
+def derived_problems(settings: Any) -> list[Found]:
     """What keeps the runtime objects of a FailoverSettings (its fields each checked) from being
     built: the health timeout not below the interval, or a provider's policy that does not
     hold with the global max_consecutive_failures."""
@@ -227,7 +227,7 @@ def _derived_problems(settings: Any) -> list[_Found]:
             (
                 ("providers", index, "health_check_timeout"),
                 "health-check configuration (a timeout below the interval)",
-                partial(_own_health, settings.health_config(), *own),
+                partial(own_health, settings.health_config(), *own),
             )
         )
     for path, what, derive in derived:

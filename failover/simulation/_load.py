@@ -37,7 +37,7 @@ from typing import Any
 
 import attrs
 
-from failover._config.checks import _choice, _count, _name, _rate_limits
+from failover._config.checks import checked_name, checked_rate_limits, choice, count
 from failover._config.policy_format import policy_in
 from failover._config.problems import Problems, ScenarioError, join, read_toml
 from failover._coordinator.coordinator import ALL_DOWN_MODES
@@ -124,10 +124,10 @@ def _scenario(problems: Problems, data: object) -> Scenario | None:
         "description": text_in(problems, "description", top.get("description", ""), empty=True),
         "seed": seed_in(problems, top.get("seed", 0)),
         "strategy": problems.check(
-            "strategy", top.get("strategy", "success_rate"), _choice(STRATEGIES)
+            "strategy", top.get("strategy", "success_rate"), choice(STRATEGIES)
         ),
         "all_down": problems.check(
-            "all_down", top.get("all_down", "fail_fast"), _choice(ALL_DOWN_MODES)
+            "all_down", top.get("all_down", "fail_fast"), choice(ALL_DOWN_MODES)
         ),
         "error_latency": number_in(problems, "error_latency", top.get("error_latency", 0.05), 0),
         "replicas": replicas_in(problems, top.get("replicas", 1)),
@@ -196,7 +196,9 @@ def _provider(
     before = len(problems.found)
     if "name" not in table:
         problems.missing(join(path, "name"), "the provider's name")
-    fields: dict[str, Any] = {"name": problems.check(join(path, "name"), table.get("name"), _name)}
+    fields: dict[str, Any] = {
+        "name": problems.check(join(path, "name"), table.get("name"), checked_name)
+    }
     if "latency" in table:
         fields["latency"] = _latency(problems, join(path, "latency"), table["latency"])
     if "error_rate" in table:
@@ -212,7 +214,9 @@ def _provider(
         policy_in(problems, join(path, "policy"), table["policy"], policy or BreakerPolicy())
         fields["policy"] = dict(table["policy"]) if isinstance(table["policy"], Mapping) else {}
     if "rate_limits" in table:
-        limits = problems.check(join(path, "rate_limits"), table["rate_limits"], _rate_limits)
+        limits = problems.check(
+            join(path, "rate_limits"), table["rate_limits"], checked_rate_limits
+        )
         fields["rate_limits"] = (
             None if limits is None else RateLimit(**{"per_minute": None, "per_day": None, **limits})
         )
@@ -335,7 +339,7 @@ def _quota(problems: Problems, path: str, value: object) -> Quota | None:
     table = problems.table(path, value, ("per_minute", "per_day"))
     if not isinstance(value, Mapping) or len(table) != len(value):
         return None
-    limits = {k: problems.check(join(path, k), v, _count) for k, v in table.items()}
+    limits = {k: problems.check(join(path, k), v, count) for k, v in table.items()}
     if None in limits.values():
         return None
     return Quota(**limits)
