@@ -26,8 +26,8 @@ __all__ = [
 
 def wall_ns() -> int:
     """Unix time in nanoseconds: what hosts can compare, to order what they do (operator
-    actions in distributed mode, ``failover._distributed.member``); never a duration (the Clock's
-    job)."""
+    actions in distributed mode, ``failover._distributed.shared_breaker``); never a duration
+    (the Clock's job)."""
     return time.time_ns()
 
 

@@ -32,7 +32,7 @@ __all__ = [
 
 
 @attrs.frozen(repr=False)
-class _ConsecutiveFailures(Condition):
+class ConsecutiveFailures(Condition):
     count: int
 
     def __call__(self, ctx: ConditionContext) -> Verdict:
@@ -51,7 +51,7 @@ class _ConsecutiveFailures(Condition):
 
 
 @attrs.frozen(repr=False)
-class _FailureRate(Condition):
+class FailureRate(Condition):
     threshold: float
     min_calls: int
 
@@ -75,7 +75,7 @@ class _FailureRate(Condition):
 
 
 @attrs.frozen(repr=False)
-class _SlowCallRate(Condition):
+class SlowCallRate(Condition):
     threshold: float
     min_calls: int
 
@@ -99,7 +99,7 @@ class _SlowCallRate(Condition):
 
 
 @attrs.frozen(repr=False)
-class _Signalled(Condition):
+class Signalled(Condition):
     reason: FailoverReason
 
     def __call__(self, ctx: ConditionContext) -> Verdict:
@@ -116,7 +116,7 @@ class _Signalled(Condition):
 
 
 @attrs.frozen(repr=False)
-class _HealthChecksFailed(Condition):
+class HealthChecksFailed(Condition):
     count: int
 
     def __call__(self, ctx: ConditionContext) -> Verdict:
@@ -132,7 +132,7 @@ class _HealthChecksFailed(Condition):
 
 
 @attrs.frozen(repr=False)
-class _HealthCheckPassed(Condition):
+class HealthCheckPassed(Condition):
     def __call__(self, ctx: ConditionContext) -> Verdict:
         return FailoverReason.HEALTH_CHECK_PASSED if ctx.health_check_passed else None
 
@@ -144,7 +144,7 @@ class _HealthCheckPassed(Condition):
 
 
 @attrs.frozen(repr=False)
-class _DeadlinePassed(Condition):
+class DeadlinePassed(Condition):
     def __call__(self, ctx: ConditionContext) -> Verdict:
         deadline = ctx.deadline
         if deadline is not None and ctx.now >= deadline:
@@ -159,7 +159,7 @@ class _DeadlinePassed(Condition):
 
 
 @attrs.frozen(repr=False)
-class _TimedOut(Condition):
+class TimedOut(Condition):
     seconds: float
 
     def __call__(self, ctx: ConditionContext) -> Verdict:
@@ -175,7 +175,7 @@ class _TimedOut(Condition):
 
 
 @attrs.frozen(repr=False)
-class _ProbesFailed(Condition):
+class ProbesFailed(Condition):
     threshold: float
     max_calls: int
 
@@ -189,7 +189,7 @@ class _ProbesFailed(Condition):
 
 
 @attrs.frozen(repr=False)
-class _ProbesSucceeded(Condition):
+class ProbesSucceeded(Condition):
     threshold: float
     max_calls: int
 
@@ -207,21 +207,21 @@ class _ProbesSucceeded(Condition):
 def consecutive_failures(count: int) -> Condition:
     """Holds once ``count`` calls in a row have failed (CONSECUTIVE_FAILURES)."""
     check_int("consecutive_failures(count)", count, minimum=1)
-    return _ConsecutiveFailures(count)
+    return ConsecutiveFailures(count)
 
 
 def failure_rate(threshold: float, *, min_calls: int) -> Condition:
     """Holds when the window has >= min_calls outcomes and their failure rate >= threshold."""
     check_fraction("failure_rate(threshold)", threshold)
     check_int("failure_rate(min_calls)", min_calls, minimum=1)
-    return _FailureRate(threshold, min_calls)
+    return FailureRate(threshold, min_calls)
 
 
 def slow_call_rate(threshold: float, *, min_calls: int) -> Condition:
     """Holds when the window has >= min_calls outcomes and their slow rate >= threshold."""
     check_fraction("slow_call_rate(threshold)", threshold)
     check_int("slow_call_rate(min_calls)", min_calls, minimum=1)
-    return _SlowCallRate(threshold, min_calls)
+    return SlowCallRate(threshold, min_calls)
 
 
 def signalled(reason: FailoverReason) -> Condition:
@@ -231,40 +231,40 @@ def signalled(reason: FailoverReason) -> Condition:
             f"signalled(reason) takes a FailoverReason such as FailoverReason.RATE_LIMITED, "
             f"got {reason!r}"
         )
-    return _Signalled(reason)
+    return Signalled(reason)
 
 
 def health_checks_failed(count: int) -> Condition:
     """Holds when a health check just failed and ``count`` have failed in a row."""
     check_int("health_checks_failed(count)", count, minimum=1)
-    return _HealthChecksFailed(count)
+    return HealthChecksFailed(count)
 
 
 def health_check_passed() -> Condition:
     """Holds when a health check just passed."""
-    return _HealthCheckPassed()
+    return HealthCheckPassed()
 
 
 def deadline_passed() -> Condition:
     """Holds once the current state's deadline (OPEN: open_until) has passed."""
-    return _DeadlinePassed()
+    return DeadlinePassed()
 
 
 def timed_out(seconds: float) -> Condition:
     """Holds once ``seconds`` have passed since the current state was entered."""
     check_seconds("timed_out(seconds)", seconds)
-    return _TimedOut(seconds)
+    return TimedOut(seconds)
 
 
 def probes_failed(threshold: float, *, max_calls: int) -> Condition:
     """Holds once enough probes failed that their rate over max_calls reaches threshold."""
     check_fraction("probes_failed(threshold)", threshold)
     check_int("probes_failed(max_calls)", max_calls, minimum=1)
-    return _ProbesFailed(threshold, max_calls)
+    return ProbesFailed(threshold, max_calls)
 
 
 def probes_succeeded(threshold: float, *, max_calls: int) -> Condition:
     """Holds once max_calls probes finished and their failure rate is below threshold."""
     check_fraction("probes_succeeded(threshold)", threshold)
     check_int("probes_succeeded(max_calls)", max_calls, minimum=1)
-    return _ProbesSucceeded(threshold, max_calls)
+    return ProbesSucceeded(threshold, max_calls)

@@ -179,19 +179,19 @@ class Condition:
         return self.__call__
 
     def __or__(self, other: ConditionFn) -> Condition:
-        return _AnyOf((*_parts(self, _AnyOf), *_parts(as_condition(other), _AnyOf)))
+        return AnyOf((*_parts(self, AnyOf), *_parts(as_condition(other), AnyOf)))
 
     def __ror__(self, other: ConditionFn) -> Condition:
         return as_condition(other) | self
 
     def __and__(self, other: ConditionFn) -> Condition:
-        return _AllOf((*_parts(self, _AllOf), *_parts(as_condition(other), _AllOf)))
+        return AllOf((*_parts(self, AllOf), *_parts(as_condition(other), AllOf)))
 
     def __rand__(self, other: ConditionFn) -> Condition:
         return as_condition(other) & self
 
     def __invert__(self) -> Condition:
-        return _Not(self)
+        return Not(self)
 
 
 def _union_boundaries(parts: tuple[Condition, ...]) -> frozenset[int] | None:
@@ -204,7 +204,7 @@ def _union_boundaries(parts: tuple[Condition, ...]) -> frozenset[int] | None:
     return frozenset(found)
 
 
-def _parts(cond: Condition, kind: type[_AnyOf] | type[_AllOf]) -> tuple[Condition, ...]:
+def _parts(cond: Condition, kind: type[AnyOf] | type[AllOf]) -> tuple[Condition, ...]:
     return cond.parts if isinstance(cond, kind) else (cond,)
 
 
@@ -220,7 +220,7 @@ class _Callable(Condition):
 
 
 @attrs.frozen(repr=False)
-class _AnyOf(Condition):
+class AnyOf(Condition):
     parts: tuple[Condition, ...]
 
     def __call__(self, ctx: ConditionContext) -> Verdict:
@@ -264,7 +264,7 @@ class _AnyOf(Condition):
 
 
 @attrs.frozen(repr=False)
-class _AllOf(Condition):
+class AllOf(Condition):
     parts: tuple[Condition, ...]
 
     def __call__(self, ctx: ConditionContext) -> Verdict:
@@ -291,11 +291,11 @@ class _AllOf(Condition):
         return _union_boundaries(self.parts)
 
     def __repr__(self) -> str:
-        return " & ".join(f"({p!r})" if isinstance(p, _AnyOf) else repr(p) for p in self.parts)
+        return " & ".join(f"({p!r})" if isinstance(p, AnyOf) else repr(p) for p in self.parts)
 
 
 @attrs.frozen(repr=False)
-class _Not(Condition):
+class Not(Condition):
     inner: Condition
 
     def __call__(self, ctx: ConditionContext) -> Verdict:

@@ -23,7 +23,7 @@ from statemachines._states import (
     Stimulus,
     retry_after_of,
 )
-from statemachines._window import _CountRing
+from statemachines._window import CountRing
 
 __all__ = ["BreakerMachine", "ConditionErrorListener", "EventListener"]
 
@@ -235,7 +235,7 @@ class BreakerMachine(MachineMoves):
             and node.records
             and self.free_admission
             and window.calls > max(quiet, default=-1)
-            and isinstance(window, _CountRing)
+            and isinstance(window, CountRing)
         )
 
     def _after_outcome(

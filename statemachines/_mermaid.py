@@ -21,18 +21,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from statemachines._builtin_conditions import (
-    _ConsecutiveFailures,
-    _DeadlinePassed,
-    _FailureRate,
-    _HealthCheckPassed,
-    _HealthChecksFailed,
-    _ProbesFailed,
-    _ProbesSucceeded,
-    _Signalled,
-    _SlowCallRate,
-    _TimedOut,
+    ConsecutiveFailures,
+    DeadlinePassed,
+    FailureRate,
+    HealthCheckPassed,
+    HealthChecksFailed,
+    ProbesFailed,
+    ProbesSucceeded,
+    Signalled,
+    SlowCallRate,
+    TimedOut,
 )
-from statemachines._conditions import Condition, _AllOf, _AnyOf
+from statemachines._conditions import AllOf, AnyOf, Condition
 from statemachines._policy import ANY, BreakerPolicy, Transition
 from statemachines._states import BreakerState, CustomState, FailoverReason, ProviderHealth, State
 
@@ -55,15 +55,15 @@ _RESERVED = frozenset(
     | {"note", "scale", "state", "statediagram"}
 )
 _FIXED: dict[type[Condition], FailoverReason] = {
-    _ConsecutiveFailures: _R.CONSECUTIVE_FAILURES,
-    _FailureRate: _R.ERROR_RATE,
-    _SlowCallRate: _R.SLOW_CALLS,
-    _HealthChecksFailed: _R.HEALTH_CHECK_FAILED,
-    _HealthCheckPassed: _R.HEALTH_CHECK_PASSED,
-    _DeadlinePassed: _R.COOLDOWN_ELAPSED,
-    _TimedOut: _R.PROBE_TIMEOUT,
-    _ProbesFailed: _R.PROBE_FAILED,
-    _ProbesSucceeded: _R.PROBES_SUCCEEDED,
+    ConsecutiveFailures: _R.CONSECUTIVE_FAILURES,
+    FailureRate: _R.ERROR_RATE,
+    SlowCallRate: _R.SLOW_CALLS,
+    HealthChecksFailed: _R.HEALTH_CHECK_FAILED,
+    HealthCheckPassed: _R.HEALTH_CHECK_PASSED,
+    DeadlinePassed: _R.COOLDOWN_ELAPSED,
+    TimedOut: _R.PROBE_TIMEOUT,
+    ProbesFailed: _R.PROBE_FAILED,
+    ProbesSucceeded: _R.PROBES_SUCCEEDED,
 }
 
 
@@ -126,12 +126,12 @@ def _label(transition: Transition) -> str:
 
 def _reasons(condition: Condition | None) -> Iterator[FailoverReason | None]:
     """The reasons ``condition`` may give; None for "the transition's own" (True, or unknown)."""
-    if isinstance(condition, _AnyOf):
+    if isinstance(condition, AnyOf):
         for part in condition.parts:
             yield from _reasons(part)
-    elif isinstance(condition, _AllOf):
+    elif isinstance(condition, AllOf):
         yield from _first_reasons(condition.parts)
-    elif isinstance(condition, _Signalled):
+    elif isinstance(condition, Signalled):
         yield condition.reason
     else:
         yield _FIXED.get(type(condition)) if condition is not None else None

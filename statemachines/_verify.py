@@ -23,7 +23,7 @@ import attrs
 from statemachines._graph import Edge, Graph, Node, graph_for
 from statemachines._policy import ANY, BreakerPolicy, Transition
 from statemachines._states import BreakerState, CustomState, State, Stimulus
-from statemachines._verify_grid import _Grid, _Sample
+from statemachines._verify_grid import Grid, Sample
 
 __all__ = ["Defect", "DefectKind", "VerificationReport", "verify_policy"]
 
@@ -103,7 +103,7 @@ def verify_policy(policy: BreakerPolicy) -> VerificationReport:
     """
     graph = graph_for(policy)
     explored = _Exploration()
-    grid = _Grid(policy)
+    grid = Grid(policy)
     for state in graph.states:
         node = graph.nodes[state]
         for stimulus, edges in _stimuli(node):
@@ -149,7 +149,7 @@ class _Exploration:
         self.ambiguous: dict[tuple[State, Edge, Edge], Defect] = {}
         self.errors: dict[Edge, Defect] = {}
 
-    def explore(self, state: State, edges: tuple[Edge, ...], samples: Iterable[_Sample]) -> None:
+    def explore(self, state: State, edges: tuple[Edge, ...], samples: Iterable[Sample]) -> None:
         """Evaluate every transition of ``edges`` (leaving ``state``) on every sample."""
         held: set[Edge] = set()
         count = 0
@@ -166,13 +166,13 @@ class _Exploration:
         for edge in held:
             self.held.setdefault(edge, set()).add(state)
 
-    def _overlaps(self, state: State, holding: list[Edge], sample: _Sample) -> None:
+    def _overlaps(self, state: State, holding: list[Edge], sample: Sample) -> None:
         for first, second in itertools.combinations(holding, 2):
             key = (state, first, second)
             if first.transition.dest != second.transition.dest and key not in self.ambiguous:
                 self.ambiguous[key] = _ambiguous(first.transition, second.transition, sample)
 
-    def _holds(self, edge: Edge, sample: _Sample) -> bool:
+    def _holds(self, edge: Edge, sample: Sample) -> bool:
         if edge.signal is not None and edge.signal is not sample.signal:
             return False  # the machine skips it, as here, without calling it
         if edge.check is None:
@@ -184,7 +184,7 @@ class _Exploration:
             return False
 
 
-def _ambiguous(first: Transition, second: Transition, sample: _Sample) -> Defect:
+def _ambiguous(first: Transition, second: Transition, sample: Sample) -> Defect:
     state = sample.state
     return Defect(
         DefectKind.AMBIGUOUS,
@@ -198,7 +198,7 @@ def _ambiguous(first: Transition, second: Transition, sample: _Sample) -> Defect
     )
 
 
-def _condition_error(transition: Transition, sample: _Sample, exc: Exception) -> Defect:
+def _condition_error(transition: Transition, sample: Sample, exc: Exception) -> Defect:
     return Defect(
         DefectKind.CONDITION_ERROR,
         f"the condition of transition {transition.name!r} ({transition.condition!r}) raised "

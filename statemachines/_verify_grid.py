@@ -2,7 +2,7 @@
 
 For every state and every stimulus that can reach it, ``_verify`` evaluates each automatic
 transition leaving the state on that stimulus on a finite grid of concrete sample contexts
-(``_Sample``, a ``ConditionContext``), which ``_Grid`` builds. The grid is built from the
+(``Sample``, a ``ConditionContext``), which ``Grid`` builds. The grid is built from the
 boundary values of the policy's thresholds and of the built-in conditions its transitions compose
 (``failure_rate(0.8, min_calls=20)`` adds 20 and 0.8), each value and the one just below it:
 
@@ -23,8 +23,8 @@ its current streak (a streak outgrows the window only when it is full, or in a t
 recorded outcome is in the window and in its streak, finished probes never exceed admitted ones
 and include the one just recorded. Each sample is therefore a context the machine can reach.
 
-The names stay private (unlike other private modules' names): ``_Sample``'s class name shows in
-the errors a user's condition raises on it, which ``verify_policy`` reports.
+A condition that reads what a context does not have fails on a ``Sample`` (the class name in
+the error that ``verify_policy`` reports).
 """
 
 from __future__ import annotations
@@ -38,15 +38,15 @@ from typing import TypeVar
 import attrs
 
 from statemachines._builtin_conditions import (
-    _ConsecutiveFailures,
-    _FailureRate,
-    _HealthChecksFailed,
-    _ProbesFailed,
-    _ProbesSucceeded,
-    _SlowCallRate,
-    _TimedOut,
+    ConsecutiveFailures,
+    FailureRate,
+    HealthChecksFailed,
+    ProbesFailed,
+    ProbesSucceeded,
+    SlowCallRate,
+    TimedOut,
 )
-from statemachines._conditions import Condition, _AllOf, _AnyOf, _Not
+from statemachines._conditions import AllOf, AnyOf, Condition, Not
 from statemachines._graph import Node
 from statemachines._policy import BreakerPolicy
 from statemachines._states import (
@@ -59,7 +59,7 @@ from statemachines._states import (
 )
 from statemachines._window import CountWindow
 
-__all__ = ["_Grid", "_Sample"]
+__all__ = ["Grid", "Sample"]
 
 _S, _R = Stimulus, FailoverReason
 _ENTERED = 1000.0  # the samples' entered_at: a clock that has been running for a while
@@ -67,7 +67,7 @@ _LARGE_WINDOW = 1000  # "many calls" in a time window, which has no fixed size
 
 
 @attrs.frozen
-class _Sample:
+class Sample:
     """One concrete context a condition is evaluated on (a ``ConditionContext``)."""
 
     policy: BreakerPolicy = attrs.field(repr=False)
@@ -136,10 +136,10 @@ _C = TypeVar("_C", bound=Condition)
 
 
 def _leaves(condition: Condition | None) -> Iterator[Condition]:
-    if isinstance(condition, _AnyOf | _AllOf):
+    if isinstance(condition, AnyOf | AllOf):
         for part in condition.parts:
             yield from _leaves(part)
-    elif isinstance(condition, _Not):
+    elif isinstance(condition, Not):
         yield from _leaves(condition.inner)
     elif condition is not None:
         yield condition
@@ -150,7 +150,7 @@ def _around(values: Iterable[int], low: int, high: int) -> list[int]:
     return sorted({v for x in values for v in (x - 1, x) if low <= v <= high})
 
 
-class _Grid:
+class Grid:
     """The boundary values of one policy, and the consistent samples made from them.
 
     Args:
@@ -173,18 +173,18 @@ class _Grid:
     def _harvest(self, leaves: list[Condition]) -> None:
         """The policy's thresholds and those of the built-in conditions in its table."""
         p = self.policy
-        rates, slow = _of(leaves, _FailureRate), _of(leaves, _SlowCallRate)
+        rates, slow = _of(leaves, FailureRate), _of(leaves, SlowCallRate)
         self.min_calls = {p.minimum_calls, *(c.min_calls for c in rates)}
         self.min_calls |= {c.min_calls for c in slow}
         self.rates = {p.failure_rate_threshold, *(c.threshold for c in rates)}
         self.slow_rates = {p.slow_call_rate_threshold, *(c.threshold for c in slow)}
-        streaks = (c.count for c in _of(leaves, _ConsecutiveFailures))
+        streaks = (c.count for c in _of(leaves, ConsecutiveFailures))
         self.streaks = {1, p.max_consecutive_failures, *streaks}
-        health = {p.health_failures_to_trip, *(c.count for c in _of(leaves, _HealthChecksFailed))}
+        health = {p.health_failures_to_trip, *(c.count for c in _of(leaves, HealthChecksFailed))}
         self.health = _around([1, *health], 0, max(health))
-        self.timeouts = {p.max_half_open_duration, *(c.seconds for c in _of(leaves, _TimedOut))}
-        probes: list[_ProbesFailed | _ProbesSucceeded] = _of(leaves, _ProbesFailed)
-        probes += _of(leaves, _ProbesSucceeded)
+        self.timeouts = {p.max_half_open_duration, *(c.seconds for c in _of(leaves, TimedOut))}
+        probes: list[ProbesFailed | ProbesSucceeded] = _of(leaves, ProbesFailed)
+        probes += _of(leaves, ProbesSucceeded)
         self.probe_failures = {math.ceil(c.threshold * c.max_calls) for c in probes}
         self.probe_failures.add(math.ceil(p.failure_rate_threshold * p.half_open_max_calls))
 
@@ -256,7 +256,7 @@ class _Grid:
             return [0, self.health[-1]]
         return [n for n in self.health if n] if passed is False else [0]
 
-    def samples(self, node: Node, stimulus: Stimulus) -> Iterator[_Sample]:
+    def samples(self, node: Node, stimulus: Stimulus) -> Iterator[Sample]:
         """Every sample of ``node``'s state on ``stimulus``.
 
         Args:
@@ -274,7 +274,7 @@ class _Grid:
                 probes = self.probe_cache[outcome] if node.probing else [(0, 0, 0)]
                 grid = itertools.product(windows, probes, self._health_failures(passed))
                 for w, p, chf in grid:
-                    yield _Sample(*(head + event + w + p + (chf,)))
+                    yield Sample(*(head + event + w + p + (chf,)))
 
 
 def _of(leaves: list[Condition], kind: type[_C]) -> list[_C]:

@@ -131,7 +131,7 @@ class CountWindow:
 
     def create(self) -> Window:
         """Return a fresh, empty window of this shape."""
-        return _CountRing(self.size)
+        return CountRing(self.size)
 
 
 @attrs.frozen
@@ -168,7 +168,7 @@ class TimeWindow:
         return _TimeBuckets(self.seconds / self.buckets, self.buckets)
 
 
-class _CountRing:
+class CountRing:
     """The last ``size`` outcomes, as small int codes in a preallocated ring."""
 
     __slots__ = ("_codes", "_next", "_size", "calls", "expired", "failures", "slow_calls")

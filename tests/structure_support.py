@@ -222,6 +222,25 @@ def _is_module(owner: ast.expr) -> bool:
     return isinstance(owner, ast.Name) and ".".join([owner.id, *reversed(parts)]) in modules()
 
 
+def private_imports(name: str) -> set[str]:
+    """The underscore names module ``name`` imports from another module of the packages: what
+    modules share, even inside a private package, goes by names without an underscore."""
+    return underscore_imports(_tree(name))
+
+
+def underscore_imports(tree: ast.Module) -> set[str]:
+    """``module.name`` for each underscore name imported from the packages in ``tree``."""
+    return {
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        and node.module
+        and node.module.partition(".")[0] in PACKAGES
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    }
+
+
 def lines(name: str) -> int:
     """The module's length in lines."""
     return len(modules()[name].read_text(encoding="utf-8").splitlines())

@@ -7,7 +7,7 @@ are checked too, on edges and reads the code is known to have."""
 
 from __future__ import annotations
 
-import pytest
+import ast
 
 import failover
 from tests.structure_support import (
@@ -19,7 +19,9 @@ from tests.structure_support import (
     layer,
     lines,
     modules,
+    private_imports,
     private_reads,
+    underscore_imports,
     upward_imports,
 )
 
@@ -129,14 +131,19 @@ def test_imports_point_down_the_layers() -> None:
     assert sorted(upward_imports()) == [], "a module imports from a layer above its own"
 
 
-@pytest.mark.parametrize("module", sorted(modules()))
-def test_a_file_holds_at_most_400_lines(module: str) -> None:
-    assert lines(module) <= 400
+def test_a_file_holds_at_most_400_lines() -> None:
+    long = {m: lines(m) for m in sorted(modules()) if lines(m) > 400}
+    assert long == {}, "split it by responsibility"
 
 
 def test_no_module_reads_another_subsystems_private_attributes() -> None:
     found = {m: sorted(foreign_private_reads(m)) for m in modules()}
     assert {m: r for m, r in found.items() if r} == {}, "reads another subsystem's private state"
+
+
+def test_no_module_imports_another_modules_underscore_name() -> None:
+    found = {m: sorted(private_imports(m)) for m in sorted(modules())}
+    assert {m: r for m, r in found.items() if r} == {}, "share it under a name without '_'"
 
 
 # --- the readers the rules rest on -----------------------------------------------------------
@@ -153,6 +160,18 @@ def test_private_reads_see_reads_on_other_objects_only() -> None:
     assert {"_fast", "_machine", "_now", "_slow"} <= reads
     assert foreign_private_reads("failover._breaker.guard") == set()  # its own subsystem's
     assert "_generation" not in reads  # set and read on self
+
+
+def test_underscore_imports_see_every_underscore_name_from_the_packages() -> None:
+    source = (
+        "from failover._config.checks import Invalid, _bad\n"
+        "from statemachines import __version__\n"
+        "from attrs import _make\n"
+        "def f():\n"
+        "    from statemachines._window import _CountRing as ring\n"
+    )
+    found = underscore_imports(ast.parse(source))
+    assert found == {"failover._config.checks._bad", "statemachines._window._CountRing"}
 
 
 def test_a_module_outside_the_layers_has_none() -> None:

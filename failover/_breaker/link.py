@@ -2,7 +2,7 @@
 its shared state, and the link it hands back.
 
 A breaker alone decides on its own; in distributed mode its replica member
-(``failover._distributed.member``) takes part. The breaker calls the member only through
+(``failover._distributed.shared_breaker``) takes part. The breaker calls the member only through
 ``SharedBreaker`` (under the breaker's lock: a transition to publish, a global probe permit, a
 finished call the shared round counts), and the member reaches the breaker only through the
 ``BreakerLink`` that ``CircuitBreaker.link`` returns: its lock, machine and clock, and the

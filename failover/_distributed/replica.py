@@ -21,9 +21,8 @@ succeeded across every process, and reopens as soon as the failures reach the po
 threshold, whichever process ran them; the process whose probe completes the decision makes
 the transition, and the others adopt it.
 
-Operator actions are ordered (see ``failover._distributed.member``): an operator action made here
-and not
-yet published survives a newer shared record unless that record holds a later one.
+Operator actions are ordered (see ``failover._distributed.shared_breaker``): an operator action
+made here and not yet published survives a newer shared record unless that record holds a later one.
 
 When the storage fails, the replica says so once (a warning on logger ``failover`` and one
 STORAGE_DEGRADED event per breaker), lets the breakers run on their own (local transitions go
@@ -43,7 +42,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from failover._base.log import get_logger
-from failover._distributed.member import MAX_PENDING, PERMIT_RETRY, Member, Pending
+from failover._distributed.shared_breaker import MAX_PENDING, PERMIT_RETRY, Member, Pending
 from failover.storage import StateUpdate, Storage, StorageUnavailable, Subscription
 from statemachines import BreakerState, ConfigurationError, FailoverEvent
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from failover.ratelimit import DAY, MINUTE, Quota, RateLimit
 
 if TYPE_CHECKING:
-    from failover._distributed.member import ReplicaLink
+    from failover._distributed.shared_breaker import ReplicaLink
     from failover.clock import Clock
     from failover.storage import Lease, Storage
 

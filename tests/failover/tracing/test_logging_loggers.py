@@ -25,7 +25,7 @@ MODULES = [
     "failover._coordinator.running",
     "failover._coordinator.fleet",
     "failover._coordinator.health_runner",
-    "failover._distributed.member",
+    "failover._distributed.shared_breaker",
     "failover._distributed.redis_feed",
     "failover._distributed.replica",
     "failover.errors",

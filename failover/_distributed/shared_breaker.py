@@ -1,8 +1,8 @@
-"""A breaker as the replica (failover._distributed.replica) sees it: the local transitions waiting
-to be
-published, the shared state last known, the probe permits held, the probe outcomes waiting to
-be counted in the shared round; ``on_event``, ``permit`` and ``finished`` run under the
-breaker's lock, the rest on the replica's event loop.
+"""A shared breaker: a breaker as the replica (failover._distributed.replica) sees it
+(``Member``, which fills in the breaker's ``SharedBreaker`` protocol): the local transitions
+waiting to be published, the shared state last known, the probe permits held, the probe
+outcomes waiting to be counted in the shared round; ``on_event``, ``permit`` and ``finished``
+run under the breaker's lock, the rest on the replica's event loop.
 
 Operator actions are ordered. Each local transition an operator fired (``force_open``,
 ``disable``, ``reset``, a policy's own MANUAL transition; not ``probe_now``, which the
