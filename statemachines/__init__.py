@@ -19,7 +19,13 @@ from statemachines._builtin_conditions import (
 )
 from statemachines._builtin_transitions import BUILTIN_NAMES
 from statemachines._checks import MAX_POLICY_COUNT, MAX_WINDOW_SECONDS, MAX_WINDOW_SIZE
-from statemachines._conditions import Condition, ConditionContext, ConditionFn, Verdict
+from statemachines._conditions import (
+    Condition,
+    ConditionContext,
+    ConditionFn,
+    PolicyView,
+    Verdict,
+)
 from statemachines._converter import (
     converter,
     event_from_json,
@@ -76,6 +82,7 @@ __all__ = [
     "IllegalTransitionError",
     "MachineSnapshot",
     "Outcome",
+    "PolicyView",
     "ProviderHealth",
     "State",
     "Stimulus",

@@ -33,9 +33,7 @@ import enum
 import itertools
 import math
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
-
-import attrs
+from typing import NamedTuple, TypeVar
 
 from statemachines._builtin_conditions import (
     ConsecutiveFailures,
@@ -66,11 +64,11 @@ _ENTERED = 1000.0  # the samples' entered_at: a clock that has been running for 
 _LARGE_WINDOW = 1000  # "many calls" in a time window, which has no fixed size
 
 
-@attrs.frozen
-class Sample:
-    """One concrete context a condition is evaluated on (a ``ConditionContext``)."""
+class Sample(NamedTuple):
+    """One concrete context a condition is evaluated on (a ``ConditionContext``): a named
+    tuple, as thousands are made per policy verified."""
 
-    policy: BreakerPolicy = attrs.field(repr=False)
+    policy: BreakerPolicy
     state: State
     stimulus: Stimulus
     now: float
@@ -110,6 +108,9 @@ class Sample:
         shown += [f"{n}={_show(getattr(self, n))}" for n in names if getattr(self, n) is not None]
         shown += [f"{n}={getattr(self, n)}" for n in _COUNTS if getattr(self, n)]
         return ", ".join(shown)
+
+    def __repr__(self) -> str:
+        return f"Sample({self.figures()})"
 
 
 _COUNTS = (

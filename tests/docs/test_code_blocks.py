@@ -1,5 +1,6 @@
 """Every ```python block under docs/ and in README.md runs, one test per block; the blocks of
-one page share one namespace and run in order; a block directly preceded by a
+one page share one namespace and run in order, once per session (each block's test reads its
+own outcome, and fails if an earlier block of the page failed); a block directly preceded by a
 ``<!-- no-run -->`` line is not run (signature listings and other fragments). A ```text or
 ```mermaid block directly after a python block is what that block prints. The Mermaid block of
 docs/semantics.md is ``statemachines.to_mermaid(BreakerPolicy())``."""
@@ -7,6 +8,7 @@ docs/semantics.md is ``statemachines.to_mermaid(BreakerPolicy())``."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import re
 from pathlib import Path
@@ -46,15 +48,31 @@ def _block_cases() -> list[Any]:
     ]
 
 
+@functools.cache
+def _page_outcomes(page: Path) -> tuple[tuple[str, BaseException | None], ...]:
+    """Run the page's blocks in order in one namespace: each block's output and exception."""
+    namespace: dict[str, Any] = {"__name__": f"docs.{page.stem}"}
+    outcomes: list[tuple[str, BaseException | None]] = []
+    for block in BLOCKS[page]:
+        if not block.run:
+            outcomes.append(("", None))
+            continue
+        try:
+            outcomes.append((_run(block, namespace), None))
+        except Exception as exc:
+            outcomes.append(("", exc))
+    return tuple(outcomes)
+
+
 @pytest.mark.parametrize("block", _block_cases())
 def test_code_block_runs(block: Block) -> None:
-    namespace: dict[str, Any] = {"__name__": f"docs.{block.page.stem}"}
-    for earlier in (b for b in BLOCKS[block.page][: block.index] if b.run):
-        try:
-            _run(earlier, namespace)
-        except Exception as exc:
+    outcomes = _page_outcomes(block.page)
+    for earlier, (_, exc) in zip(BLOCKS[block.page][: block.index], outcomes, strict=False):
+        if exc is not None:
             pytest.fail(f"an earlier block of the page (line {earlier.line}) fails: {exc!r}")
-    output = _run(block, namespace)
+    output, exc = outcomes[block.index]
+    if exc is not None:
+        raise exc
     if block.output is not None:
         assert output == block.output, "the output block after this one is not what it prints"
 
