@@ -9,7 +9,7 @@ import attrs
 
 from statemachines import ConfigurationError
 
-__all__ = ["SettingsError", "SettingsProblem", "describe"]
+__all__ = ["SettingsError", "SettingsProblem", "describe", "listing"]
 
 
 def describe(path: str, given: str | None, expected: str) -> str:
@@ -49,10 +49,14 @@ class SettingsError(ConfigurationError):
     def __init__(self, source: str, problems: Iterable[SettingsProblem]) -> None:
         self.source = source
         self.problems = tuple(problems)
-        count = len(self.problems)
-        lines = "".join(f"\n  - {problem}" for problem in self.problems)
-        plural = "" if count == 1 else "s"
-        super().__init__(f"invalid failover settings ({source}): {count} problem{plural}{lines}")
+        super().__init__(listing("failover settings", source, self.problems))
+
+
+def listing(what: str, source: str, problems: tuple[SettingsProblem, ...]) -> str:
+    """The message of an error that lists every problem found: one per line."""
+    lines = "".join(f"\n  - {problem}" for problem in problems)
+    plural = "" if len(problems) == 1 else "s"
+    return f"invalid {what} ({source}): {len(problems)} problem{plural}{lines}"
 
 
 SettingsProblem.__module__ = "failover.settings"

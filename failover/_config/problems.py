@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from failover._config.checks import Invalid, render, show
-from failover._config.problem import SettingsProblem
+from failover._config.problem import SettingsProblem, listing
 from failover._config.toml_limits import TomlLimitError, load_toml
 from statemachines import ConfigurationError
 
@@ -34,10 +34,7 @@ class InputFileError(ConfigurationError):
     def __init__(self, source: str, problems: Iterable[SettingsProblem]) -> None:
         self.source = source
         self.problems = tuple(problems)
-        count = len(self.problems)
-        lines = "".join(f"\n  - {problem}" for problem in self.problems)
-        plural = "" if count == 1 else "s"
-        super().__init__(f"invalid {self.what} ({source}): {count} problem{plural}{lines}")
+        super().__init__(listing(self.what, source, self.problems))
 
 
 class ScenarioError(InputFileError):
