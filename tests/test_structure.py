@@ -146,6 +146,18 @@ def test_no_module_imports_another_modules_underscore_name() -> None:
     assert {m: r for m, r in found.items() if r} == {}, "share it under a name without '_'"
 
 
+def test_a_request_reads_in_six_files_that_exist() -> None:
+    """docs/explanation/architecture.md's path from Coordinator.generate to the window."""
+    page = (ROOT / "docs" / "explanation" / "architecture.md").read_text(encoding="utf-8")
+    section = page.split("## Where a request goes", 1)[1]
+    block = section.split("```text\n", 1)[1].split("```", 1)[0]
+    files = [line.split()[0] for line in block.splitlines() if line.strip()]
+    assert files[0] == "failover/_coordinator/coordinator.py"
+    assert files[-1] == "statemachines/_window.py"
+    assert len(files) <= 6
+    assert [f for f in files if not (ROOT / f).is_file()] == []
+
+
 # --- the readers the rules rest on -----------------------------------------------------------
 
 
