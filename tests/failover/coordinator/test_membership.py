@@ -46,6 +46,17 @@ async def test_an_added_provider_serves_at_once_under_its_priority() -> None:
     assert [(e.change, e.provider) for e in events if e.change] == [("added", "b")]
 
 
+def test_a_provider_reported_not_built_shows_in_status_and_a_fleet_event() -> None:
+    events: list[FleetEvent] = []
+    c, _ = coordinator(answers("a"), fleet_hooks=[events.append])
+    c.report_not_built("b", "ConfigurationError: GEMINI_API_KEY is not set")
+    assert dict(c.status().not_built) == {"b": "ConfigurationError: GEMINI_API_KEY is not set"}
+    assert [(e.change, e.provider, e.detail) for e in events if e.change] == [
+        ("not_built", "b", "ConfigurationError: GEMINI_API_KEY is not set")
+    ]
+    assert [p.name for p in c.providers] == ["a"]  # reported, not added
+
+
 @pytest.mark.asyncio
 async def test_an_added_fallback_answers_only_when_no_provider_does() -> None:
     c, _ = coordinator(answers("a"))
