@@ -11,6 +11,7 @@ import math
 import time
 from typing import Final, Protocol, runtime_checkable
 
+from failover._base.numbers import finite, in_range
 from statemachines import ConfigurationError
 
 __all__ = [
@@ -93,11 +94,7 @@ class ManualClock:
 
     def __init__(self, start: float = 0.0, *, wall_start: float = MANUAL_WALL_START) -> None:
         for name, value in (("start", start), ("wall_start", wall_start)):
-            if (
-                not isinstance(value, int | float)
-                or isinstance(value, bool)
-                or not math.isfinite(value)
-            ):
+            if not finite(value):
                 raise ConfigurationError(
                     f"ManualClock({name}) must be a finite number, got {value!r}"
                 )
@@ -143,11 +140,7 @@ class ManualClock:
 
         Woken tasks run when the event loop next gets control (e.g. ``await asyncio.sleep(0)``).
         """
-        if (
-            not isinstance(seconds, int | float)
-            or isinstance(seconds, bool)
-            or not (math.isfinite(seconds) and seconds >= 0)
-        ):
+        if not in_range(seconds, 0, math.inf):
             raise ConfigurationError(
                 f"ManualClock.advance(seconds) takes a finite number >= 0, got {seconds!r}; "
                 "a monotonic clock never goes back"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Final
 
 import attrs
 
+from failover._base.numbers import in_range
 from statemachines import ConfigurationError
 
 __all__ = [
@@ -25,17 +25,9 @@ MAX_HEALTH_CHECK_TIMEOUT: Final = 120.0
 """The longest a health check may take, in seconds (it must also be below the interval)."""
 
 
-def _in_range(value: object, low: float, high: float, *, strict_low: bool) -> bool:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return False
-    if isinstance(value, int) and abs(value) > 2**1000:
-        return False
-    return math.isfinite(value) and (value > low if strict_low else value >= low) and value <= high
-
-
 def _interval(_: object, __: attrs.Attribute[Any], value: object) -> None:
     low, high = MIN_HEALTH_CHECK_INTERVAL, MAX_HEALTH_CHECK_INTERVAL
-    if not _in_range(value, low, high, strict_low=False):
+    if not in_range(value, low, high, strict_low=False):
         raise ConfigurationError(
             f"HealthCheckConfig.interval must be a finite number of seconds >= {low:g} and "
             f"<= {high:g}, got {value!r}"
@@ -43,7 +35,7 @@ def _interval(_: object, __: attrs.Attribute[Any], value: object) -> None:
 
 
 def _timeout(_: object, __: attrs.Attribute[Any], value: object) -> None:
-    if not _in_range(value, 0, MAX_HEALTH_CHECK_TIMEOUT, strict_low=True):
+    if not in_range(value, 0, MAX_HEALTH_CHECK_TIMEOUT, strict_low=True):
         raise ConfigurationError(
             "HealthCheckConfig.timeout must be a finite number of seconds > 0 and "
             f"<= {MAX_HEALTH_CHECK_TIMEOUT:g}, got {value!r}"
@@ -51,7 +43,7 @@ def _timeout(_: object, __: attrs.Attribute[Any], value: object) -> None:
 
 
 def _jitter(_: object, __: attrs.Attribute[Any], value: object) -> None:
-    if not _in_range(value, 0, 1, strict_low=False):
+    if not in_range(value, 0, 1, strict_low=False):
         raise ConfigurationError(
             f"HealthCheckConfig.jitter must be a fraction in [0, 1], got {value!r}"
         )

@@ -9,6 +9,7 @@ from typing import Any, Final
 
 import attrs
 
+from failover._base.numbers import in_range
 from statemachines import ConfigurationError
 
 __all__ = ["MAX_ATTEMPTS", "MAX_BACKOFF", "MAX_BACKOFF_FACTOR", "MAX_TIMEOUT", "RetryPolicy"]
@@ -24,20 +25,11 @@ MAX_TIMEOUT: Final = 21_600.0
 ``attempt_timeout``, and a provider's ``options.timeout`` in settings."""
 
 
-def _number(value: object, low: float, high: float, *, strict_low: bool) -> bool:
-    """Whether ``value`` is a real number (not a bool) in the range, NaN and inf excluded."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return False
-    if isinstance(value, int) and abs(value) > 2**1000:
-        return False
-    return math.isfinite(value) and (value > low if strict_low else value >= low) and value <= high
-
-
 def _seconds(high: float) -> Any:
     def validate(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
         if value is None and attribute.name.endswith("_timeout"):
             return
-        if not _number(value, 0, high, strict_low=True):
+        if not in_range(value, 0, high, strict_low=True):
             raise ConfigurationError(
                 f"RetryPolicy.{attribute.name} must be a finite number > 0 and <= {high:g}, "
                 f"got {value!r}"
@@ -54,7 +46,7 @@ def _attempts(_: object, __: attrs.Attribute[Any], value: object) -> None:
 
 
 def _factor(_: object, __: attrs.Attribute[Any], value: object) -> None:
-    if not _number(value, 1, MAX_BACKOFF_FACTOR, strict_low=False):
+    if not in_range(value, 1, MAX_BACKOFF_FACTOR, strict_low=False):
         raise ConfigurationError(
             f"RetryPolicy.backoff_factor must be a finite number >= 1 and "
             f"<= {MAX_BACKOFF_FACTOR:g}, got {value!r}"

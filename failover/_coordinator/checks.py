@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from failover._base.numbers import in_range
 from failover.health import HealthCheckConfig
 from failover.provider import Provider
 from failover.ratelimit import RateLimit
@@ -80,12 +81,7 @@ def check_can_probe(name: str, policy: BreakerPolicy) -> None:
 def hedge_after_of(value: object) -> float | None:
     if value is None:
         return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    if not in_range(value, 0, math.inf, strict_low=True):
         raise ConfigurationError(
             f"hedge_after must be None (no hedging) or a finite number of seconds > 0, "
             f"got {value!r}"

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from failover._base.log import get_logger
+from failover._base.numbers import in_range
 from failover._coordinator.checks import check_values, instance
 from failover._coordinator.health_runner import HealthRunner
 from failover._coordinator.pool import Layout
@@ -104,12 +105,7 @@ async def add(
 async def remove(coordinator: FleetChanges, name: str, drain_timeout: float | None) -> None:
     """``Coordinator.remove``."""
     _open(coordinator, "remove")
-    if drain_timeout is not None and (
-        isinstance(drain_timeout, bool)
-        or not isinstance(drain_timeout, int | float)
-        or not math.isfinite(drain_timeout)
-        or drain_timeout < 0
-    ):
+    if drain_timeout is not None and not in_range(drain_timeout, 0, math.inf):
         raise ConfigurationError(
             f"drain_timeout must be None (no limit) or a finite number of seconds >= 0, "
             f"got {drain_timeout!r}"

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import urllib.parse
 from collections.abc import AsyncIterator
 from typing import Any, Final
@@ -27,6 +26,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from failover._base.log import get_logger
+from failover._base.numbers import finite
 from failover.secrets import check_secret, redact, register_secret
 from failover.storage import MAX_REMAINING, SharedState, StateUpdate, StorageUnavailable
 from statemachines import ConfigurationError
@@ -102,7 +102,7 @@ def _count(data: dict[str, Any], field: str, low: int = 0) -> int:
     value = data[field]
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"{field} is a {type(value).__name__}, not a number")
-    if not (math.isfinite(value) and value == int(value) and low <= value <= _MAX_COUNT):
+    if not (finite(value) and value == int(value) and low <= value <= _MAX_COUNT):
         raise ValueError(f"{field} is not an integer in [{low}, 2**53]")
     return int(value)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from failover._base.numbers import in_range
 from failover._config.problems import Problems, join
 from failover.simulation._scenario import Arrivals
 
@@ -41,14 +42,9 @@ def number_in(
     strict: bool = False,
     maximum: float | None = None,
 ) -> float | None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        number = float(value)  # type: ignore[arg-type]
-        ok = (number > minimum if strict else number >= minimum) and (
-            maximum is None or number <= maximum
-        )
-        if ok:
-            return number
+    high = math.inf if maximum is None else maximum
+    if in_range(value, minimum, high, strict_low=strict):
+        return float(value)
     bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
     upper = "" if maximum is None else f" and <= {maximum:g}"
     problems.add(path, value, f"a finite number {bound}{upper}")

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from failover.cli import main
-from failover.simulation import PolicyFileError, ScenarioError, load_scenario, policy_from_toml
+from failover.simulation import (
+    PolicyFileError,
+    ScenarioError,
+    load_scenario,
+    policy_from_toml,
+    scenario_from_mapping,
+)
 
 GOOD = """
 [arrivals]
@@ -155,6 +161,15 @@ def test_loaders_raise_one_error_listing_every_problem(tmp_path: Path) -> None:
         "providers",
     ]
     assert isinstance(caught.value, ValueError)
+
+
+def test_a_number_no_float_can_hold_is_a_problem_not_an_overflow() -> None:
+    data = {"arrivals": {"rate": 10**400, "duration": 60}, "error_latency": -(10**400)}
+    with pytest.raises(ScenarioError) as caught:
+        scenario_from_mapping({**data, "providers": [{"name": "a"}]})
+    found = {p.path: p.expected for p in caught.value.problems}
+    assert found["arrivals.rate"].startswith("a finite number > 0")
+    assert found["error_latency"] == "a finite number >= 0"
 
 
 def transition(**fields: str) -> str:

@@ -163,8 +163,9 @@ async def test_mistakes_are_named() -> None:
         await c.add(answers("a"))
     with pytest.raises(ConfigurationError, match=r"no provider named 'x'; the providers are"):
         await c.remove("x")
-    with pytest.raises(ConfigurationError, match=r"drain_timeout must be None"):
-        await c.remove("a", drain_timeout=-1)
+    for bad in (-1, float("nan"), 10**400, True, "1"):
+        with pytest.raises(ConfigurationError, match=r"drain_timeout must be None"):
+            await c.remove("a", drain_timeout=bad)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match=r"weights\['c'\] must be a finite number > 0"):
         await c.add(answers("c"), weight=0)
     await c.remove("a")
