@@ -147,19 +147,7 @@ class Admission(Calling):
             if fast is not None and fast[3] == generation:
                 fast[0]()  # counted without the lock (failover._breaker.fast)
                 return end
-            lock = self._lock
-            lock.acquire()
-            try:  # distributed: a probe counts in the shared round first (the replica records it)
-                self._fold()
-                self._outcomes[_SUCCESS] += 1
-                if self._replica is None or not self._replica.finished(generation, _SUCCESS):
-                    self._machine.record_success(generation, end)
-                if self._fast is None and self._fastable:
-                    self._arm()
-            finally:
-                lock.release()
-            if self._queue:
-                self._dispatcher.drain()
+            self._record_plain(generation, _SUCCESS, end)  # as ``call`` records it
             return end
         try:
             verdict = self._classify(exc, result)

@@ -22,7 +22,7 @@ when that first attempt failed or nobody admitted.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -138,9 +138,14 @@ class Plan:
         return self._fresh(now) or self._again(now)
 
     def _fresh(self, now: float) -> tuple[Slot, int] | None:
-        kind, tries = self.kind, self.tries
         first, self.first = self.first, False
-        for slot in self.ordering.order(now, first):
+        return self._first_admitting(self.ordering.order(now, first), now)
+
+    def _first_admitting(self, slots: Iterable[Slot], now: float) -> tuple[Slot, int] | None:
+        """The first of ``slots`` not tried yet that serves this kind and admits a call now;
+        each one passed over is noted with why (the decision trace)."""
+        kind, tries = self.kind, self.tries
+        for slot in slots:
             if slot.index in tries or slot.live.removed:
                 continue
             if slot.serves[kind]:
@@ -161,16 +166,7 @@ class Plan:
         if not fallbacks:
             return None
         self.pool.fleet.refresh()  # the fleet state as this request finds it
-        kind, tries = self.kind, self.tries
-        for slot in fallbacks:
-            if slot.index in tries or slot.live.removed:
-                continue
-            if slot.serves[kind]:
-                generation = slot.admit(now)
-                if generation is not None:
-                    return slot, generation
-            self.passed[slot.index] = skip_of(slot, kind, now)
-        return None
+        return self._first_admitting(fallbacks, now)
 
     def _again(self, now: float) -> tuple[Slot, int] | None:
         slots = self.slots

@@ -81,15 +81,8 @@ class TracedPlan(Plan):
 
     # --- choosing, as Plan does, telling why each provider was passed over ---------------------
 
-    def _fresh(self, now: float) -> tuple[Slot, int] | None:
-        first, self.first = self.first, False
-        return self._first_of(self.ordering.order(now, first), now)
-
     def _fallback(self, now: float) -> tuple[Slot, int] | None:
-        if not self.fallbacks:
-            return None
-        self.pool.fleet.refresh()
-        return self._note(FALLBACK, self._first_of(self.fallbacks, now))
+        return self._note(FALLBACK, super()._fallback(now))
 
     def _again(self, now: float) -> tuple[Slot, int] | None:
         slots = self.slots
@@ -99,9 +92,9 @@ class TracedPlan(Plan):
                 return picked
         return None
 
-    def _first_of(self, slots: Iterable[Slot], now: float) -> tuple[Slot, int] | None:
-        """The first of ``slots`` that admits; the others passed over go in the decision trace
-        (``Plan.passed``), as ``Plan._fresh`` and ``Plan._fallback`` put them."""
+    def _first_admitting(self, slots: Iterable[Slot], now: float) -> tuple[Slot, int] | None:
+        """Plan's choice, with a span event for each provider passed over (one already tried
+        whose backoff is not over too); the decision trace as Plan keeps it."""
         kind, tries = self.kind, self.tries
         for slot in slots:
             if slot.live.removed:
